@@ -1,0 +1,395 @@
+"""Every Parquet table the pipeline reads or writes, with its columns documented in one place.
+
+Each stage validates what it reads and what it writes against this registry (`read_table` / `write_table`),
+so a column that changes meaning changes here first.  `docs/SCHEMAS.md` is generated from it
+(`pgx-pipeline schema --markdown`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import PgxInputError
+
+STR = pa.string()
+I32 = pa.int32()
+I64 = pa.int64()
+F64 = pa.float64()
+BOOL = pa.bool_()
+STR_LIST = pa.list_(pa.string())
+I64_LIST = pa.list_(pa.int64())
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    doc: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(
+            [
+                pa.field(c.name, c.type, nullable=c.nullable, metadata={"doc": c.doc})
+                for c in self.columns
+            ]
+        )
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _t(name: str, doc: str, *cols: tuple) -> Table:
+    return Table(name, doc, tuple(Column(*c) for c in cols))
+
+
+# ---------------------------------------------------------------- knowledge base
+KB_GENES = _t(
+    "kb_genes",
+    "One row per gene with an allele definition, and the matcher exemptions that apply to it.",
+    ("gene", STR, "HGNC symbol, e.g. CYP2C19", False),
+    ("chromosome", STR, "GRCh38 contig as written in the definitions (chr-prefixed)", False),
+    ("genome_build", STR, "build named by the definition file, e.g. GRCh38.p14", False),
+    ("reference_allele", STR, "name of the definition's reference named allele (all positions defined)", False),
+    ("n_positions", I32, "number of allele-defining positions (after ignoredPositions)", False),
+    ("n_alleles", I32, "number of named alleles considered (after ignoredAlleles)", False),
+    ("undocumented_as_reference", BOOL, "an undocumented ALT at a defining position is read as reference (PharmCAT's toxicity genes)", False),
+    ("required_positions", I64_LIST, "positions that must be called for any call to be made (exemptions.json)"),
+    ("ignored_alleles", STR_LIST, "named alleles the matcher never calls (exemptions.json)"),
+    ("unphased_priorities", pa.list_(pa.struct([("candidates", STR_LIST), ("pick", STR)])), "unphased tie-break table (exemptions.json; NAT2)"),
+    ("data_version", STR, "upstream data version stamped in the definition file", False),
+)
+
+KB_POSITIONS = _t(
+    "kb_positions",
+    "One row per allele-defining (or extra reported) position of a gene, in definition order.",
+    ("gene", STR, "gene symbol", False),
+    ("position_index", I32, "0-based column of this position in the gene's allele definition table; -1 for extra positions", False),
+    ("chromosome", STR, "GRCh38 contig, chr-prefixed", False),
+    ("position", I64, "1-based VCF POS of the normalised (left-aligned, padded) representation", False),
+    ("rsid", STR, "dbSNP id when known"),
+    ("hgvs", STR, "chromosome HGVS name from the definition"),
+    ("ref", STR, "REF allele in VCF representation", False),
+    ("alts", STR_LIST, "documented ALT alleles in VCF representation", False),
+    ("is_extra", BOOL, "reported but not allele-defining (exemptions extraPositions)", False),
+)
+
+KB_ALLELES = _t(
+    "kb_alleles",
+    "One row per named allele, with its VCF-space base at every defining position of its gene.",
+    ("gene", STR, "gene symbol", False),
+    ("allele", STR, "named allele, e.g. *17 or c.1905+1G>A", False),
+    ("allele_id", STR, "ClinPGx/PharmVar accession"),
+    ("is_reference", BOOL, "the gene's reference allele (every position defined)", False),
+    ("bases", STR_LIST, "per position_index: defined base (IUPAC codes allowed) or null = same as the reference allele", False),
+    ("n_defined", I32, "number of non-blank cells: the PharmCAT score before missing positions are dropped", False),
+)
+
+KB_ALLELE_FUNCTIONS = _t(
+    "kb_allele_functions",
+    "Allele function and activity value per named allele, from the phenotype files.",
+    ("gene", STR, "gene symbol", False),
+    ("allele", STR, "named allele", False),
+    ("function", STR, "clinical function, e.g. 'Decreased function'"),
+    ("activity_value", STR, "activity value as published (text: 'n/a', '0.25', '≥3.0' occur)"),
+    ("lookup_key", STR, "the allele's own lookup key (activity value or function)"),
+    ("data_version", STR, "phenotype file data version", False),
+    ("stale_source", BOOL, "came from the stale fallback mirror, not the current release", False),
+)
+
+KB_DIPLOTYPE_PHENOTYPES = _t(
+    "kb_diplotype_phenotypes",
+    "The published diplotype -> phenotype / activity score / lookup key table of each gene.",
+    ("gene", STR, "gene symbol", False),
+    ("diplotype", STR, "diplotype as published, alleles sorted, e.g. *1/*2", False),
+    ("allele1", STR, "first allele of the diplotype", False),
+    ("allele2", STR, "second allele (null for haploid chrX entries)"),
+    ("phenotype", STR, "phenotype, e.g. 'Intermediate Metabolizer'"),
+    ("activity_score", STR, "activity score as published (text), null where not used"),
+    ("lookup_key", STR, "key that guideline recommendations are matched on", False),
+    ("data_version", STR, "phenotype file data version", False),
+    ("stale_source", BOOL, "came from the stale fallback mirror", False),
+)
+
+KB_GUIDANCE = _t(
+    "kb_guidance",
+    "One row per guideline recommendation (CPIC, DPWG) and drug.",
+    ("guideline_id", STR, "ClinPGx guideline annotation id", False),
+    ("guideline_name", STR, "guideline annotation name", False),
+    ("source", STR, "CPIC or DPWG", False),
+    ("guideline_version", STR, "version of the guideline annotation", False),
+    ("url", STR, "link to the guideline annotation"),
+    ("drug", STR, "drug name (one row per related drug)", False),
+    ("genes", STR_LIST, "genes the guideline is about, sorted", False),
+    ("recommendation_id", STR, "recommendation id", False),
+    ("population", STR, "population the recommendation applies to, e.g. 'adults'; 'general' when none"),
+    ("lookup_genes", STR_LIST, "genes of the lookup key, aligned with lookup_values", False),
+    ("lookup_values", STR_LIST, "required lookup key value per lookup gene", False),
+    ("recommendation", STR, "recommendation text (plain text, HTML stripped)"),
+    ("implications", STR_LIST, "implications, one per gene"),
+    ("classification", STR, "strength: Strong, Moderate, Optional, No Recommendation ..."),
+    ("dosing_information", BOOL, "recommendation changes the dose"),
+    ("alternate_drug", BOOL, "recommendation suggests another drug"),
+    ("other_guidance", BOOL, "recommendation has other prescribing guidance"),
+    ("data_version", STR, "version of the file the row came from", False),
+    ("stale_source", BOOL, "came from the stale fallback mirror", False),
+)
+
+KB_MESSAGES = _t(
+    "kb_messages",
+    "PharmCAT reporter messages (ambiguity notes and warnings) with the conditions they attach to.",
+    ("name", STR, "message id", False),
+    ("exception_type", STR, "e.g. 'ambiguity', 'report-as-reference', 'extra-position-notes'"),
+    ("gene", STR, "gene the message is about"),
+    ("drugs", STR_LIST, "drugs the message attaches to (empty = any)"),
+    ("diplotypes", STR_LIST, "diplotypes it matches (empty = any)"),
+    ("variant", STR, "rsid/position the message depends on"),
+    ("message", STR, "message text", False),
+    ("data_version", STR, "messages file version", False),
+)
+
+KB_SOURCES = _t(
+    "kb_sources",
+    "What the knowledge base was built from: one row per source file read.",
+    ("file", STR, "path relative to its source root", False),
+    ("source_root", STR, "mirror folder or artifact it was read from", False),
+    ("priority", I32, "0 = first source; higher = fallback", False),
+    ("sha256", STR, "checksum of the file read", False),
+    ("data_version", STR, "version stamped in the file"),
+    ("stale", BOOL, "source is a declared stale fallback", False),
+)
+
+# ---------------------------------------------------------------- ingestion
+SAMPLES = _t(
+    "samples",
+    "One row per sample found in an input, with its ingestion outcome.",
+    ("sample_id", STR, "sample id as in the VCF header (or sample sheet)", False),
+    ("input_id", STR, "id of the input the sample came from", False),
+    ("source_file", STR, "file name of the input VCF", False),
+    ("absent_is_reference", BOOL, "positions absent from this input are treated as reference", False),
+    ("sex", STR, "'male', 'female' or null when unknown (from the sample sheet)"),
+    ("status", STR, "'ok' or 'failed'", False),
+    ("error", STR, "why the sample failed"),
+)
+
+GENOTYPES = _t(
+    "genotypes",
+    "One row per sample and allele-defining position: the observed genotype and its state.",
+    ("sample_id", STR, "sample id", False),
+    ("input_id", STR, "input the row came from", False),
+    ("gene", STR, "gene the position belongs to", False),
+    ("position_index", I32, "column in the gene's definition table (kb_positions)", False),
+    ("chromosome", STR, "contig as named in the knowledge base", False),
+    ("position", I64, "1-based POS", False),
+    ("state", STR, "called | partial | no_call | absent | ref_mismatch", False),
+    ("allele1", STR, "first allele (VCF representation, definition space); null when missing"),
+    ("allele2", STR, "second allele; null when missing or haploid"),
+    ("ploidy", I32, "1 or 2 (0 when absent)", False),
+    ("phased", BOOL, "GT was phased ('|')", False),
+    ("phase_set", I64, "FORMAT/PS when present"),
+    ("depth", I32, "FORMAT/DP when present"),
+    ("genotype_quality", I32, "FORMAT/GQ when present"),
+    ("filter", STR, "FILTER of the record ('PASS' or the failing filters)"),
+    ("vcf_ref", STR, "REF as written in the VCF record"),
+    ("vcf_alts", STR_LIST, "ALTs as written in the VCF record"),
+)
+
+# ---------------------------------------------------------------- calling
+CALLS = _t(
+    "calls",
+    "One row per sample, gene and candidate diplotype (rank 1 = best; ties share a score).",
+    ("sample_id", STR, "sample id", False),
+    ("gene", STR, "gene symbol", False),
+    ("diplotype", STR, "PharmVar-style, alleles sorted (e.g. *1/*2); haploid calls name one allele; null when not called"),
+    ("allele1", STR, "first allele of the diplotype"),
+    ("allele2", STR, "second allele (null for haploid)"),
+    ("rank", I32, "1 = best; candidates with equal score share rank order by name", False),
+    ("score", I32, "PharmCAT score: defined cells of both alleles over non-missing positions"),
+    ("n_candidates", I32, "how many top-scoring diplotypes the sample has for this gene", False),
+    ("phased", BOOL, "the call used phased genotypes (or was effectively phased)", False),
+    ("status", STR, "called | not_called | outside_call | not_assessed", False),
+    ("source", STR, "vcf | outside", False),
+    ("matched_positions", I64_LIST, "positions that were called and used"),
+    ("missing_positions", I64_LIST, "defining positions without a usable genotype (dropped from every allele)"),
+    ("undocumented_positions", I64_LIST, "positions carrying an ALT the definitions do not document"),
+    ("absent_is_reference", BOOL, "absent positions were read as reference for this call", False),
+    ("outside_phenotype", STR, "phenotype given by an outside call"),
+    ("outside_activity_score", STR, "activity score given by an outside call"),
+    ("warnings", STR_LIST, "everything a reviewer must know about this call"),
+)
+
+# ---------------------------------------------------------------- phenotype and guidance
+PHENOTYPES = _t(
+    "phenotypes",
+    "One row per sample, gene and candidate diplotype: functions, activity score, phenotype, lookup key.",
+    ("sample_id", STR, "sample id", False),
+    ("gene", STR, "gene symbol", False),
+    ("diplotype", STR, "diplotype from calls (null when not called)"),
+    ("rank", I32, "candidate rank from calls", False),
+    ("status", STR, "call status from calls", False),
+    ("allele1_function", STR, "function of allele 1"),
+    ("allele2_function", STR, "function of allele 2"),
+    ("activity_score", STR, "activity score (text as published)"),
+    ("phenotype", STR, "phenotype; null when it cannot be determined"),
+    ("lookup_key", STR, "key used to match guideline recommendations"),
+    ("candidates_agree", BOOL, "all top-scoring candidates give the same lookup key", False),
+    ("warnings", STR_LIST, "call warnings plus phenotype-step warnings"),
+)
+
+GUIDANCE = _t(
+    "guidance",
+    "One row per sample, drug and guideline: the recommendation that applies, or why none does.",
+    ("sample_id", STR, "sample id", False),
+    ("drug", STR, "drug name", False),
+    ("source", STR, "CPIC or DPWG", False),
+    ("guideline", STR, "guideline annotation name", False),
+    ("guideline_version", STR, "guideline version", False),
+    ("url", STR, "guideline link"),
+    ("genes", STR_LIST, "genes of the guideline", False),
+    ("lookup_keys", STR_LIST, "'GENE:key' used for the match, one per gene"),
+    ("phenotypes", STR_LIST, "'GENE:phenotype' of the sample, one per gene"),
+    ("population", STR, "population of the recommendation"),
+    ("recommendation", STR, "recommendation text"),
+    ("implications", STR_LIST, "implications"),
+    ("classification", STR, "strength of the recommendation"),
+    ("dosing_information", BOOL, "dose change flagged"),
+    ("alternate_drug", BOOL, "alternative drug flagged"),
+    ("other_guidance", BOOL, "other prescribing guidance flagged"),
+    ("status", STR, "matched | no_recommendation | gene_not_called | gene_not_assessed | ambiguous", False),
+    ("reason", STR, "why there is no single recommendation"),
+    ("messages", STR_LIST, "knowledge-base messages attached to this drug"),
+)
+
+# ---------------------------------------------------------------- model
+PREDICTIONS = _t(
+    "predictions",
+    "One row per sample and model: the model estimate, or why it was not predicted.",
+    ("sample_id", STR, "sample id", False),
+    ("drug", STR, "drug the model is for", False),
+    ("model_version", STR, "model version / card id", False),
+    ("status", STR, "predicted | not_predicted", False),
+    ("predicted_class", STR, "low | intermediate | high"),
+    ("prob_low", F64, "class probability"),
+    ("prob_intermediate", F64, "class probability"),
+    ("prob_high", F64, "class probability"),
+    ("predicted_dose", F64, "predicted weekly dose (mg/week)"),
+    ("dose_lower", F64, "lower bound of the dose interval"),
+    ("dose_upper", F64, "upper bound of the dose interval"),
+    ("out_of_distribution", BOOL, "inputs outside the training distribution"),
+    ("reasons", STR_LIST, "why not predicted, or out-of-distribution notes"),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        KB_GENES, KB_POSITIONS, KB_ALLELES, KB_ALLELE_FUNCTIONS, KB_DIPLOTYPE_PHENOTYPES,
+        KB_GUIDANCE, KB_MESSAGES, KB_SOURCES, SAMPLES, GENOTYPES, CALLS, PHENOTYPES,
+        GUIDANCE, PREDICTIONS,
+    )
+}
+
+
+def to_arrow(df: pd.DataFrame, table: Table) -> pa.Table:
+    """Cast a DataFrame to the table's schema; raises ValueError naming the offending column."""
+    missing = [c for c in table.column_names if c not in df.columns]
+    if missing:
+        raise ValueError(f"{table.name}: missing columns {missing}")
+    extra = [c for c in df.columns if c not in table.column_names]
+    if extra:
+        raise ValueError(f"{table.name}: undocumented columns {extra}; add them to schema.py")
+    arrays = []
+    for col in table.columns:
+        try:
+            arr = pa.array(df[col.name].tolist(), type=col.type, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+            raise ValueError(f"{table.name}.{col.name}: {exc}") from exc
+        if not col.nullable and arr.null_count:
+            raise ValueError(f"{table.name}.{col.name}: {arr.null_count} null value(s) in a required column")
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=table.arrow_schema)
+
+
+def atomic_path(path: Path) -> tuple[int, str]:
+    """A temporary file beside `path`, so a rename makes the write atomic on the same filesystem."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+
+def write_table(
+    df: pd.DataFrame | pa.Table,
+    path: str | os.PathLike,
+    table: Table,
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Validate against `table` and write Parquet atomically (temp file, fsync, rename)."""
+    path = Path(path)
+    arrow = df if isinstance(df, pa.Table) else to_arrow(df, table)
+    if isinstance(df, pa.Table) and not arrow.schema.equals(table.arrow_schema, check_metadata=False):
+        arrow = arrow.select(table.column_names).cast(table.arrow_schema)
+    meta = dict(arrow.schema.metadata or {})
+    meta[b"pgx_pipeline.table"] = table.name.encode()
+    for k, v in (metadata or {}).items():
+        meta[f"pgx_pipeline.{k}".encode()] = str(v).encode()
+    arrow = arrow.replace_schema_metadata(meta)
+    fd, tmp = atomic_path(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(arrow, fh, compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_table(path: str | os.PathLike, table: Table, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a stage's Parquet output, checking it is the table it claims to be."""
+    path = Path(path)
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise PgxInputError(f"not a readable Parquet file ({exc}); rerun the stage that makes it", path=path) from exc
+    meta = pf.schema_arrow.metadata or {}
+    name = meta.get(b"pgx_pipeline.table", b"").decode()
+    if name != table.name:
+        raise PgxInputError(f"holds table {name!r}, expected {table.name!r}", path=path)
+    missing = [c for c in table.column_names if c not in pf.schema_arrow.names]
+    if missing:
+        raise PgxInputError(f"is missing columns {missing}; rerun the stage that makes it", path=path)
+    return pf.read(columns=columns).to_pandas()
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The pgx_pipeline.* key/values a stage stamped into a Parquet file."""
+    meta = pq.read_schema(path).metadata or {}
+    prefix = b"pgx_pipeline."
+    return {k[len(prefix):].decode(): v.decode() for k, v in meta.items() if k.startswith(prefix)}
+
+
+def markdown() -> str:
+    """The schema registry as Markdown (docs/SCHEMAS.md)."""
+    out = ["# Parquet tables\n", "Generated by `pgx-pipeline schema --markdown` from `src/pgx_pipeline/schema.py`.\n"]
+    for t in TABLES.values():
+        out.append(f"\n## `{t.name}`\n\n{t.doc}\n\n| column | type | required | meaning |\n|---|---|---|---|")
+        for c in t.columns:
+            out.append(f"| `{c.name}` | `{c.type}` | {'yes' if not c.nullable else 'no'} | {c.doc} |")
+    return "\n".join(out) + "\n"

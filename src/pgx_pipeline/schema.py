@@ -155,14 +155,17 @@ KB_GUIDANCE = _t(
 KB_MESSAGES = _t(
     "kb_messages",
     "PharmCAT reporter messages (ambiguity notes and warnings) with the conditions they attach to.",
-    ("name", STR, "message id", False),
+    ("name", STR, "message rule name", False),
     ("exception_type", STR, "e.g. 'ambiguity', 'report-as-reference', 'extra-position-notes'"),
     ("gene", STR, "gene the message is about"),
-    ("drugs", STR_LIST, "drugs the message attaches to (empty = any)"),
+    ("haps_called", STR_LIST, "alleles that must be in the call (empty = any)"),
+    ("haps_missing", STR_LIST, "alleles that must be uncallable because of missing positions"),
+    ("variants_missing", STR_LIST, "variants (rsids) that must be missing"),
+    ("variants", STR_LIST, "variants (rsids) that must be present (non-reference)"),
     ("diplotypes", STR_LIST, "diplotypes it matches (empty = any)"),
-    ("variant", STR, "rsid/position the message depends on"),
+    ("drugs", STR_LIST, "drugs the message attaches to (empty = the gene's call)"),
     ("message", STR, "message text", False),
-    ("data_version", STR, "messages file version", False),
+    ("data_version", STR, "messages rule version", False),
 )
 
 KB_SOURCES = _t(

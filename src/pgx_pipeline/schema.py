@@ -67,6 +67,7 @@ KB_GENES = _t(
     ("gene", STR, "HGNC symbol, e.g. CYP2C19", False),
     ("chromosome", STR, "GRCh38 contig as written in the definitions (chr-prefixed)", False),
     ("genome_build", STR, "build named by the definition file, e.g. GRCh38.p14", False),
+    ("refseq_chromosome", STR, "RefSeq accession of the chromosome, e.g. NC_000010.11 (accepted as a contig name)"),
     ("reference_allele", STR, "name of the definition's reference named allele (all positions defined)", False),
     ("n_positions", I32, "number of allele-defining positions (after ignoredPositions)", False),
     ("n_alleles", I32, "number of named alleles considered (after ignoredAlleles)", False),

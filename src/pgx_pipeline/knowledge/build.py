@@ -1,0 +1,80 @@
+"""Build the knowledge base: every source file read once, written as the project's Parquet tables.
+
+Output (in `out_dir`): genes, positions, alleles (allele definitions), allele_functions and
+diplotype_phenotypes (phenotype files), guidance and messages (reporter files), sources (what was read).
+Every table carries the data version and source in its Parquet metadata.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__, schema
+from .definitions import load_definitions
+from .sources import SourceSet
+
+TABLE_FILES = {
+    "genes": schema.KB_GENES,
+    "positions": schema.KB_POSITIONS,
+    "alleles": schema.KB_ALLELES,
+    "allele_functions": schema.KB_ALLELE_FUNCTIONS,
+    "diplotype_phenotypes": schema.KB_DIPLOTYPE_PHENOTYPES,
+    "guidance": schema.KB_GUIDANCE,
+    "messages": schema.KB_MESSAGES,
+    "sources": schema.KB_SOURCES,
+}
+
+
+def kb_metadata(sources: SourceSet) -> dict[str, str]:
+    """Versions stamped into every table: the definitions' data version and where it came from."""
+    versions = sorted({f.data_version for f in sources.read if f.data_version and not f.root.stale})
+    stale = sorted({f.relpath for f in sources.read if f.root.stale})
+    return {
+        "data_version": versions[-1] if versions else "unknown",
+        "source": ";".join(str(r.path) for r in sources.roots),
+        "stale_files": ",".join(stale),
+        "pipeline_version": __version__,
+    }
+
+
+def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Path]:
+    """Read the mirrors (first folder wins per file) and write all knowledge tables atomically."""
+    from .guidance_sources import load_guidance, load_messages
+    from .phenotype_sources import load_phenotypes
+
+    out_dir = Path(out_dir)
+    sources = SourceSet.from_paths(list(source_dirs))
+    genes, positions, alleles = load_definitions(sources)
+    allele_functions, diplotype_phenotypes = load_phenotypes(sources)
+    guidance = load_guidance(sources)
+    messages = load_messages(sources)
+    read = pd.DataFrame(
+        [
+            {
+                "file": f.relpath,
+                "source_root": str(f.root.path),
+                "priority": f.root.priority,
+                "sha256": f.sha256,
+                "data_version": f.data_version,
+                "stale": f.root.stale,
+            }
+            for f in sources.read
+        ]
+    )
+    meta = kb_metadata(sources)
+    frames = {
+        "genes": genes,
+        "positions": positions,
+        "alleles": alleles,
+        "allele_functions": allele_functions,
+        "diplotype_phenotypes": diplotype_phenotypes,
+        "guidance": guidance,
+        "messages": messages,
+        "sources": read,
+    }
+    return {
+        name: schema.write_table(frames[name], out_dir / f"{name}.parquet", TABLE_FILES[name], metadata=meta)
+        for name in TABLE_FILES
+    }

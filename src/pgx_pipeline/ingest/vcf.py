@@ -1,0 +1,408 @@
+"""VCF/BCF ingestion: the genotype of every sample at every allele-defining position, as a Parquet table.
+
+Reads with cyvcf2 (htslib): indexed files are queried per gene region, others are streamed once.
+Arrays are (positions x samples), so cost grows with records, not with samples x records in Python.
+A position with no record is `absent` (never silently reference); what absence means is the matcher's
+decision, made per input.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import schema
+from ..errors import PgxInputError
+from .alleles import DefinitionSite, map_record_alleles, ref_consistent
+from .contigs import ContigMap
+
+# Codes in the (position x sample) allele matrices.
+MISSING = -1  # './.' or an allele we cannot place
+NOT_PRESENT = -2  # haploid: there is no second allele
+UNSET = -3  # no record seen yet for this position
+CONFLICT = -4  # two records put different ALTs on the same haplotype
+
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+SAMPLE_CHUNK = 2000
+
+
+@dataclass
+class GeneSites:
+    gene: str
+    kb_contig: str
+    vcf_contig: str | None
+    positions: pd.DataFrame  # kb_positions rows of this gene, defining ones, ordered by position_index
+    sites: list[DefinitionSite] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    genotypes: Path
+    samples: Path
+    n_samples: int
+    n_records_used: int
+    notes: list[str]
+
+
+def check_readable(path: Path) -> None:
+    """Fail early, with one clear line, on files htslib would misread or half-read."""
+    if not path.exists():
+        raise PgxInputError("file not found; check the path or the sample sheet", path=path)
+    if path.stat().st_size == 0:
+        raise PgxInputError("file is empty (0 bytes); re-export the VCF", path=path)
+    with path.open("rb") as fh:
+        head = fh.read(18)
+        if head[:2] == b"\x1f\x8b":
+            is_bgzf = len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC"
+            if is_bgzf:
+                fh.seek(-28, os.SEEK_END)
+                if fh.read(28) != BGZF_EOF:
+                    raise PgxInputError(
+                        "BGZF end-of-file marker missing: the file is truncated; copy or export it again", path=path
+                    )
+            else:
+                try:
+                    with gzip.open(path, "rb") as gz:
+                        while gz.read(1 << 20):
+                            pass
+                except (EOFError, OSError) as exc:
+                    raise PgxInputError(f"gzip stream is truncated or corrupt ({exc}); re-export it", path=path) from exc
+
+
+def open_vcf(path: Path):
+    from cyvcf2 import VCF
+
+    check_readable(path)
+    try:
+        vcf = VCF(str(path), gts012=False, lazy=True, strict_gt=False)
+    except (OSError, SystemError, ValueError) as exc:
+        raise PgxInputError(f"not a readable VCF/BCF ({exc}); check it is a VCF 4.x file", path=path) from exc
+    samples = list(vcf.samples)
+    if not samples:
+        raise PgxInputError("the header names no samples (sites-only VCF); a genotype column is needed", path=path)
+    dupes = sorted({s for s in samples if samples.count(s) > 1})
+    if dupes:
+        raise PgxInputError(f"duplicate sample id(s) {dupes[:5]} in the header; rename them (bcftools reheader)", path=path)
+    header = vcf.raw_header
+    if "##FORMAT=<ID=GT," not in header:
+        raise PgxInputError("the header declares no FORMAT/GT field: genotypes are required", path=path)
+    return vcf, samples
+
+
+def _has_index(path: Path) -> bool:
+    for suffix in (".tbi", ".csi"):
+        idx = Path(str(path) + suffix)
+        if idx.exists() and idx.stat().st_mtime >= path.stat().st_mtime - 1:
+            return True
+    return False
+
+
+def _gene_sites(kb_positions: pd.DataFrame, contigs: ContigMap) -> list[GeneSites]:
+    out = []
+    defining = kb_positions[kb_positions["position_index"] >= 0]
+    for gene, rows in defining.groupby("gene", sort=True):
+        rows = rows.sort_values("position_index").reset_index(drop=True)
+        contig = contigs.vcf_name(rows["chromosome"].iloc[0])
+        sites = [DefinitionSite(int(r.position), r.ref, tuple(r.alts)) for r in rows.itertuples()]
+        out.append(GeneSites(gene, rows["chromosome"].iloc[0], contig, rows, sites))
+    return out
+
+
+def ingest_vcf(
+    vcf_paths: str | os.PathLike | list[str | os.PathLike],
+    kb_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    input_id: str,
+    absent_is_reference: bool = False,
+    sample_sex: dict[str, str] | None = None,
+) -> IngestResult:
+    """Write `genotypes.parquet` and `samples.parquet` for one input into `out_dir`.
+
+    An input is one VCF, or several VCFs holding the same samples split by chromosome or region
+    (as labs often deliver them); records for one position found in several files are merged.
+    """
+    paths = [Path(p) for p in (vcf_paths if isinstance(vcf_paths, (list, tuple)) else [vcf_paths])]
+    kb_dir = Path(kb_dir)
+    out_dir = Path(out_dir)
+    kb_positions = schema.read_table(kb_dir / "positions.parquet", schema.KB_POSITIONS)
+    kb_genes = schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)
+    notes: list[str] = []
+    reader: _MatrixBuilder | None = None
+    samples: list[str] = []
+    mats: dict[str, dict] = {}
+    seen_genes: set[str] = set()
+    for path in paths:
+        vcf, file_samples = open_vcf(path)
+        if reader is None:
+            samples = file_samples
+            reader = _MatrixBuilder(len(samples))
+        elif file_samples != samples:
+            raise PgxInputError(
+                f"holds samples {file_samples[:3]}... but {paths[0].name} holds {samples[:3]}...: files of one input must "
+                "list the same samples in the same order; give them as separate inputs instead",
+                path=path,
+            )
+        contigs = ContigMap.from_header(vcf, kb_genes, path)
+        genes = _gene_sites(kb_positions, contigs)
+        if not mats:
+            mats = {g.gene: reader.empty(g) for g in genes}
+        reader.read(vcf, path, genes, mats, contigs, _has_index(path))
+        contigs.check_build(reader.n_ref_mismatch, reader.n_sites_seen, path)
+        seen_genes |= {g.gene for g in genes if g.vcf_contig is not None}
+    assert reader is not None
+    skipped = sorted(set(kb_genes["gene"]) - seen_genes)
+    notes.extend(f"no contig for {g} in the input: its positions are absent" for g in skipped)
+    notes.extend(reader.warnings)
+
+    names = ",".join(p.name for p in paths)
+    meta = {"input_id": input_id, "source_file": names, "absent_is_reference": str(absent_is_reference)}
+    geno_path = out_dir / "genotypes.parquet"
+    _write_genotypes(geno_path, mats, samples, input_id, meta)
+    sample_sex = sample_sex or {}
+    samples_df = pd.DataFrame(
+        {
+            "sample_id": samples,
+            "input_id": input_id,
+            "source_file": names,
+            "absent_is_reference": absent_is_reference,
+            "sex": [sample_sex.get(s) for s in samples],
+            "status": "ok",
+            "error": None,
+        }
+    )
+    samples_path = schema.write_table(samples_df, out_dir / "samples.parquet", schema.SAMPLES, metadata=meta)
+    return IngestResult(geno_path, samples_path, len(samples), reader.n_records_used, notes)
+
+
+class _MatrixBuilder:
+    """Accumulates per-gene (positions x samples) arrays from VCF records."""
+
+    def __init__(self, n_samples: int) -> None:
+        self.n = n_samples
+        self.n_records_used = 0
+        self.n_ref_mismatch = 0
+        self.n_sites_seen = 0
+        self.warnings: list[str] = []
+
+    def read(self, vcf, path: Path, genes: list[GeneSites], mats: dict, contigs: ContigMap, indexed: bool) -> None:
+        lookup: dict[tuple[str, int], list[tuple[GeneSites, int]]] = {}
+        for g in genes:
+            for i, site in enumerate(g.sites):
+                lookup.setdefault((g.kb_contig, site.position), []).append((g, i))
+        if indexed:
+            present = set(vcf.seqnames)
+            for g in genes:
+                if g.vcf_contig not in present:
+                    continue
+                start, end = min(s.position for s in g.sites), max(s.position for s in g.sites)
+                with warnings.catch_warnings():
+                    # cyvcf2 warns for a region with no records: normal for a file split by chromosome
+                    warnings.filterwarnings("ignore", message="no intervals found")
+                    region = vcf(f"{g.vcf_contig}:{start}-{end}")
+                    self._consume(region, lookup, mats, path, contigs, restrict=g.gene)
+        else:
+            self._consume(vcf, lookup, mats, path, contigs, restrict=None)
+
+    def empty(self, g: GeneSites) -> dict:
+        shape = (len(g.sites), self.n)
+        return {
+            "gene": g,
+            "vocab": [[s.ref, *s.alts] for s in g.sites],
+            "a1": np.full(shape, UNSET, dtype=np.int16),
+            "a2": np.full(shape, UNSET, dtype=np.int16),
+            "phased": np.zeros(shape, dtype=bool),
+            "ps": np.full(shape, -1, dtype=np.int64),
+            "dp": np.full(shape, -1, dtype=np.int32),
+            "gq": np.full(shape, -1, dtype=np.int32),
+            "filter": [None] * len(g.sites),
+            "vcf_ref": [None] * len(g.sites),
+            "vcf_alts": [None] * len(g.sites),
+            "ref_mismatch": np.zeros(len(g.sites), dtype=bool),
+        }
+
+    def _consume(self, records, lookup, mats, path: Path, contigs: ContigMap, restrict: str | None) -> None:
+        to_kb = contigs.to_kb
+        try:
+            for rec in records:
+                targets = lookup.get((to_kb(rec.CHROM), rec.POS))
+                if not targets:
+                    continue
+                for g, i in targets:
+                    if restrict is None or g.gene == restrict:
+                        self._add(rec, mats[g.gene], i)
+        except Exception as exc:  # htslib read errors surface as several exception types
+            raise PgxInputError(f"could not read records ({exc}); the file may be truncated or malformed", path=path) from exc
+
+    def _add(self, rec, m: dict, i: int) -> None:
+        site: DefinitionSite = m["gene"].sites[i]
+        self.n_records_used += 1
+        first = m["vcf_ref"][i] is None
+        if first:
+            self.n_sites_seen += 1
+        m["vcf_ref"][i] = rec.REF if first else m["vcf_ref"][i]
+        m["vcf_alts"][i] = list(rec.ALT) if first else m["vcf_alts"][i] + list(rec.ALT)
+        m["filter"][i] = (rec.FILTER or "PASS") if first else m["filter"][i]
+        if not ref_consistent(site, rec.REF):
+            if not m["ref_mismatch"][i]:
+                self.n_ref_mismatch += 1
+            m["ref_mismatch"][i] = True
+            return
+        mapped = map_record_alleles(site, rec.POS, rec.REF, list(rec.ALT))
+        vocab = m["vocab"][i]
+        codes = np.empty(len(mapped), dtype=np.int16)
+        for k, allele in enumerate(mapped):
+            if allele is None:
+                codes[k] = MISSING
+            else:
+                if allele not in vocab:
+                    vocab.append(allele)
+                codes[k] = vocab.index(allele)
+        gt = rec.genotype.array()  # (samples, ploidy + 1): allele indexes, -1 missing, -2 absent; last = phased
+        a1 = _translate(gt[:, 0], codes)
+        a2 = _translate(gt[:, 1], codes) if gt.shape[1] > 2 else np.full(self.n, NOT_PRESENT, dtype=np.int16)
+        if gt.shape[1] > 3:
+            extra = (gt[:, 2:-1] != -2).any(axis=1)
+            a1[extra], a2[extra] = MISSING, MISSING  # polyploid calls cannot be matched to a diplotype
+        m["a1"][i] = _merge(m["a1"][i], a1)
+        m["a2"][i] = _merge(m["a2"][i], a2)
+        m["phased"][i] |= gt[:, -1].astype(bool) & (gt[:, 1] != NOT_PRESENT if gt.shape[1] > 2 else True)
+        for key, fmt in (("ps", "PS"), ("dp", "DP"), ("gq", "GQ")):
+            values = _format_int(rec, fmt, self.n)
+            if values is not None:
+                m[key][i] = np.maximum(m[key][i], values)
+
+
+def _translate(gt_col: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    out = np.full(gt_col.shape, MISSING, dtype=np.int16)
+    ok = (gt_col >= 0) & (gt_col < len(codes))
+    out[ok] = codes[gt_col[ok]]
+    out[gt_col == NOT_PRESENT] = NOT_PRESENT
+    return out
+
+
+def _merge(current: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Combine split records at one position: an ALT wins over REF; two different ALTs conflict."""
+    out = current.copy()
+    unset = current == UNSET
+    out[unset] = new[unset]
+    alt_new = new > 0
+    take = alt_new & ((current == 0) | (current == MISSING))
+    out[take] = new[take]
+    clash = alt_new & (current > 0) & (current != new)
+    out[clash] = CONFLICT
+    return out
+
+
+def _format_int(rec, field: str, n: int) -> np.ndarray | None:
+    try:
+        values = rec.format(field)
+    except KeyError:
+        return None
+    if values is None or values.dtype.kind not in "iu":
+        return None
+    col = values[:, 0].astype(np.int64)
+    col[col < -(2**30)] = -1  # htslib's missing/vector-end sentinels
+    return col
+
+
+STATE_NAMES = np.array(["called", "partial", "no_call", "absent", "ref_mismatch"], dtype=object)
+
+
+def _states(m: dict) -> tuple[np.ndarray, np.ndarray]:
+    a1, a2 = m["a1"], m["a2"]
+    haploid = a2 == NOT_PRESENT
+    known1 = a1 >= 0
+    known2 = (a2 >= 0) | haploid
+    state = np.where(known1 & known2, 0, np.where(known1 | (a2 >= 0), 1, 2))
+    state[a1 == UNSET] = 3
+    state[m["ref_mismatch"], :] = 4
+    ploidy = np.where(state == 3, 0, np.where(haploid, 1, 2))
+    return state, ploidy
+
+
+def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], input_id: str, meta: dict) -> None:
+    """Sample-major long table, written in sample chunks so memory stays bounded by the chunk."""
+    table = schema.GENOTYPES
+    prepared = []
+    for gene in sorted(by_gene):
+        m = by_gene[gene]
+        state, ploidy = _states(m)
+        vocab = m["vocab"]
+        width = max(len(v) for v in vocab)
+        vmat = np.full((len(vocab), width), None, dtype=object)
+        for i, v in enumerate(vocab):
+            vmat[i, : len(v)] = v
+        prepared.append((gene, m, state, ploidy, vmat))
+
+    arrow_schema = table.arrow_schema.with_metadata(
+        {b"pgx_pipeline.table": table.name.encode(), **{f"pgx_pipeline.{k}".encode(): str(v).encode() for k, v in meta.items()}}
+    )
+    fd, tmp = schema.atomic_path(path)
+    os.close(fd)
+    try:
+        with pq.ParquetWriter(tmp, arrow_schema, compression="zstd") as writer:
+            for s0 in range(0, len(samples), SAMPLE_CHUNK):
+                s1 = min(s0 + SAMPLE_CHUNK, len(samples))
+                writer.write_table(_chunk_table(prepared, samples, s0, s1, input_id, arrow_schema))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
+    cols: dict[str, list] = {name: [] for name in arrow_schema.names}
+    ns = s1 - s0
+    sample_arr = np.array(samples[s0:s1], dtype=object)
+    for gene, m, state, ploidy, vmat in prepared:
+        g: GeneSites = m["gene"]
+        npos = len(g.sites)
+        # sample-major: for each sample, its positions in definition order
+        pos_idx = np.tile(np.arange(npos), ns)
+        samp_idx = np.repeat(np.arange(ns), npos)
+        sl = (pos_idx, samp_idx + s0)
+        st = state[sl]
+        a1 = m["a1"][sl].astype(np.int64)
+        a2 = m["a2"][sl].astype(np.int64)
+        usable = st != 4
+        allele1 = np.where((a1 >= 0) & usable, vmat[pos_idx, np.clip(a1, 0, None)], None)
+        allele2 = np.where((a2 >= 0) & usable, vmat[pos_idx, np.clip(a2, 0, None)], None)
+        conflict = (a1 == CONFLICT) | (a2 == CONFLICT)
+        cols["sample_id"].append(sample_arr[samp_idx])
+        cols["input_id"].append(np.full(len(st), input_id, dtype=object))
+        cols["gene"].append(np.full(len(st), gene, dtype=object))
+        cols["position_index"].append(pos_idx.astype(np.int32))
+        cols["chromosome"].append(np.full(len(st), g.positions["chromosome"].iloc[0], dtype=object))
+        cols["position"].append(g.positions["position"].to_numpy(np.int64)[pos_idx])
+        st_names = STATE_NAMES[st].copy()
+        st_names[conflict & (st < 3)] = "no_call"
+        cols["state"].append(st_names)
+        cols["allele1"].append(allele1)
+        cols["allele2"].append(allele2)
+        cols["ploidy"].append(ploidy[sl].astype(np.int32))
+        cols["phased"].append(m["phased"][sl])
+        ps = m["ps"][sl]
+        cols["phase_set"].append(np.where(ps >= 0, ps, None))
+        for key, name in (("dp", "depth"), ("gq", "genotype_quality")):
+            v = m[key][sl]
+            cols[name].append(np.where(v >= 0, v, None))
+        filt = np.array(m["filter"], dtype=object)
+        cols["filter"].append(filt[pos_idx])
+        cols["vcf_ref"].append(np.array(m["vcf_ref"], dtype=object)[pos_idx])
+        vcf_alts = np.empty(npos, dtype=object)
+        vcf_alts[:] = m["vcf_alts"]
+        cols["vcf_alts"].append(vcf_alts[pos_idx])
+    arrays = []
+    for f in arrow_schema:
+        data = np.concatenate(cols[f.name]) if cols[f.name] else np.array([], dtype=object)
+        arrays.append(pa.array(data, type=f.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=arrow_schema)

@@ -1,0 +1,1 @@
+"""Star-allele calling: genotypes to ranked diplotype candidates with their evidence."""

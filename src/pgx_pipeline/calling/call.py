@@ -1,0 +1,173 @@
+"""The calling stage: an input's genotypes table to its calls table (one row per candidate diplotype)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
+from .matcher import GeneModel, MatchResult, Pattern, match_pattern
+from .outside import OutsideCall, apply_outside_calls
+
+UNPHASED_BLOCK_BASE = 1 << 40  # each unphased heterozygous position is its own phase block
+
+
+def load_gene_models(kb_dir: str | os.PathLike) -> dict[str, GeneModel]:
+    kb_dir = Path(kb_dir)
+    genes = schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)
+    positions = schema.read_table(kb_dir / "positions.parquet", schema.KB_POSITIONS)
+    alleles = schema.read_table(kb_dir / "alleles.parquet", schema.KB_ALLELES)
+    models = {}
+    for row in genes.itertuples(index=False):
+        g = row.gene
+        models[g] = GeneModel.build(
+            pd.Series(row._asdict()), positions[positions["gene"] == g], alleles[alleles["gene"] == g]
+        )
+    return models
+
+
+def call_input(
+    genotypes_path: str | os.PathLike,
+    samples_path: str | os.PathLike,
+    kb_dir: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    outside_calls: list[OutsideCall] | None = None,
+) -> pd.DataFrame:
+    """Call every gene for every sample of one input and write the calls table atomically."""
+    models = load_gene_models(kb_dir)
+    genotypes = schema.read_table(genotypes_path, schema.GENOTYPES)
+    samples = schema.read_table(samples_path, schema.SAMPLES)
+    calls = call_genotypes(genotypes, samples, models)
+    calls = apply_outside_calls(calls, outside_calls or [], set(samples["sample_id"]))
+    meta = schema.read_metadata(genotypes_path)
+    schema.write_table(calls, out_path, schema.CALLS, metadata={"input_id": meta.get("input_id", "")})
+    return calls
+
+
+def call_genotypes(genotypes: pd.DataFrame, samples: pd.DataFrame, models: dict[str, GeneModel]) -> pd.DataFrame:
+    sample_ids = list(samples["sample_id"])
+    absent_ref = dict(zip(samples["sample_id"], samples["absent_is_reference"].astype(bool)))
+    rows: list[dict] = []
+    for gene, model in sorted(models.items()):
+        sub = genotypes[genotypes["gene"] == gene]
+        results = _call_gene(model, sub, sample_ids, absent_ref)
+        for sample_id, result in zip(sample_ids, results):
+            result = apply_gene_rules(model, result, sub, sample_id)
+            rows.extend(_rows(gene, sample_id, result, absent_ref[sample_id]))
+    return pd.DataFrame(rows, columns=schema.CALLS.column_names)
+
+
+def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absent_ref: dict[str, bool]) -> list[MatchResult]:
+    S, P = len(sample_ids), len(model.positions)
+    if sub.empty:
+        h1 = np.full((S, P), -1, dtype=np.int64)
+        h2 = np.full((S, P), -1, dtype=np.int64)
+        blocks = np.full((S, P), -1, dtype=np.int64)
+        absent = np.ones((S, P), dtype=bool)
+    else:
+        h1, h2, blocks, absent = _matrices(model, sub, sample_ids)
+    use_ref = np.array([absent_ref[s] for s in sample_ids])
+    fill = absent & use_ref[:, None]
+    if fill.any():
+        haploid_sample = (h2 == -2).any(axis=1)
+        h1[fill] = 0
+        h2[fill] = np.where(np.repeat(haploid_sample[:, None], P, axis=1)[fill], -2, 0)
+    keys = np.concatenate([h1, h2, blocks], axis=1)
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    cache = [match_pattern(model, Pattern(u[:P], u[P : 2 * P], u[2 * P :])) for u in uniq]
+    results = []
+    for s in range(S):
+        r = cache[inverse[s]]
+        if use_ref[s] and absent[s].any():
+            r = MatchResult(r.diplotypes, r.phased, r.missing, r.matched, r.undocumented,
+                            r.warnings + [f"{int(absent[s].sum())} position(s) absent from the VCF were read as reference "
+                                          "(input declared absent = reference)"], r.status)
+        results.append(r)
+    return results
+
+
+def _matrices(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str]):
+    """(samples x positions) allele codes, phase blocks and absence, from the long genotypes table."""
+    S, P = len(sample_ids), len(model.positions)
+    sidx = pd.Index(sample_ids).get_indexer(sub["sample_id"])
+    pidx = sub["position_index"].to_numpy().astype(np.int64)
+    h1 = np.full((S, P), -1, dtype=np.int64)
+    h2 = np.full((S, P), -1, dtype=np.int64)
+    doc_pos = [p for p, v in enumerate(model.vocab) for _ in v]
+    doc_str = [a for v in model.vocab for a in v]
+    doc_code = np.array([i for v in model.vocab for i in range(len(v))], dtype=np.int64)
+    documented = pd.MultiIndex.from_arrays([doc_pos, doc_str])
+
+    def encode(values: pd.Series) -> np.ndarray:
+        vals = values.to_numpy(object)
+        found = documented.get_indexer(pd.MultiIndex.from_arrays([pidx, vals]))
+        out = np.where(found >= 0, doc_code[np.clip(found, 0, None)], -1)
+        unknown = np.flatnonzero((found < 0) & pd.notna(vals))
+        # Undocumented alleles get codes past the documented ones, numbered per position.
+        extra: dict[tuple[int, str], int] = {}
+        for k in unknown:
+            p = int(pidx[k])
+            key = (p, vals[k])
+            if key not in extra:
+                extra[key] = len(model.vocab[p]) + sum(1 for q, _ in extra if q == p)
+            out[k] = extra[key]
+        return out
+
+    state = sub["state"].to_numpy(object)
+    usable = np.isin(state, ["called"])
+    a1 = encode(sub["allele1"])
+    a2 = encode(sub["allele2"])
+    ploidy = sub["ploidy"].to_numpy()
+    a2 = np.where(ploidy == 1, -2, a2)
+    h1[sidx, pidx] = np.where(usable, a1, -1)
+    h2[sidx, pidx] = np.where(usable, a2, np.where(ploidy == 1, -2, -1))
+    absent = np.zeros((S, P), dtype=bool)
+    absent[sidx, pidx] = state == "absent"
+    phased = sub["phased"].to_numpy(bool)
+    ps = sub["phase_set"].to_numpy(dtype=float, na_value=np.nan)
+    block = np.where(phased, np.where(np.isnan(ps), 0, np.nan_to_num(ps)).astype(np.int64), UNPHASED_BLOCK_BASE + pidx)
+    blocks = np.full((S, P), -1, dtype=np.int64)
+    het = usable & (a1 != a2) & (ploidy == 2)
+    blocks[sidx, pidx] = np.where(het, block, -1)
+    return h1, h2, blocks, absent
+
+
+def _rows(gene: str, sample_id: str, r: MatchResult, absent_is_reference: bool) -> list[dict]:
+    base = {
+        "sample_id": sample_id,
+        "gene": gene,
+        "phased": r.phased,
+        "source": "vcf",
+        "matched_positions": r.matched,
+        "missing_positions": r.missing,
+        "undocumented_positions": r.undocumented,
+        "absent_is_reference": absent_is_reference,
+        "outside_phenotype": None,
+        "outside_activity_score": None,
+        "warnings": r.warnings + NOT_ASSESSED_NOTES.get(gene, []),
+    }
+    if r.status != "called" or not r.diplotypes:
+        return [{**base, "diplotype": None, "allele1": None, "allele2": None, "rank": 1, "score": None,
+                 "n_candidates": 0, "status": r.status if r.status != "called" else "not_called"}]
+    n = len(r.diplotypes)
+    warnings = base["warnings"] + ([f"ambiguous: {n} diplotypes score equally"] if n > 1 else [])
+    return [
+        {
+            **base,
+            "warnings": warnings,
+            "diplotype": a if b is None else f"{a}/{b}",
+            "allele1": a,
+            "allele2": b,
+            "rank": rank,
+            "score": score,
+            "n_candidates": n,
+            "status": "called",
+        }
+        for rank, (a, b, score) in enumerate(r.diplotypes, start=1)
+    ]

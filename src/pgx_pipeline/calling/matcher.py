@@ -1,0 +1,241 @@
+"""Named-allele matching (PharmCAT's Named Allele Matcher semantics), vectorised over samples.
+
+A named allele is the reference allele's sequence with its non-blank cells substituted; a haplotype
+matches it when every non-missing position agrees (IUPAC cells accept any of their bases).  Score =
+defined cells over non-missing positions (the reference allele scores every non-missing position);
+a diplotype's score is the sum of its alleles', and only the top-scoring diplotypes are reported.
+
+Samples with identical genotype patterns are matched once: cohort cost grows with distinct
+patterns, not with samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+
+import numpy as np
+import pandas as pd
+
+from ..knowledge.definitions import IUPAC
+
+MAX_BLOCK_ENUMERATION = 12  # 2**11 orientations of phase blocks; beyond that, read as unphased
+
+
+@dataclass
+class GeneModel:
+    """One gene's definitions as arrays: accept[a, p, c] = allele a accepts observed code c at position p."""
+
+    gene: str
+    positions: np.ndarray  # (P,) genomic positions
+    rsids: list[str | None]
+    allele_names: list[str]
+    reference_index: int
+    defined: np.ndarray  # (A, P) bool: non-blank cell
+    accept: np.ndarray  # (A, P, V) bool
+    vocab: list[list[str]]  # per position: observed strings by code; code 0 = REF, then documented ALTs
+    n_documented: np.ndarray  # (P,) number of documented strings per position (REF + ALTs)
+    undocumented_as_reference: bool
+    required_positions: set[int]
+    unphased_priorities: list[tuple[frozenset[str], str]]
+
+    @classmethod
+    def build(cls, gene_row: pd.Series, positions: pd.DataFrame, alleles: pd.DataFrame) -> "GeneModel":
+        positions = positions[positions["position_index"] >= 0].sort_values("position_index")
+        vocab = [[r.ref, *r.alts] for r in positions.itertuples()]
+        width = max(len(v) for v in vocab) + 1
+        names = list(alleles["allele"])
+        A, P = len(names), len(vocab)
+        accept = np.zeros((A, P, width), dtype=bool)
+        defined = np.zeros((A, P), dtype=bool)
+        for a, bases in enumerate(alleles["bases"]):
+            for p, base in enumerate(bases):
+                if base is None:
+                    accept[a, p, 0] = True
+                    continue
+                defined[a, p] = True
+                if base in vocab[p]:
+                    accept[a, p, vocab[p].index(base)] = True
+                else:
+                    for b in IUPAC.get(base, ""):
+                        if b in vocab[p]:
+                            accept[a, p, vocab[p].index(b)] = True
+        ref_idx = names.index(gene_row["reference_allele"])
+        priorities = [
+            (frozenset(p["candidates"]), p["pick"]) for p in _listed(gene_row.get("unphased_priorities"))
+        ]
+        return cls(
+            gene=gene_row["gene"],
+            positions=positions["position"].to_numpy(np.int64),
+            rsids=list(positions["rsid"]),
+            allele_names=names,
+            reference_index=ref_idx,
+            defined=defined,
+            accept=accept,
+            vocab=vocab,
+            n_documented=np.array([len(v) for v in vocab]),
+            undocumented_as_reference=bool(gene_row["undocumented_as_reference"]),
+            required_positions=set(int(x) for x in _listed(gene_row.get("required_positions"))),
+            unphased_priorities=priorities,
+        )
+
+
+@dataclass
+class Pattern:
+    """One distinct genotype pattern of a gene (shared by every sample that has it)."""
+
+    h1: np.ndarray  # (P,) codes; -1 missing
+    h2: np.ndarray  # (P,) codes; -2 haploid
+    block: np.ndarray  # (P,) phase block id of heterozygous positions (-1 = homozygous/missing)
+
+
+@dataclass
+class MatchResult:
+    diplotypes: list[tuple[str, str | None, int]]  # (allele1, allele2, score), best first
+    phased: bool
+    missing: list[int]
+    matched: list[int]
+    undocumented: list[int]
+    warnings: list[str] = field(default_factory=list)
+    status: str = "called"
+
+
+def _diplotype_name(a: str, b: str | None) -> tuple[str, str | None]:
+    if b is None:
+        return a, None
+    return tuple(sorted((a, b), key=allele_sort_key))  # type: ignore[return-value]
+
+
+def allele_sort_key(name: str) -> tuple:
+    """PharmVar order: *2 before *10, suballeles after their core; named alleles alphabetically."""
+    if name.startswith("*"):
+        head = name[1:].split("+")[0].split(".")[0].split("x")[0]
+        digits = "".join(ch for ch in head if ch.isdigit())
+        return (0, int(digits) if digits else 0, name)
+    return (1, 0, name)
+
+
+def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
+    """All top-scoring diplotypes for one genotype pattern."""
+    P = len(model.positions)
+    h1, h2 = pat.h1.copy(), pat.h2.copy()
+    haploid = bool((h2 == -2).all())
+    missing = (h1 < 0) | ((h2 < 0) & (h2 != -2))
+    warnings: list[str] = []
+
+    undocumented = ~missing & ((h1 >= model.n_documented) | ((h2 >= model.n_documented) & (h2 != -2)))
+    undocumented_pos = [int(x) for x in model.positions[undocumented]]
+    if undocumented.any():
+        where = ", ".join(_pos_label(model, i) for i in np.flatnonzero(undocumented))
+        if model.undocumented_as_reference:
+            h1[undocumented & (h1 >= model.n_documented)] = 0
+            h2[undocumented & (h2 >= model.n_documented)] = 0
+            warnings.append(f"undocumented variant at {where} read as reference (PharmCAT rule for {model.gene})")
+        else:
+            return MatchResult([], False, _ints(model, missing), [], undocumented_pos,
+                               [f"undocumented variant at {where}: no named allele has it, so {model.gene} cannot be called"],
+                               status="not_called")
+
+    missing_pos = _ints(model, missing)
+    present = ~missing
+    if not present.any():
+        return MatchResult([], False, missing_pos, [], undocumented_pos, ["no allele-defining position was genotyped"], "not_called")
+    lacking = sorted(model.required_positions & set(missing_pos))
+    if lacking:
+        return MatchResult([], False, missing_pos, [], undocumented_pos,
+                           [f"required position(s) {lacking} missing: {model.gene} is not called without them"], "not_called")
+
+    defined = model.defined & present
+    scores = defined.sum(axis=1)
+    scores[model.reference_index] = int(present.sum())
+    # An allele whose every defining position is missing cannot be told from the reference: never call it.
+    callable_alleles = defined.any(axis=1) | (np.arange(len(scores)) == model.reference_index)
+
+    idx = np.arange(P)
+    c1 = np.where(present, h1, 0)
+    acc1 = model.accept[:, idx, c1] | ~present  # (A, P)
+    if haploid:
+        ok = acc1.all(axis=1) & callable_alleles
+        dips = [(model.allele_names[a], None, int(scores[a])) for a in np.flatnonzero(ok)]
+        return _finish(model, dips, True, missing_pos, present, undocumented_pos, warnings)
+
+    c2 = np.where(present, h2, 0)
+    acc2 = model.accept[:, idx, c2] | ~present
+    het = present & (h1 != h2)
+    blocks = sorted(set(pat.block[het].tolist()))
+    phased = len(blocks) <= 1
+    if phased:
+        pairs = _phased_pairs(acc1, acc2, callable_alleles)
+    elif len(blocks) <= MAX_BLOCK_ENUMERATION and any((pat.block[het] == b).sum() > 1 for b in blocks):
+        pairs = set()
+        for flips in product((False, True), repeat=len(blocks) - 1):
+            swap = np.zeros(P, dtype=bool)
+            for b, f in zip(blocks[1:], flips):
+                if f:
+                    swap |= pat.block == b
+            a1 = np.where(swap, acc2, acc1)
+            a2 = np.where(swap, acc1, acc2)
+            pairs |= _phased_pairs(a1, a2, callable_alleles)
+    else:
+        if len(blocks) > MAX_BLOCK_ENUMERATION:
+            warnings.append(f"{len(blocks)} phase blocks: phase between them was not used")
+        pairs = _unphased_pairs(acc1, acc2, callable_alleles)
+    dips = [(model.allele_names[a], model.allele_names[b], int(scores[a] + scores[b])) for a, b in pairs]
+    return _finish(model, dips, phased, missing_pos, present, undocumented_pos, warnings)
+
+
+def _phased_pairs(acc1: np.ndarray, acc2: np.ndarray, callable_alleles: np.ndarray) -> set[tuple[int, int]]:
+    m1 = np.flatnonzero(acc1.all(axis=1) & callable_alleles)
+    m2 = np.flatnonzero(acc2.all(axis=1) & callable_alleles)
+    return {(int(a), int(b)) for a in m1 for b in m2}
+
+
+def _unphased_pairs(acc1: np.ndarray, acc2: np.ndarray, callable_alleles: np.ndarray) -> set[tuple[int, int]]:
+    """Unordered pairs whose bases can explain the unphased genotype at every position."""
+    cand = np.flatnonzero((acc1 | acc2).all(axis=1) & callable_alleles)
+    if len(cand) == 0:
+        return set()
+    x1, x2 = acc1[cand], acc2[cand]  # (C, P)
+    ok = ((x1[:, None, :] & x2[None, :, :]) | (x2[:, None, :] & x1[None, :, :])).all(axis=2)
+    ia, ib = np.nonzero(np.triu(ok))
+    return {(int(cand[i]), int(cand[j])) for i, j in zip(ia, ib)}
+
+
+def _finish(model, dips, phased, missing_pos, present, undocumented_pos, warnings) -> MatchResult:
+    matched = [int(x) for x in model.positions[present]]
+    if not dips:
+        warnings = warnings + ["no combination of named alleles explains the genotypes (possible novel haplotype)"]
+        return MatchResult([], phased, missing_pos, matched, undocumented_pos, warnings, "not_called")
+    named = {}
+    for a, b, s in dips:
+        key = _diplotype_name(a, b)
+        named[key] = max(s, named.get(key, s))
+    top = max(named.values())
+    best = sorted((k for k, s in named.items() if s == top), key=lambda k: (allele_sort_key(k[0]), allele_sort_key(k[1] or "")))
+    if len(best) > 1 and not phased and model.unphased_priorities:
+        names = frozenset(f"{a}/{b}" for a, b in best)
+        for candidates, pick in model.unphased_priorities:
+            if names == candidates:
+                pa, pb = pick.split("/")
+                others = ", ".join(sorted(c for c in candidates if c != pick))
+                warnings = warnings + [f"unphased tie between {', '.join(sorted(candidates))}: {pick} picked by the "
+                                       f"knowledge base's priority table; {others} cannot be ruled out"]
+                best = [(pa, pb)]
+                break
+    if missing_pos:
+        warnings = warnings + [f"{len(missing_pos)} allele-defining position(s) missing: alleles defined there could not be tested"]
+    return MatchResult([(a, b, top) for a, b in best], phased, missing_pos, matched, undocumented_pos, warnings)
+
+
+def _listed(value) -> list:
+    """Parquet list cells arrive as arrays or None."""
+    return [] if value is None else list(value)
+
+
+def _ints(model: GeneModel, mask: np.ndarray) -> list[int]:
+    return [int(x) for x in model.positions[mask]]
+
+
+def _pos_label(model: GeneModel, i: int) -> str:
+    rsid = model.rsids[i]
+    return f"{model.positions[i]}" + (f" ({rsid})" if rsid else "")

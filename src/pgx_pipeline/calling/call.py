@@ -50,6 +50,7 @@ def call_input(
 
 
 def call_genotypes(genotypes: pd.DataFrame, samples: pd.DataFrame, models: dict[str, GeneModel]) -> pd.DataFrame:
+    samples = samples[samples["status"] == "ok"]
     sample_ids = list(samples["sample_id"])
     absent_ref = dict(zip(samples["sample_id"], samples["absent_is_reference"].astype(bool)))
     rows: list[dict] = []

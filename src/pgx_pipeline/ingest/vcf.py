@@ -406,3 +406,17 @@ def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
         data = np.concatenate(cols[f.name]) if cols[f.name] else np.array([], dtype=object)
         arrays.append(pa.array(data, type=f.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=arrow_schema)
+
+
+def record_failed_input(vcf_paths: list[str], out_dir: str | os.PathLike, *, input_id: str, error: str) -> None:
+    """An input that cannot be read still gets its tables: no genotypes, one failed row saying why."""
+    out_dir = Path(out_dir)
+    names = ",".join(Path(p).name for p in vcf_paths)
+    meta = {"input_id": input_id, "source_file": names, "absent_is_reference": "False"}
+    empty = pd.DataFrame({c: [] for c in schema.GENOTYPES.column_names})
+    schema.write_table(empty, out_dir / "genotypes.parquet", schema.GENOTYPES, metadata=meta)
+    failed = pd.DataFrame(
+        [{"sample_id": input_id, "input_id": input_id, "source_file": names, "absent_is_reference": False,
+          "sex": None, "status": "failed", "error": error}]
+    )
+    schema.write_table(failed, out_dir / "samples.parquet", schema.SAMPLES, metadata=meta)

@@ -1,0 +1,22 @@
+from snakemake.utils import min_version
+
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/knowledge.smk"
+include: "rules/ingest.smk"
+include: "rules/call.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,208 @@
+"""`pgx-pipeline`: one-off runs of the whole workflow, and the per-stage commands the Snakemake rules call."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+import yaml
+
+from . import __version__, schema
+from .errors import PgxInputError
+from .inputs import group_vcfs, read_sample_sheet
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def user_errors(func):
+    """Print a user error as one line (no traceback) and exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PgxInputError as exc:
+            click.echo(f"pgx-pipeline: error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(__version__, prog_name="pgx-pipeline")
+def main() -> None:
+    """Batch pharmacogenomics: VCF -> star alleles -> phenotypes -> guidance -> model -> reports."""
+    # Patient data: files we create are readable by owner and group only.
+    os.umask(0o027)
+
+
+@main.command()
+@click.argument("vcfs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Results folder (created).")
+@click.option("--knowledge", "knowledge", multiple=True, type=click.Path(file_okay=False),
+              help="Knowledge mirror folder in PharmCAT's layout; repeat for fallbacks (first wins per file).")
+@click.option("--sample-sheet", type=click.Path(dir_okay=False), help="TSV: sample_id, sex, age, height_cm, weight_kg, race, ...")
+@click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False),
+              help="Outside-call TSV (PharmCAT format, or a table with a sample_id column); repeatable.")
+@click.option("--absent-is-reference", is_flag=True, help="Positions absent from the VCFs are reference (variant-only files).")
+@click.option("--cores", default=1, show_default=True, type=int, help="Cores for Snakemake.")
+@click.option("--report-date", default=None, help="Date printed on reports (YYYY-MM-DD); default today.")
+@click.option("--snakemake-args", default="", help="Extra arguments passed to snakemake, e.g. '--dry-run'.")
+@user_errors
+def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_reference, cores, report_date, snakemake_args):
+    """Run the whole workflow on VCF files (single- or multi-sample; per-chromosome splits are grouped)."""
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    missing = [v for v in vcfs if not Path(v).exists()]
+    if missing:
+        raise PgxInputError(f"input file(s) not found: {', '.join(missing)}")
+    specs = group_vcfs([str(Path(v).resolve()) for v in vcfs], absent_is_reference=absent_is_reference)
+    for s in specs:
+        s.outside_calls = [str(Path(o).resolve()) for o in outside_calls]
+    if sample_sheet:
+        read_sample_sheet(sample_sheet)  # fail now, with the line number, rather than inside a job
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    config["results"] = str(out)
+    config["inputs"] = [s.as_config() for s in specs]
+    config["sample_sheet"] = str(Path(sample_sheet).resolve()) if sample_sheet else ""
+    if knowledge:
+        config["knowledge"]["sources"] = [{"path": str(Path(k).resolve()), "stale": False} for k in knowledge]
+    else:
+        for src in config["knowledge"]["sources"]:
+            src["path"] = str((REPO_ROOT / src["path"]).resolve())
+    config["training"]["iwpc_xlsx"] = str((REPO_ROOT / config["training"]["iwpc_xlsx"]).resolve())
+    if report_date:
+        config["report_date"] = report_date
+    cfg_path = out / "run_config.yaml"
+    cfg_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"),
+        "--directory", str(out), "--configfile", str(cfg_path), "--cores", str(cores),
+        "--keep-going", "--rerun-incomplete", "--printshellcmds",
+        *snakemake_args.split(),
+    ]
+    click.echo(f"pgx-pipeline: {len(specs)} input(s) -> {out}", err=True)
+    code = subprocess.call(cmd)
+    produced = list((out / "calls").glob("*.parquet"))
+    if code != 0 and not produced:
+        raise PgxInputError(f"nothing could be produced; see the logs under {out / 'logs'}")
+    if code != 0:
+        click.echo(f"pgx-pipeline: some jobs failed; finished outputs are in {out}; see {out / 'logs'}", err=True)
+    sys.exit(0)
+
+
+@main.group()
+def knowledge() -> None:
+    """Build or fetch the knowledge base."""
+
+
+@knowledge.command("build")
+@click.option("--source", "sources", multiple=True, required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@user_errors
+def knowledge_build(sources, out_dir):
+    """Read mirror folders (first wins per file) and write the knowledge Parquet tables."""
+    from .knowledge.build import build_knowledge_base
+
+    written = build_knowledge_base(list(sources), out_dir)
+    for name, path in written.items():
+        click.echo(f"{name}: {path}")
+
+
+@knowledge.command("fetch")
+@click.option("--url", required=True)
+@click.option("--sha256", required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@user_errors
+def knowledge_fetch(url, sha256, out_dir):
+    """Download a pinned PharmCAT release jar, verify its checksum and unpack its data as a mirror folder."""
+    from .knowledge.fetch import fetch_release
+
+    click.echo(fetch_release(url, sha256, out_dir))
+
+
+@main.command()
+@click.option("--input-id", required=True)
+@click.option("--vcf", "vcfs", multiple=True, required=True)
+@click.option("--kb", "kb_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False))
+@click.option("--absent-is-reference", is_flag=True)
+@click.option("--sample-sheet", default="", help="Sample sheet (for sex).")
+@click.option("--strict", is_flag=True, help="Fail on bad input instead of recording the failure.")
+@user_errors
+def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, sample_sheet, strict):
+    """Ingest one input's VCF(s) into genotypes.parquet and samples.parquet."""
+    from .ingest.vcf import ingest_vcf, record_failed_input
+
+    sex = {}
+    if sample_sheet:
+        sex = {r["sample_id"]: (r.get("sex") or None) for r in read_sample_sheet(sample_sheet)}
+    try:
+        result = ingest_vcf(list(vcfs), kb_dir, out_dir, input_id=input_id,
+                            absent_is_reference=absent_is_reference, sample_sex=sex)
+    except PgxInputError as exc:
+        if strict:
+            raise
+        record_failed_input(list(vcfs), out_dir, input_id=input_id, error=str(exc))
+        click.echo(f"pgx-pipeline: error: {exc} (input {input_id} recorded as failed; other inputs continue)", err=True)
+        return
+    click.echo(f"{input_id}: {result.n_samples} samples, {result.n_records_used} records used", err=True)
+    for note in result.notes:
+        click.echo(f"warning: {note}", err=True)
+
+
+@main.command("call")
+@click.option("--genotypes", required=True, type=click.Path(dir_okay=False))
+@click.option("--samples", required=True, type=click.Path(dir_okay=False))
+@click.option("--kb", "kb_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False))
+@click.option("--sample-sheet", default="")
+@user_errors
+def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet):
+    """Call star-allele diplotypes for every gene and sample of one input."""
+    from .calling.call import call_input
+    from .calling.outside import read_outside_calls
+
+    sample_ids = list(schema.read_table(samples, schema.SAMPLES)["sample_id"])
+    files = list(outside_calls)
+    if sample_sheet:
+        files += [r["outside_calls"] for r in read_sample_sheet(sample_sheet) if r.get("outside_calls") and r["sample_id"] in sample_ids]
+    oc = []
+    for f in files:
+        try:
+            oc.extend(read_outside_calls(f, sample_ids))
+        except PgxInputError as exc:
+            click.echo(f"pgx-pipeline: error: {exc} (outside calls from this file ignored)", err=True)
+    calls = call_input(genotypes, samples, kb_dir, out_path, outside_calls=oc)
+    click.echo(f"{calls['sample_id'].nunique()} samples, {len(calls)} call rows", err=True)
+
+
+@main.command("schema")
+@click.option("--markdown", is_flag=True, help="Print the table registry as Markdown.")
+def schema_cmd(markdown):
+    """Describe the Parquet tables."""
+    if markdown:
+        click.echo(schema.markdown())
+    else:
+        for t in schema.TABLES.values():
+            click.echo(f"{t.name}: {t.doc}")
+
+
+def _add_optional_groups() -> None:
+    try:
+        from .cli_model import model
+    except ImportError:
+        return
+    main.add_command(model)
+
+
+_add_optional_groups()
+
+if __name__ == "__main__":
+    main()

@@ -87,7 +87,10 @@ def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_referen
         *snakemake_args.split(),
     ]
     click.echo(f"pgx-pipeline: {len(specs)} input(s) -> {out}", err=True)
-    code = subprocess.call(cmd)
+    env = dict(os.environ)
+    # Rules call `pgx-pipeline`: make sure it is the one from this interpreter's environment.
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    code = subprocess.call(cmd, env=env)
     produced = list((out / "calls").glob("*.parquet"))
     if code != 0 and not produced:
         raise PgxInputError(f"nothing could be produced; see the logs under {out / 'logs'}")

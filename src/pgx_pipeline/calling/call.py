@@ -73,6 +73,10 @@ def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absen
     else:
         h1, h2, blocks, absent = _matrices(model, sub, sample_ids)
     use_ref = np.array([absent_ref[s] for s in sample_ids])
+    if absent.all():
+        # Absent-as-reference needs evidence the region was read at all: a file with no record in the gene
+        # (another build, a panel without the gene) must not turn into a confident reference call.
+        use_ref[:] = False
     fill = absent & use_ref[:, None]
     if fill.any():
         haploid_sample = (h2 == -2).any(axis=1)

@@ -83,7 +83,10 @@ def open_vcf(path: Path):
     check_readable(path)
     try:
         vcf = VCF(str(path), gts012=False, lazy=True, strict_gt=False)
-    except (OSError, SystemError, ValueError) as exc:
+    except Exception as exc:  # cyvcf2 raises a bare Exception for a header htslib rejects
+        dupes = _duplicate_samples_in_text_header(path)
+        if dupes:
+            raise PgxInputError(f"duplicate sample id(s) {dupes[:5]} in the header; rename them (bcftools reheader)", path=path) from exc
         raise PgxInputError(f"not a readable VCF/BCF ({exc}); check it is a VCF 4.x file", path=path) from exc
     samples = list(vcf.samples)
     if not samples:
@@ -94,7 +97,30 @@ def open_vcf(path: Path):
     header = vcf.raw_header
     if "##FORMAT=<ID=GT," not in header:
         raise PgxInputError("the header declares no FORMAT/GT field: genotypes are required", path=path)
+    for line in header.splitlines():
+        if line.startswith("##reference=") and any(tag in line.lower() for tag in OTHER_BUILD_TAGS):
+            raise PgxInputError(
+                f"the header names another reference build ({line.strip()[:120]}); lift the file over to GRCh38", path=path
+            )
     return vcf, samples
+
+
+OTHER_BUILD_TAGS = ("grch37", "hg19", "b37", "hs37", "g1k_v37", "human_g1k", "hg18", "ncbi36")
+
+
+def _duplicate_samples_in_text_header(path: Path) -> list[str]:
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rt", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("#CHROM"):
+                    names = line.rstrip("\r\n").split("\t")[9:]
+                    return sorted({n for n in names if names.count(n) > 1})
+                if not line.startswith("#"):
+                    break
+    except (OSError, EOFError):
+        return []
+    return []
 
 
 def _has_index(path: Path) -> bool:

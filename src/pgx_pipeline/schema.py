@@ -213,6 +213,7 @@ GENOTYPES = _t(
     ("filter", STR, "FILTER of the record ('PASS' or the failing filters)"),
     ("vcf_ref", STR, "REF as written in the VCF record"),
     ("vcf_alts", STR_LIST, "ALTs as written in the VCF record"),
+    ("gene_region_read", BOOL, "the input has at least one record between the gene's first and last defining position", False),
 )
 
 # ---------------------------------------------------------------- calling

@@ -11,6 +11,7 @@ import pandas as pd
 from .. import schema
 from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
 from .matcher import GeneModel, MatchResult, Pattern, match_pattern
+from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
 from .outside import OutsideCall, apply_outside_calls
 
 UNPHASED_BLOCK_BASE = 1 << 40  # each unphased heterozygous position is its own phase block
@@ -42,28 +43,40 @@ def call_input(
     models = load_gene_models(kb_dir)
     genotypes = schema.read_table(genotypes_path, schema.GENOTYPES)
     samples = schema.read_table(samples_path, schema.SAMPLES)
-    calls = call_genotypes(genotypes, samples, models)
+    functions_path = Path(kb_dir) / "allele_functions.parquet"
+    functions = schema.read_table(functions_path, schema.KB_ALLELE_FUNCTIONS) if functions_path.exists() else None
+    calls = call_genotypes(genotypes, samples, models, functions)
     calls = apply_outside_calls(calls, outside_calls or [], set(samples["sample_id"]))
     meta = schema.read_metadata(genotypes_path)
     schema.write_table(calls, out_path, schema.CALLS, metadata={"input_id": meta.get("input_id", "")})
     return calls
 
 
-def call_genotypes(genotypes: pd.DataFrame, samples: pd.DataFrame, models: dict[str, GeneModel]) -> pd.DataFrame:
+def call_genotypes(
+    genotypes: pd.DataFrame,
+    samples: pd.DataFrame,
+    models: dict[str, GeneModel],
+    allele_functions: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     samples = samples[samples["status"] == "ok"]
     sample_ids = list(samples["sample_id"])
     absent_ref = dict(zip(samples["sample_id"], samples["absent_is_reference"].astype(bool)))
     rows: list[dict] = []
     for gene, model in sorted(models.items()):
         sub = genotypes[genotypes["gene"] == gene]
-        results = _call_gene(model, sub, sample_ids, absent_ref)
+        if gene in VARIANT_LIST_GENES:
+            ranks = function_ranks(allele_functions, gene)
+            matcher = lambda m, p: match_variant_list(m, p, ranks)  # noqa: E731
+        else:
+            matcher = match_pattern
+        results = _call_gene(model, sub, sample_ids, absent_ref, matcher)
         for sample_id, result in zip(sample_ids, results):
             result = apply_gene_rules(model, result, sub, sample_id)
             rows.extend(_rows(gene, sample_id, result, absent_ref[sample_id]))
     return pd.DataFrame(rows, columns=schema.CALLS.column_names)
 
 
-def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absent_ref: dict[str, bool]) -> list[MatchResult]:
+def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absent_ref: dict[str, bool], matcher) -> list[MatchResult]:
     S, P = len(sample_ids), len(model.positions)
     if sub.empty:
         h1 = np.full((S, P), -1, dtype=np.int64)
@@ -73,7 +86,9 @@ def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absen
     else:
         h1, h2, blocks, absent = _matrices(model, sub, sample_ids)
     use_ref = np.array([absent_ref[s] for s in sample_ids])
-    if absent.all():
+    region_read = bool(sub["gene_region_read"].any()) if not sub.empty else False
+    refused = use_ref.copy() if not region_read else np.zeros(S, dtype=bool)
+    if not region_read:
         # Absent-as-reference needs evidence the region was read at all: a file with no record in the gene
         # (another build, a panel without the gene) must not turn into a confident reference call.
         use_ref[:] = False
@@ -85,7 +100,7 @@ def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absen
     keys = np.concatenate([h1, h2, blocks], axis=1)
     uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    cache = [match_pattern(model, Pattern(u[:P], u[P : 2 * P], u[2 * P :])) for u in uniq]
+    cache = [matcher(model, Pattern(u[:P], u[P : 2 * P], u[2 * P :])) for u in uniq]
     results = []
     for s in range(S):
         r = cache[inverse[s]]
@@ -93,6 +108,10 @@ def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absen
             r = MatchResult(r.diplotypes, r.phased, r.missing, r.matched, r.undocumented,
                             r.warnings + [f"{int(absent[s].sum())} position(s) absent from the VCF were read as reference "
                                           "(input declared absent = reference)"], r.status)
+        if refused[s]:
+            r = MatchResult(r.diplotypes, r.phased, r.missing, r.matched, r.undocumented,
+                            r.warnings + ["the input has no record anywhere in this gene's region, so absent positions were "
+                                          "NOT read as reference (region not covered, or another genome build)"], r.status)
         results.append(r)
     return results
 

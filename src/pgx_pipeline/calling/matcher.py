@@ -100,19 +100,21 @@ class MatchResult:
     status: str = "called"
 
 
-def _diplotype_name(a: str, b: str | None) -> tuple[str, str | None]:
+def diplotype_name(a: str, b: str | None) -> tuple[str, str | None]:
     if b is None:
         return a, None
     return tuple(sorted((a, b), key=allele_sort_key))  # type: ignore[return-value]
 
 
 def allele_sort_key(name: str) -> tuple:
-    """PharmVar order: *2 before *10, suballeles after their core; named alleles alphabetically."""
+    """PharmVar order: *2 before *10; reference-named alleles first; other names alphabetically."""
     if name.startswith("*"):
         head = name[1:].split("+")[0].split(".")[0].split("x")[0]
         digits = "".join(ch for ch in head if ch.isdigit())
         return (0, int(digits) if digits else 0, name)
-    return (1, 0, name)
+    if name.lower().startswith("reference") or "(reference)" in name.lower():
+        return (1, 0, name)
+    return (2, 0, name)
 
 
 def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
@@ -208,7 +210,7 @@ def _finish(model, dips, phased, missing_pos, present, undocumented_pos, warning
         return MatchResult([], phased, missing_pos, matched, undocumented_pos, warnings, "not_called")
     named = {}
     for a, b, s in dips:
-        key = _diplotype_name(a, b)
+        key = diplotype_name(a, b)
         named[key] = max(s, named.get(key, s))
     top = max(named.values())
     best = sorted((k for k, s in named.items() if s == top), key=lambda k: (allele_sort_key(k[0]), allele_sort_key(k[1] or "")))

@@ -192,7 +192,7 @@ def ingest_vcf(
     names = ",".join(p.name for p in paths)
     meta = {"input_id": input_id, "source_file": names, "absent_is_reference": str(absent_is_reference)}
     geno_path = out_dir / "genotypes.parquet"
-    _write_genotypes(geno_path, mats, samples, input_id, meta)
+    _write_genotypes(geno_path, mats, samples, input_id, meta, reader.covered)
     sample_sex = sample_sex or {}
     samples_df = pd.DataFrame(
         {
@@ -218,6 +218,7 @@ class _MatrixBuilder:
         self.n_ref_mismatch = 0
         self.n_sites_seen = 0
         self.warnings: list[str] = []
+        self.covered: set[str] = set()
 
     def read(self, vcf, path: Path, genes: list[GeneSites], mats: dict, contigs: ContigMap, indexed: bool) -> None:
         lookup: dict[tuple[str, int], list[tuple[GeneSites, int]]] = {}
@@ -236,7 +237,7 @@ class _MatrixBuilder:
                     region = vcf(f"{g.vcf_contig}:{start}-{end}")
                     self._consume(region, lookup, mats, path, contigs, restrict=g.gene)
         else:
-            self._consume(vcf, lookup, mats, path, contigs, restrict=None)
+            self._consume(vcf, lookup, mats, path, contigs, restrict=None, spans=_spans(genes))
 
     def empty(self, g: GeneSites) -> dict:
         shape = (len(g.sites), self.n)
@@ -255,11 +256,17 @@ class _MatrixBuilder:
             "ref_mismatch": np.zeros(len(g.sites), dtype=bool),
         }
 
-    def _consume(self, records, lookup, mats, path: Path, contigs: ContigMap, restrict: str | None) -> None:
+    def _consume(self, records, lookup, mats, path: Path, contigs: ContigMap, restrict: str | None,
+                 spans: dict[str, list[tuple[int, int, str]]] | None = None) -> None:
         to_kb = contigs.to_kb
         try:
             for rec in records:
-                targets = lookup.get((to_kb(rec.CHROM), rec.POS))
+                chrom = to_kb(rec.CHROM)
+                if restrict is not None:
+                    self.covered.add(restrict)
+                elif spans and chrom in spans:
+                    self.covered.update(g for start, end, g in spans[chrom] if start <= rec.POS <= end)
+                targets = lookup.get((chrom, rec.POS))
                 if not targets:
                     continue
                 for g, i in targets:
@@ -305,6 +312,14 @@ class _MatrixBuilder:
             values = _format_int(rec, fmt, self.n)
             if values is not None:
                 m[key][i] = np.maximum(m[key][i], values)
+
+
+def _spans(genes: list[GeneSites]) -> dict[str, list[tuple[int, int, str]]]:
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    for g in genes:
+        positions = [s.position for s in g.sites]
+        out.setdefault(g.kb_contig, []).append((min(positions), max(positions), g.gene))
+    return out
 
 
 def _translate(gt_col: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -355,7 +370,8 @@ def _states(m: dict) -> tuple[np.ndarray, np.ndarray]:
     return state, ploidy
 
 
-def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], input_id: str, meta: dict) -> None:
+def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], input_id: str, meta: dict,
+                     covered: set[str]) -> None:
     """Sample-major long table, written in sample chunks so memory stays bounded by the chunk."""
     table = schema.GENOTYPES
     prepared = []
@@ -367,7 +383,7 @@ def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], i
         vmat = np.full((len(vocab), width), None, dtype=object)
         for i, v in enumerate(vocab):
             vmat[i, : len(v)] = v
-        prepared.append((gene, m, state, ploidy, vmat))
+        prepared.append((gene, m, state, ploidy, vmat, gene in covered))
 
     arrow_schema = table.arrow_schema.with_metadata(
         {b"pgx_pipeline.table": table.name.encode(), **{f"pgx_pipeline.{k}".encode(): str(v).encode() for k, v in meta.items()}}
@@ -389,7 +405,7 @@ def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
     cols: dict[str, list] = {name: [] for name in arrow_schema.names}
     ns = s1 - s0
     sample_arr = np.array(samples[s0:s1], dtype=object)
-    for gene, m, state, ploidy, vmat in prepared:
+    for gene, m, state, ploidy, vmat, region_read in prepared:
         g: GeneSites = m["gene"]
         npos = len(g.sites)
         # sample-major: for each sample, its positions in definition order
@@ -427,6 +443,7 @@ def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
         vcf_alts = np.empty(npos, dtype=object)
         vcf_alts[:] = m["vcf_alts"]
         cols["vcf_alts"].append(vcf_alts[pos_idx])
+        cols["gene_region_read"].append(np.full(len(st), region_read))
     arrays = []
     for f in arrow_schema:
         data = np.concatenate(cols[f.name]) if cols[f.name] else np.array([], dtype=object)

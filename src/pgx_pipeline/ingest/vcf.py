@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def open_vcf(path: Path):
     samples = list(vcf.samples)
     if not samples:
         raise PgxInputError("the header names no samples (sites-only VCF); a genotype column is needed", path=path)
-    dupes = sorted({s for s in samples if samples.count(s) > 1})
+    dupes = sorted(name for name, n in Counter(samples).items() if n > 1)
     if dupes:
         raise PgxInputError(f"duplicate sample id(s) {dupes[:5]} in the header; rename them (bcftools reheader)", path=path)
     header = vcf.raw_header
@@ -401,53 +402,56 @@ def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], i
         raise
 
 
+def _strings(indices: np.ndarray, dictionary) -> pa.Array:
+    """String column from integer codes (negative = null), decoded in Arrow rather than in Python objects."""
+    codes = pa.array(indices.astype(np.int32), mask=indices < 0)
+    return pa.DictionaryArray.from_arrays(codes, pa.array(list(dictionary), type=pa.string())).dictionary_decode()
+
+
 def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
-    cols: dict[str, list] = {name: [] for name in arrow_schema.names}
+    parts: dict[str, list] = {name: [] for name in arrow_schema.names}
     ns = s1 - s0
-    sample_arr = np.array(samples[s0:s1], dtype=object)
     for gene, m, state, ploidy, vmat, region_read in prepared:
         g: GeneSites = m["gene"]
         npos = len(g.sites)
+        n = npos * ns
         # sample-major: for each sample, its positions in definition order
         pos_idx = np.tile(np.arange(npos), ns)
         samp_idx = np.repeat(np.arange(ns), npos)
         sl = (pos_idx, samp_idx + s0)
         st = state[sl]
-        a1 = m["a1"][sl].astype(np.int64)
-        a2 = m["a2"][sl].astype(np.int64)
+        conflict = (m["a1"][sl] == CONFLICT) | (m["a2"][sl] == CONFLICT)
+        st = np.where(conflict & (st < 3), 2, st)
         usable = st != 4
-        allele1 = np.where((a1 >= 0) & usable, vmat[pos_idx, np.clip(a1, 0, None)], None)
-        allele2 = np.where((a2 >= 0) & usable, vmat[pos_idx, np.clip(a2, 0, None)], None)
-        conflict = (a1 == CONFLICT) | (a2 == CONFLICT)
-        cols["sample_id"].append(sample_arr[samp_idx])
-        cols["input_id"].append(np.full(len(st), input_id, dtype=object))
-        cols["gene"].append(np.full(len(st), gene, dtype=object))
-        cols["position_index"].append(pos_idx.astype(np.int32))
-        cols["chromosome"].append(np.full(len(st), g.positions["chromosome"].iloc[0], dtype=object))
-        cols["position"].append(g.positions["position"].to_numpy(np.int64)[pos_idx])
-        st_names = STATE_NAMES[st].copy()
-        st_names[conflict & (st < 3)] = "no_call"
-        cols["state"].append(st_names)
-        cols["allele1"].append(allele1)
-        cols["allele2"].append(allele2)
-        cols["ploidy"].append(ploidy[sl].astype(np.int32))
-        cols["phased"].append(m["phased"][sl])
+        width = vmat.shape[1]
+        flat_vocab = vmat.reshape(-1)
+        for col, key in (("allele1", "a1"), ("allele2", "a2")):
+            a = m[key][sl].astype(np.int64)
+            parts[col].append(_strings(np.where((a >= 0) & usable, pos_idx * width + np.clip(a, 0, None), -1), flat_vocab))
+        parts["sample_id"].append(_strings(samp_idx + s0, samples))
+        parts["input_id"].append(_strings(np.zeros(n, dtype=np.int64), [input_id]))
+        parts["gene"].append(_strings(np.zeros(n, dtype=np.int64), [gene]))
+        parts["position_index"].append(pa.array(pos_idx.astype(np.int32)))
+        parts["chromosome"].append(_strings(np.zeros(n, dtype=np.int64), [g.kb_contig]))
+        parts["position"].append(pa.array(g.positions["position"].to_numpy(np.int64)[pos_idx]))
+        parts["state"].append(_strings(st, STATE_NAMES))
+        parts["ploidy"].append(pa.array(ploidy[sl].astype(np.int32)))
+        parts["phased"].append(pa.array(m["phased"][sl]))
         ps = m["ps"][sl]
-        cols["phase_set"].append(np.where(ps >= 0, ps, None))
+        parts["phase_set"].append(pa.array(ps, mask=ps < 0))
         for key, name in (("dp", "depth"), ("gq", "genotype_quality")):
             v = m[key][sl]
-            cols[name].append(np.where(v >= 0, v, None))
-        filt = np.array(m["filter"], dtype=object)
-        cols["filter"].append(filt[pos_idx])
-        cols["vcf_ref"].append(np.array(m["vcf_ref"], dtype=object)[pos_idx])
-        vcf_alts = np.empty(npos, dtype=object)
-        vcf_alts[:] = m["vcf_alts"]
-        cols["vcf_alts"].append(vcf_alts[pos_idx])
-        cols["gene_region_read"].append(np.full(len(st), region_read))
-    arrays = []
-    for f in arrow_schema:
-        data = np.concatenate(cols[f.name]) if cols[f.name] else np.array([], dtype=object)
-        arrays.append(pa.array(data, type=f.type, from_pandas=True))
+            parts[name].append(pa.array(v, type=pa.int32(), mask=v < 0))
+        site_codes = np.where(np.array([f is None for f in m["filter"]]), -1, np.arange(npos))[pos_idx]
+        parts["filter"].append(_strings(site_codes, [f or "" for f in m["filter"]]))
+        parts["vcf_ref"].append(_strings(site_codes, [r or "" for r in m["vcf_ref"]]))
+        alts = pa.array([a for a in m["vcf_alts"]], type=pa.list_(pa.string()))
+        parts["vcf_alts"].append(alts.take(pa.array(pos_idx)))
+        parts["gene_region_read"].append(pa.array(np.full(n, region_read)))
+    arrays = [
+        pa.concat_arrays(parts[f.name]).cast(f.type) if parts[f.name] else pa.array([], type=f.type)
+        for f in arrow_schema
+    ]
     return pa.Table.from_arrays(arrays, schema=arrow_schema)
 
 

@@ -12,6 +12,8 @@ rule call_star_alleles:
         kb=f"{RESULTS}/knowledge",
     resources:
         mem_mb=2000,
+    conda:
+        "../envs/pgx.yaml"
     log:
         f"{RESULTS}/logs/call/{{input_id}}.log",
     benchmark:

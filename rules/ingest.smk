@@ -14,6 +14,8 @@ rule ingest_vcf:
         out=subpath(output.genotypes, parent=True),
     resources:
         mem_mb=2000,
+    conda:
+        "../envs/pgx.yaml"
     log:
         f"{RESULTS}/logs/ingest/{{input_id}}.log",
     benchmark:

@@ -4,6 +4,8 @@ rule fetch_pharmcat_release:
     params:
         url=config["knowledge"].get("release", {}).get("url", ""),
         sha256=config["knowledge"].get("release", {}).get("sha256", ""),
+    conda:
+        "../envs/pgx.yaml"
     log:
         f"{RESULTS}/logs/knowledge/fetch_pharmcat_release.log",
     shell:
@@ -18,6 +20,8 @@ rule build_knowledge_base:
     params:
         sources=knowledge_source_args(),
         out=f"{RESULTS}/knowledge",
+    conda:
+        "../envs/pgx.yaml"
     log:
         f"{RESULTS}/logs/knowledge/build_knowledge_base.log",
     benchmark:

@@ -1,6 +1,5 @@
 from snakemake.utils import min_version
 
-
 min_version("9.0")
 
 
@@ -17,6 +16,6 @@ include: "rules/call.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

@@ -3,7 +3,6 @@ from snakemake.utils import validate
 
 from pgx_pipeline.inputs import inputs_from_config
 
-
 validate(config, schema="../config/schemas/config.schema.yaml")
 
 RESULTS = config["results"]
@@ -46,7 +45,11 @@ def vcf_args(wildcards):
 
 
 def absent_flag(wildcards):
-    return "--absent-is-reference" if INPUTS[wildcards.input_id].absent_is_reference else ""
+    return (
+        "--absent-is-reference"
+        if INPUTS[wildcards.input_id].absent_is_reference
+        else ""
+    )
 
 
 def outside_call_files(wildcards):
@@ -54,7 +57,9 @@ def outside_call_files(wildcards):
 
 
 def outside_call_args(wildcards):
-    return " ".join(f"--outside-calls '{f}'" for f in INPUTS[wildcards.input_id].outside_calls)
+    return " ".join(
+        f"--outside-calls '{f}'" for f in INPUTS[wildcards.input_id].outside_calls
+    )
 
 
 def sample_sheet_arg(wildcards):

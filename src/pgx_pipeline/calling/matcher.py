@@ -100,14 +100,16 @@ class MatchResult:
     status: str = "called"
 
 
-def diplotype_name(a: str, b: str | None) -> tuple[str, str | None]:
+def diplotype_name(a: str, b: str | None, reference: str = "") -> tuple[str, str | None]:
     if b is None:
         return a, None
-    return tuple(sorted((a, b), key=allele_sort_key))  # type: ignore[return-value]
+    return tuple(sorted((a, b), key=lambda n: allele_sort_key(n, reference)))  # type: ignore[return-value]
 
 
-def allele_sort_key(name: str) -> tuple:
-    """PharmVar order: *2 before *10; reference-named alleles first; other names alphabetically."""
+def allele_sort_key(name: str, reference: str = "") -> tuple:
+    """PharmVar order: the gene's reference allele first, *2 before *10, other names alphabetically."""
+    if name == reference:
+        return (-1, 0, name)
     if name.startswith("*"):
         head = name[1:].split("+")[0].split(".")[0].split("x")[0]
         digits = "".join(ch for ch in head if ch.isdigit())
@@ -210,10 +212,12 @@ def _finish(model, dips, phased, missing_pos, present, undocumented_pos, warning
         return MatchResult([], phased, missing_pos, matched, undocumented_pos, warnings, "not_called")
     named = {}
     for a, b, s in dips:
-        key = diplotype_name(a, b)
+        key = diplotype_name(a, b, model.allele_names[model.reference_index])
         named[key] = max(s, named.get(key, s))
     top = max(named.values())
-    best = sorted((k for k, s in named.items() if s == top), key=lambda k: (allele_sort_key(k[0]), allele_sort_key(k[1] or "")))
+    ref = model.allele_names[model.reference_index]
+    best = sorted((k for k, s in named.items() if s == top),
+                  key=lambda k: (allele_sort_key(k[0], ref), allele_sort_key(k[1] or "", ref)))
     if len(best) > 1 and not phased and model.unphased_priorities:
         names = frozenset(f"{a}/{b}" for a, b in best)
         for candidates, pick in model.unphased_priorities:

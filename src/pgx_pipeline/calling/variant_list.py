@@ -57,7 +57,7 @@ def match_variant_list(model: GeneModel, pat: Pattern, ranks: dict[str, float]) 
     on2 = model.accept[:, idx, np.where(present, np.where(h2 == -2, 0, h2), 0)]
     # An allele is carried on a haplotype when every one of its defined positions shows its base there.
     defined = model.defined
-    assessable = (defined & present).sum(axis=1) == defined.sum(axis=1)
+    assessable = ((defined & present).sum(axis=1) == defined.sum(axis=1)) & defined.any(axis=1)
     assessable[ref] = False
     carried1 = assessable & ((on1 | ~defined).all(axis=1))
     carried2 = assessable & ((on2 | ~defined).all(axis=1)) & ~(h2 == -2).all()
@@ -90,7 +90,7 @@ def match_variant_list(model: GeneModel, pat: Pattern, ranks: dict[str, float]) 
         warnings.append(f"{int(missing.sum())} allele-defining position(s) missing: variants there were not assessed")
     if not present.any():
         return MatchResult([], phased, [int(x) for x in model.positions[missing]], [], [], ["no allele-defining position was genotyped"], "not_called")
-    a, b = diplotype_name(pick[0], pick[1])
+    a, b = diplotype_name(pick[0], pick[1], names[ref])
     return MatchResult(
         [(a, b, None)], phased, [int(x) for x in model.positions[missing]], [int(x) for x in model.positions[present]],
         [int(x) for x in model.positions[undocumented]], warnings,

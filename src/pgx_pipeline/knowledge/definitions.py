@@ -98,6 +98,9 @@ def _parse_gene(data: dict, exempt: dict, where: str) -> tuple[dict, list[dict],
                     f"{gene} {name}: base {b!r} at {pos['chromosome']}:{pos['position']} is neither REF, a documented ALT "
                     "nor an IUPAC code", path=where,
                 )
+        if not a.get("reference") and all(b is None for b in bases):
+            # Defined only at ignored positions (exemptions.json): indistinguishable from the reference, never callable.
+            continue
         if a.get("reference"):
             if reference is not None:
                 raise PgxInputError(f"{gene}: two reference alleles ({reference}, {name})", path=where)

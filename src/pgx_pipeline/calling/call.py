@@ -14,6 +14,10 @@ from .matcher import GeneModel, MatchResult, Pattern, match_pattern
 from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
 from .outside import OutsideCall, apply_outside_calls
 
+MATCH_COLUMNS = [
+    "sample_id", "gene", "position_index", "position", "state", "allele1", "allele2", "ploidy", "phased",
+    "phase_set", "gene_region_read",
+]
 UNPHASED_BLOCK_BASE = 1 << 40  # each unphased heterozygous position is its own phase block
 
 
@@ -41,7 +45,7 @@ def call_input(
 ) -> pd.DataFrame:
     """Call every gene for every sample of one input and write the calls table atomically."""
     models = load_gene_models(kb_dir)
-    genotypes = schema.read_table(genotypes_path, schema.GENOTYPES)
+    genotypes = schema.read_table(genotypes_path, schema.GENOTYPES, columns=MATCH_COLUMNS)
     samples = schema.read_table(samples_path, schema.SAMPLES)
     functions_path = Path(kb_dir) / "allele_functions.parquet"
     functions = schema.read_table(functions_path, schema.KB_ALLELE_FUNCTIONS) if functions_path.exists() else None
@@ -62,8 +66,10 @@ def call_genotypes(
     sample_ids = list(samples["sample_id"])
     absent_ref = dict(zip(samples["sample_id"], samples["absent_is_reference"].astype(bool)))
     rows: list[dict] = []
+    by_gene = dict(tuple(genotypes.groupby("gene", sort=False, observed=True)))
+    empty = genotypes.iloc[0:0]
     for gene, model in sorted(models.items()):
-        sub = genotypes[genotypes["gene"] == gene]
+        sub = by_gene.get(gene, empty)
         if gene in VARIANT_LIST_GENES:
             ranks = function_ranks(allele_functions, gene)
             matcher = lambda m, p: match_variant_list(m, p, ranks)  # noqa: E731
@@ -97,9 +103,11 @@ def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absen
         haploid_sample = (h2 == -2).any(axis=1)
         h1[fill] = 0
         h2[fill] = np.where(np.repeat(haploid_sample[:, None], P, axis=1)[fill], -2, 0)
-    keys = np.concatenate([h1, h2, blocks], axis=1)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    keys = np.ascontiguousarray(np.concatenate([h1, h2, blocks], axis=1))
+    # Distinct genotype patterns by hashing rows (a dict beats np.unique(axis=0)'s lexicographic sort).
+    first: dict[bytes, int] = {}
+    inverse = np.fromiter((first.setdefault(row.tobytes(), len(first)) for row in keys), dtype=np.int64, count=S)
+    uniq = keys[np.unique(inverse, return_index=True)[1]]
     cache = [matcher(model, Pattern(u[:P], u[P : 2 * P], u[2 * P :])) for u in uniq]
     results = []
     for s in range(S):

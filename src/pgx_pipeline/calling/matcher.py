@@ -107,14 +107,12 @@ def diplotype_name(a: str, b: str | None, reference: str = "") -> tuple[str, str
 
 
 def allele_sort_key(name: str, reference: str = "") -> tuple:
-    """PharmVar order: the gene's reference allele first, *2 before *10, other names alphabetically."""
-    if name == reference:
-        return (-1, 0, name)
+    """Star alleles in PharmVar order (*2 before *10, whatever the reference); otherwise the reference first."""
     if name.startswith("*"):
         head = name[1:].split("+")[0].split(".")[0].split("x")[0]
         digits = "".join(ch for ch in head if ch.isdigit())
         return (0, int(digits) if digits else 0, name)
-    if name.lower().startswith("reference") or "(reference)" in name.lower():
+    if name == reference:
         return (1, 0, name)
     return (2, 0, name)
 

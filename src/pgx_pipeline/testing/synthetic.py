@@ -77,6 +77,12 @@ class KnowledgeTables:
     genes: pd.DataFrame
     positions: pd.DataFrame  # defining positions only, sorted by gene then position_index
     alleles: pd.DataFrame
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)  # lookups repeat per sample: cache them
+
+    def _cached(self, key: tuple, make):
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     @classmethod
     def from_dir(cls, kb_dir: str | os.PathLike) -> "KnowledgeTables":
@@ -94,10 +100,10 @@ class KnowledgeTables:
         return cls(genes.reset_index(drop=True), positions.reset_index(drop=True), alleles.reset_index(drop=True))
 
     def gene_row(self, gene: str) -> pd.Series:
-        return self.genes[self.genes["gene"] == gene].iloc[0]
+        return self._cached(("row", gene), lambda: self.genes[self.genes["gene"] == gene].iloc[0])
 
     def gene_positions(self, gene: str) -> pd.DataFrame:
-        return self.positions[self.positions["gene"] == gene].reset_index(drop=True)
+        return self._cached(("pos", gene), lambda: self.positions[self.positions["gene"] == gene].reset_index(drop=True))
 
     def allele_names(self, gene: str) -> list[str]:
         return list(self.alleles.loc[self.alleles["gene"] == gene, "allele"])
@@ -106,10 +112,11 @@ class KnowledgeTables:
         return str(self.gene_row(gene)["reference_allele"])
 
     def cells(self, gene: str, allele: str) -> list[str | None]:
-        rows = self.alleles[(self.alleles["gene"] == gene) & (self.alleles["allele"] == allele)]
-        if rows.empty:
+        table = self._cached(("cells", gene), lambda: {
+            r.allele: list(r.bases) for r in self.alleles[self.alleles["gene"] == gene].itertuples()})
+        if allele not in table:
             raise KeyError(f"{gene} has no named allele {allele!r}")
-        return list(rows["bases"].iloc[0])
+        return table[allele]
 
     def chromosome(self, gene: str) -> str:
         return str(self.gene_row(gene)["chromosome"])
@@ -130,6 +137,10 @@ def resolve_base(cell: str, ref: str, alts: Sequence[str]) -> str:
 
 def allele_haplotype(kb: KnowledgeTables, gene: str, allele: str) -> list[str]:
     """The concrete allele (VCF space) a chromosome carrying `allele` has at each defining position."""
+    return kb._cached(("hap", gene, allele), lambda: _haplotype(kb, gene, allele))
+
+
+def _haplotype(kb: KnowledgeTables, gene: str, allele: str) -> list[str]:
     pos = kb.gene_positions(gene)
     ref_cells = kb.cells(gene, kb.reference(gene))
     out = []

@@ -1,0 +1,315 @@
+#!/usr/bin/env python
+"""Exhaustive synthetic check of the star-allele caller: every pair of named alleles of every gene.
+
+For each gene, every homozygous and heterozygous pair of named alleles becomes one sample of ONE
+multi-sample VCF (written by pgx_pipeline.testing), in four modes: phased, unphased, and each with one
+allele-defining position written as './.'.  The VCF goes through the real ingestion and calling, and
+every call is compared with the pair that generated it.
+
+PASS = the top candidates are exactly the generating pair.  Any other result is classified by an
+oracle that never calls the matcher: it works on the haplotypes the generator wrote and the definition
+cells themselves, by brute-force comparison over all pairs of alleles:
+- indistinguishable: another allele has the same (IUPAC-expanded) definition once missing positions
+  are dropped, with the same score, so both pairs are reported;
+- ambiguous-unphased: another pair produces the same unphased genotype with an equal score;
+- outscored: another pair explains the genotype with a higher PharmCAT score (scored by hand here):
+  correct behaviour, the generating pair is not the best explanation;
+- uncallable-missing: an allele's every defining position is missing, so it cannot be called;
+- unphased-priority: a tie resolved by the knowledge base's NAT2 unphased priority table;
+- variant-list: DPYD/RYR1 report the lowest-function variant per haplotype; the result is made of
+  variants the haplotypes carry.
+Anything else is 'unexplained' and needs a human.
+
+Usage (repo root): python scripts/exhaustive_calls.py [--genes G ...] [--max-het N] [--out tests/calling/exhaustive_summary.tsv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pgx_pipeline.calling.call import call_genotypes, load_gene_models
+from pgx_pipeline.ingest.vcf import ingest_vcf
+from pgx_pipeline.testing import KnowledgeTables, SampleSpec, allele_haplotype, build_kb_dir, genotype_records, write_vcf
+from pgx_pipeline.testing.synthetic import IUPAC_BASES
+
+DEFAULT_SOURCES = ["../shared/pgx-sources/pharmcat", "../shared/pgx-sources/pharmcat-stale-fallback"]
+MODES = ("phased", "unphased", "phased-missing", "unphased-missing")
+VARIANT_LIST = {"DPYD", "RYR1"}
+SEED = 20240601
+
+
+@dataclass
+class GeneOracle:
+    """A gene's definitions as plain arrays, built here from the KB cells (independently of the matcher)."""
+
+    names: list[str]
+    ref: int
+    positions: list[int]
+    vocab: list[list[str]]
+    hap: np.ndarray  # (A, P) code of the generated haplotype of each allele
+    accept: np.ndarray  # (A, P, V) the allele's (IUPAC-expanded) cell allows code v
+    defined: np.ndarray  # (A, P)
+
+    @classmethod
+    def build(cls, kb: KnowledgeTables, gene: str) -> "GeneOracle":
+        pos = kb.gene_positions(gene)
+        names = kb.allele_names(gene)
+        vocab = [[r.ref, *r.alts] for r in pos.itertuples()]
+        V = max(len(v) for v in vocab)
+        A, P = len(names), len(vocab)
+        ref_cells = kb.cells(gene, kb.reference(gene))
+        hap = np.zeros((A, P), dtype=np.int64)
+        accept = np.zeros((A, P, V), dtype=bool)
+        defined = np.zeros((A, P), dtype=bool)
+        for a, name in enumerate(names):
+            hap[a] = [vocab[p].index(b) for p, b in enumerate(allele_haplotype(kb, gene, name))]
+            for p, cell in enumerate(kb.cells(gene, name)):
+                defined[a, p] = cell is not None
+                c = cell if cell is not None else ref_cells[p]
+                allowed = {c} if c in vocab[p] else set(IUPAC_BASES.get(c, ""))
+                for v, s in enumerate(vocab[p]):
+                    accept[a, p, v] = s in allowed
+        return cls(names, names.index(kb.reference(gene)), list(pos["position"]), vocab, hap, accept, defined)
+
+    def scores(self, present: np.ndarray) -> np.ndarray:
+        s = (self.defined & present).sum(axis=1)
+        s[self.ref] = int(present.sum())
+        return s
+
+    def callable(self, present: np.ndarray) -> np.ndarray:
+        ok = (self.defined & present).any(axis=1)
+        ok[self.ref] = True
+        return ok
+
+
+def pair_key(names: list[str], a: int, b: int | None) -> frozenset:
+    return frozenset([names[a]] if b is None or a == b else [names[a], names[b]])
+
+
+def oracle_top(o: GeneOracle, h1: np.ndarray, h2: np.ndarray, present: np.ndarray, phased: bool,
+               exact: bool) -> tuple[set[frozenset], int]:
+    """Top-scoring pairs explaining (h1, h2) by brute force over all allele pairs.
+
+    exact=True compares the generated haplotypes (set comparison of the genotype each pair produces);
+    exact=False uses the IUPAC-expanded definition cells (PharmCAT acceptance).
+    """
+    idx = np.arange(len(h1))
+    if exact:
+        x = (o.hap == h1[None, :]) | ~present
+        y = (o.hap == h2[None, :]) | ~present
+    else:
+        x = o.accept[:, idx, h1] | ~present
+        y = o.accept[:, idx, h2] | ~present
+    ok_a = o.callable(present)
+    if phased:
+        ok = x.all(axis=1)[:, None] & y.all(axis=1)[None, :]
+    else:
+        ok = ((x[:, None, :] & y[None, :, :]) | (y[:, None, :] & x[None, :, :])).all(axis=2)
+    ok &= ok_a[:, None] & ok_a[None, :]
+    s = o.scores(present)
+    tot = s[:, None] + s[None, :]
+    if not ok.any():
+        return set(), -1
+    top = int(tot[ok].max())
+    ia, ib = np.nonzero(ok & (tot == top))
+    return {pair_key(o.names, int(a), int(b)) for a, b in zip(ia, ib)}, top
+
+
+def classify(o: GeneOracle, gene: str, a: int, b: int, missing_p: int | None, phased: bool, got: set[frozenset],
+             priorities: list[tuple[frozenset, str]], required: set[int] = frozenset()) -> str:
+    want = pair_key(o.names, a, b)
+    if got == {want}:
+        return "PASS"
+    present = np.ones(len(o.positions), dtype=bool)
+    if missing_p is not None:
+        present[missing_p] = False
+    h1, h2 = o.hap[a], o.hap[b]
+    if not present.any() and not got:
+        return "uncallable-missing"  # the gene's only position is missing: nothing can be called
+    if missing_p is not None and o.positions[missing_p] in required and not got:
+        return "required-position-missing"  # NAT2: exemptions.json requires these positions
+    if gene in VARIANT_LIST:
+        return _classify_variant_list(o, h1, h2, present, got, phased)
+    callable_ = o.callable(present)
+    if not (callable_[a] and callable_[b]) and want not in got:
+        return "uncallable-missing"
+    for exact in (True, False):
+        top, top_score = oracle_top(o, h1, h2, present, phased, exact)
+        s = o.scores(present)
+        if got == top:
+            if want in top:
+                same = [k for k in top if k != want and _interchangeable(o, want, k, present, s)]
+                if same:
+                    return "indistinguishable"
+                return "ambiguous-unphased" if not phased else "ambiguous-phased"
+            if top_score > s[a] + s[b]:
+                return "outscored"
+        if not phased and len(got) == 1 and len(top) > 1:
+            names = {"/".join(sorted(k)) if len(k) == 2 else f"{next(iter(k))}/{next(iter(k))}" for k in top}
+            for cands, pick in priorities:
+                cand_sets = {frozenset(c.split("/")) for c in cands}
+                if cand_sets == top and got == {frozenset(pick.split("/"))}:
+                    return "unphased-priority"
+            del names
+    return "unexplained"
+
+
+def _interchangeable(o: GeneOracle, want: frozenset, other: frozenset, present: np.ndarray, s: np.ndarray) -> bool:
+    """`other` differs from `want` only by swapping an allele for one with the same definition (after dropping)."""
+    idx = {n: i for i, n in enumerate(o.names)}
+    w = sorted(idx[n] for n in want)
+    t = sorted(idx[n] for n in other)
+    if len(w) == 1:
+        w = w * 2
+    if len(t) == 1:
+        t = t * 2
+    for x, y in ((w, t), (w, t[::-1])):
+        if all(_same_definition(o, i, j, present) for i, j in zip(x, y)):
+            return True
+    return False
+
+
+def _same_definition(o: GeneOracle, i: int, j: int, present: np.ndarray) -> bool:
+    if i == j:
+        return True
+    return bool((o.accept[i][present] == o.accept[j][present]).all() and
+                (o.defined[i] & present).sum() == (o.defined[j] & present).sum())
+
+
+def _classify_variant_list(o: GeneOracle, h1, h2, present, got: set[frozenset], phased: bool) -> str:
+    """DPYD/RYR1: each haplotype reports one of the variants it carries (reference when it carries none)."""
+    ref = o.names[o.ref]
+    carried = []
+    for h in (h1, h2):
+        here = set()
+        for c in range(len(o.names)):
+            d = o.defined[c]
+            if c != o.ref and d.any() and (d & present).sum() == d.sum() and (o.hap[c][d] == h[d]).all():
+                here.add(o.names[c])
+        carried.append(here)
+    if len(got) != 1:
+        return "unexplained"
+    reported = sorted(next(iter(got)))
+    reported = reported * 2 if len(reported) == 1 else reported
+    if phased:
+        options = [c or {ref} for c in carried]
+        ok = any(x in options[0] and y in options[1] for x, y in (reported, reported[::-1]))
+    else:
+        union = carried[0] | carried[1]
+        n_variants = min(2, len(carried[0]) + len(carried[1]))
+        ok = all(r in union or r == ref for r in reported) and sum(r != ref for r in reported) == n_variants
+    return "variant-list" if ok else "unexplained"
+
+
+def gene_pairs(n: int, max_het: int | None) -> tuple[list[tuple[int, int]], bool]:
+    het = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    sampled = max_het is not None and len(het) > max_het
+    if sampled:
+        het = sorted(random.Random(SEED).sample(het, max_het))
+    return [(i, i) for i in range(n)] + het, sampled
+
+
+def missing_position(o: GeneOracle, a: int, b: int, mode: str) -> int | None:
+    """The position written as './.': phased-missing drops a defining position of allele b (its last one);
+    unphased-missing drops a position defining neither allele when there is one (else the last position)."""
+    if mode == "phased-missing":
+        d = np.flatnonzero(o.defined[b]) if b != o.ref else np.array([], dtype=int)
+        return int(d[-1]) if len(d) else len(o.positions) - 1
+    if mode == "unphased-missing":
+        free = np.flatnonzero(~o.defined[a] & ~o.defined[b])
+        return int(free[0]) if len(free) else len(o.positions) - 1
+    return None
+
+
+def run_gene(kb: KnowledgeTables, kb_dir: Path, models: dict, gene: str, max_het: int | None, workdir: Path,
+             modes=MODES) -> tuple[list[dict], bool]:
+    o = GeneOracle.build(kb, gene)
+    male_x = kb.chromosome(gene) == "chrX"  # females here: G6PD pairs are diploid; haploid is tested by hand
+    del male_x
+    pairs, sampled = gene_pairs(len(o.names), max_het)
+    specs, meta = [], []
+    for mode in modes:
+        phased = mode.startswith("phased")
+        for k, (a, b) in enumerate(pairs):
+            mp = missing_position(o, a, b, mode)
+            sid = f"{mode}_{k}"
+            missing = frozenset({int(o.positions[mp])}) if mp is not None else frozenset()
+            specs.append(SampleSpec(sid, {gene: (o.names[a], o.names[b])}, phased=phased, missing=missing))
+            meta.append((sid, mode, a, b, mp, phased))
+    vcf = write_vcf(workdir / f"{gene}.vcf.gz", [s.sample_id for s in specs], genotype_records(kb, specs, genes=[gene]))
+    res = ingest_vcf(vcf, kb_dir, workdir / gene, input_id=gene)
+    genotypes = pd.read_parquet(res.genotypes)
+    samples = pd.read_parquet(res.samples)
+    calls = call_genotypes(genotypes, samples, {gene: models[gene]})
+    got = {sid: set() for sid, *_ in meta}
+    for sid, dip in zip(calls["sample_id"], calls["diplotype"]):
+        if isinstance(dip, str):
+            got[sid].add(frozenset(dip.split("/")))
+    priorities = [(frozenset(p["candidates"]), p["pick"]) for p in _listed(kb.gene_row(gene)["unphased_priorities"])]
+    required = {int(x) for x in _listed(kb.gene_row(gene)["required_positions"])}
+    rows = []
+    for sid, mode, a, b, mp, phased in meta:
+        verdict = classify(o, gene, a, b, mp, phased, got[sid], priorities, required)
+        rows.append({"gene": gene, "mode": mode, "allele1": o.names[a], "allele2": o.names[b], "verdict": verdict,
+                     "called": sorted("/".join(sorted(k)) for k in got[sid])})
+    return rows, sampled
+
+
+def _listed(value) -> list:
+    return [] if value is None else list(value)
+
+
+def summarise(rows: list[dict], sampled: dict[str, bool]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    out = []
+    for (gene, mode), g in df.groupby(["gene", "mode"], sort=True):
+        counts = Counter(g["verdict"])
+        explained = {k: v for k, v in counts.items() if k not in ("PASS", "unexplained")}
+        out.append({
+            "gene": gene, "mode": mode, "pairs": len(g), "pass": counts.get("PASS", 0),
+            "explained": sum(explained.values()), "unexplained": counts.get("unexplained", 0),
+            "reasons": ", ".join(f"{k}={v}" for k, v in sorted(explained.items())) or "-",
+            "het_pairs": "sampled" if sampled.get(gene) else "all",
+        })
+    return pd.DataFrame(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sources", nargs="+", default=DEFAULT_SOURCES)
+    ap.add_argument("--genes", nargs="*")
+    ap.add_argument("--max-het", type=int, default=3000, help="sample heterozygous pairs beyond this many (deterministic)")
+    ap.add_argument("--out", default="tests/calling/exhaustive_summary.tsv")
+    ap.add_argument("--failures", default=None, help="optional TSV of every non-PASS sample")
+    args = ap.parse_args(argv)
+    rows, sampled = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        kb_dir = build_kb_dir(args.sources, Path(tmp) / "kb")
+        kb = KnowledgeTables.from_dir(kb_dir)
+        models = load_gene_models(kb_dir)
+        for gene in args.genes or sorted(kb.genes["gene"]):
+            t0 = time.time()
+            r, sampled[gene] = run_gene(kb, kb_dir, models, gene, args.max_het, Path(tmp))
+            rows.extend(r)
+            print(f"{gene}: {len(r)} samples in {time.time() - t0:.1f}s", file=sys.stderr)
+    summary = summarise(rows, sampled)
+    summary.to_csv(args.out, sep="\t", index=False)
+    if args.failures:
+        df = pd.DataFrame(rows)
+        df[df["verdict"] != "PASS"].to_csv(args.failures, sep="\t", index=False)
+    print(summary.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

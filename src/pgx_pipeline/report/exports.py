@@ -1,0 +1,116 @@
+"""Machine-readable exports: per-sample JSON, PharmCAT-layout calls-only TSV and outside-call TSV.
+
+The JSON is the report context itself, so it says exactly what the HTML says. The TSVs follow PharmCAT's published
+formats (docs: "Calls-Only TSV Reports" and "Outside Call Format") so tools that read PharmCAT output read ours.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .. import __version__
+from .context import _i, _l, _s
+
+CALLS_ONLY_COLUMNS = [
+    "Sample ID", "Gene", "Source Diplotype", "Phenotype", "Activity Score",
+    "Haplotype 1", "Haplotype 1 Function", "Haplotype 1 Activity Value",
+    "Haplotype 2", "Haplotype 2 Function", "Haplotype 2 Activity Value",
+    "Outside Call", "Match Score", "Missing positions",
+    "Recommendation Lookup Diplotype", "Recommendation Lookup Phenotype", "Recommendation Lookup Activity Score",
+]
+NO_CALL = "no call"
+
+
+def sample_json(ctx: dict[str, Any]) -> str:
+    """Deterministic JSON: sorted keys, no timestamp but the report date passed in."""
+    return json.dumps(ctx, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def _clean(text: Any) -> str:
+    """A TSV cell: tabs and newlines from the data would shift columns for every reader."""
+    s = _s(text)
+    return "" if s is None else " ".join(s.replace("\t", " ").split())
+
+
+def calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activity: dict | None = None) -> Iterable[list[str]]:
+    """PharmCAT calls-only rows (single-file mode, so a Sample ID column first) for one input.
+
+    Ambiguous calls are joined with " OR " and leave haplotype and lookup columns blank, as PharmCAT does.
+    Genes with no data at all (not assessed) are left out, as PharmCAT leaves out genes without data.
+    """
+    allele_activity = allele_activity or {}
+    phen = {(s, g, int(r)): row for s, g, r, row in zip(
+        phenotypes["sample_id"], phenotypes["gene"], phenotypes["rank"], phenotypes.to_dict("records"))}
+    for (sample, gene), g in calls.sort_values(["sample_id", "gene", "rank"]).groupby(["sample_id", "gene"], sort=True):
+        rows = g.to_dict("records")
+        top = rows[0]
+        status = top["status"]
+        if status == "not_assessed":
+            continue
+        outside = "yes" if status == "outside_call" else "no"
+        missing = "yes" if _l(top["missing_positions"]) else "no"
+        if status == "not_called" or _s(top["diplotype"]) is None:
+            yield [_clean(sample), gene, NO_CALL] + [""] * 8 + [outside, "", missing, "", "", ""]
+            continue
+        ph = [phen.get((sample, gene, int(r["rank"])), {}) for r in rows]
+        pheno = [_s(p.get("phenotype")) or _s(r["outside_phenotype"]) for p, r in zip(ph, rows)]
+        score = [_s(p.get("activity_score")) or _s(r["outside_activity_score"]) for p, r in zip(ph, rows)]
+        match = [str(_i(r["score"])) if _i(r["score"]) is not None else "" for r in rows]
+        if len(rows) > 1:
+            yield [
+                _clean(sample), gene, " OR ".join(_clean(r["diplotype"]) for r in rows),
+                " / ".join(p or " " for p in pheno) if any(pheno) else "",
+                " / ".join(s or " " for s in score) if any(score) else "",
+                "", "", "", "", "", "", outside, " / ".join(match), missing, "", "", "",
+            ]
+            continue
+        r, p = rows[0], ph[0]
+        a1, a2 = _s(r["allele1"]), _s(r["allele2"])
+        yield [
+            _clean(sample), gene, _clean(r["diplotype"]), _clean(pheno[0]), _clean(score[0]),
+            _clean(a1), _clean(p.get("allele1_function")), _clean(allele_activity.get((gene, a1))),
+            _clean(a2), _clean(p.get("allele2_function")), _clean(allele_activity.get((gene, a2))),
+            outside, match[0], missing,
+            _clean(r["diplotype"]), _clean(pheno[0]), _clean(score[0]),
+        ]
+
+
+def calls_only_tsv(blocks: Iterable[Iterable[list[str]]], kb_version: str) -> str:
+    """The whole cohort's calls-only TSV; the first line names the tool, as PharmCAT's does."""
+    lines = [f"pgx-pipeline {__version__} (PharmCAT calls-only layout; knowledge base {kb_version})",
+             "\t".join(CALLS_ONLY_COLUMNS)]
+    for block in blocks:
+        lines.extend("\t".join(row) for row in block)
+    return "\n".join(lines) + "\n"
+
+
+def outside_call_tsv(ctx: dict[str, Any]) -> str:
+    """PharmCAT outside-call file for one sample: GENE, diplotype, phenotype, activity score; `#` comments.
+
+    Only definite results are written: an ambiguous or missing call must not reach another tool as a fact.
+    """
+    h = ctx["header"]
+    lines = [
+        f"# outside calls for sample {_clean(h['sample_id'])} from pgx-pipeline {h['pipeline_version']}",
+        f"# knowledge base {_clean(h['kb_data_version'])}; genome build {h['genome_build']}; input {_clean(h['source_file'])}",
+        "# only unambiguous calls are listed; ambiguous, not called and not assessed genes are left out",
+    ]
+    for g in ctx["genes"]:
+        if g["status"] not in ("called", "outside_call") or not g["diplotype"]:
+            continue
+        lines.append("\t".join([g["gene"], _clean(g["diplotype"]), _clean(g["phenotype"]), _clean(g["activity_score"])]))
+    return "\n".join(lines) + "\n"
+
+
+def allele_activity_values(functions: pd.DataFrame | None) -> dict[tuple[str, str], str]:
+    """(gene, allele) -> published activity value, for the calls-only haplotype columns."""
+    if functions is None or functions.empty:
+        return {}
+    return {(g, a): v for g, a, v in zip(functions["gene"], functions["allele"], functions["activity_value"])
+            if _s(v) and _s(v) != "n/a"}
+
+
+__all__ = ["sample_json", "calls_only_rows", "calls_only_tsv", "outside_call_tsv", "allele_activity_values"]

@@ -1,0 +1,136 @@
+"""Render the patient and cohort HTML with Jinja2 (autoescaping on) and write every report output.
+
+Entry points: `render_reports` (one input -> one HTML, JSON and outside-call TSV per sample) and
+`write_cohort_outputs` (cohort summary HTML + calls-only TSV). Pages are self-contained: CSS, SVG and the little
+script they use are inline, and the only links out are plain guideline anchors, so a report opens offline and
+makes no network request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from .. import __version__, schema
+from ..errors import PgxInputError
+from . import exports
+from .cohort import build_cohort_context
+from .context import InputTables, kb_info, load_input_tables, sample_contexts
+from .files import safe_filenames, write_text_atomic
+
+_ENV: Environment | None = None
+
+
+def environment() -> Environment:
+    """The one Jinja environment: autoescape for every template, undefined variables are errors."""
+    global _ENV
+    if _ENV is None:
+        _ENV = Environment(
+            loader=PackageLoader("pgx_pipeline.report", "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        _ENV.filters["pct"] = lambda p: f"{100.0 * p:.0f}%" if p is not None else "—"
+        _ENV.filters["mg"] = lambda x: f"{x:.1f}" if x is not None else "—"
+    return _ENV
+
+
+def _script(name: str) -> tuple[str, str]:
+    """Our own inline script (never data) and the Content-Security-Policy that allows only it.
+
+    The policy forbids every network fetch (`default-src 'none'`), so even a missed escape could neither load
+    nor send anything, and only the script whose hash it names may run.
+    """
+    env = environment()
+    text = env.loader.get_source(env, name)[0].strip()  # type: ignore[union-attr]
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
+           "base-uri 'none'; form-action 'none'")
+    return text, csp
+
+
+def render_patient_html(ctx: dict[str, Any]) -> str:
+    script, csp = _script("_print_script.html")
+    return environment().get_template("patient.html").render(r=ctx, script=script, csp=csp)
+
+
+def render_cohort_html(ctx: dict[str, Any]) -> str:
+    script, csp = _script("_cohort_script.html")
+    return environment().get_template("cohort.html").render(c=ctx, script=script, csp=csp)
+
+
+def _check_date(report_date: str) -> str:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(report_date)
+    except (TypeError, ValueError) as exc:
+        raise PgxInputError(f"report date {report_date!r} is not a date like 2025-01-31") from exc
+    return report_date
+
+
+def _model_card_href(tables: InputTables, out_dir: Path) -> str | None:
+    if tables.model_card is None:
+        return None
+    return Path(os.path.relpath(tables.model_card, out_dir.resolve())).as_posix()
+
+
+def render_reports(
+    results_dir: str | os.PathLike, input_id: str, out_dir: str | os.PathLike, *, report_date: str
+) -> dict[str, str]:
+    """Write `<safe>.html`, `<safe>.json` and `<safe>.outside_calls.tsv` per sample of one input.
+
+    Returns {sample_id: file stem}. Failed samples still get a report that says why they failed.
+    """
+    _check_date(report_date)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = load_input_tables(results_dir, input_id)
+    names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
+    card = _model_card_href(tables, out)
+    for ctx in sample_contexts(tables, report_date=report_date, model_card_href=card):
+        stem = names[ctx["header"]["sample_id"]]
+        write_text_atomic(out / f"{stem}.html", render_patient_html(ctx))
+        write_text_atomic(out / f"{stem}.json", exports.sample_json(ctx))
+        write_text_atomic(out / f"{stem}.outside_calls.tsv", exports.outside_call_tsv(ctx))
+    return names
+
+
+def write_cohort_outputs(
+    results_dir: str | os.PathLike, input_ids: list[str], out_dir: str | os.PathLike, *, report_date: str
+) -> tuple[Path, Path]:
+    """Write `cohort_summary.html` and `calls_only.tsv` into `out_dir`.
+
+    Patient reports are expected in `out_dir/<input_id>/` (the layout `render_reports` is given by the
+    workflow), so the summary links to them by relative path and the folder can be moved as a whole.
+    """
+    _check_date(report_date)
+    root, out = Path(results_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    kb = kb_info(root)
+    hrefs: dict[tuple[str, str], str] = {}
+    blocks = []
+    functions_path = root / "knowledge" / "allele_functions.parquet"
+    functions = (schema.read_table(functions_path, schema.KB_ALLELE_FUNCTIONS)
+                 if functions_path.is_file() else None)
+    activity = exports.allele_activity_values(functions)
+    for input_id in input_ids:
+        samples = schema.read_table(root / "ingest" / input_id / "samples.parquet", schema.SAMPLES,
+                                    columns=["sample_id"])
+        for sid, stem in safe_filenames([str(s) for s in samples["sample_id"]]).items():
+            hrefs[(input_id, sid)] = f"{input_id}/{stem}.html"
+        calls = schema.read_table(root / "calls" / f"{input_id}.parquet", schema.CALLS)
+        phen = schema.read_table(root / "phenotypes" / f"{input_id}.parquet", schema.PHENOTYPES)
+        blocks.append(list(exports.calls_only_rows(calls, phen, activity)))
+    ctx = build_cohort_context(root, input_ids, report_date=report_date, hrefs=hrefs, kb=kb,
+                               pipeline_version=__version__)
+    html_path = write_text_atomic(out / "cohort_summary.html", render_cohort_html(ctx))
+    tsv_path = write_text_atomic(out / "calls_only.tsv", exports.calls_only_tsv(blocks, kb.get("data_version", "unknown")))
+    return html_path, tsv_path

@@ -256,7 +256,7 @@ class Page(HTMLParser):
 
     @property
     def text(self) -> str:
-        return " ".join(" ".join(self.text_parts).split())
+        return " ".join("".join(self.text_parts).split())
 
     def table(self, *, id: str | None = None, caption: str | None = None) -> list[list[str]]:
         for t in self.tables:

@@ -419,7 +419,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "guideline_version": _s(r["guideline_version"]),
                 "url": _safe_url(_s(r["url"])),
                 "genes": _l(r["genes"]),
-                "phenotypes": _l(r["phenotypes"]),
+                "phenotypes": [_gene_colon(x) for x in _l(r["phenotypes"])],
                 "lookup_keys": _l(r["lookup_keys"]),
                 "population": _s(r["population"]),
                 "status": status,
@@ -445,6 +445,12 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
             "guidelines": gl,
         })
     return out
+
+
+def _gene_colon(text: str) -> str:
+    """'CYP2C19:Poor Metabolizer' (the guidance table's key form) as readers expect it: 'CYP2C19: Poor Metabolizer'."""
+    gene, sep, rest = str(text).partition(":")
+    return f"{gene}: {rest.strip()}" if sep else str(text)
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -523,10 +529,12 @@ def _warfarin(preds: pd.DataFrame, drugs: list[dict], card_href: str | None, mod
 def _matching(geno: pd.DataFrame, rsids: dict, calls: pd.DataFrame) -> list[dict]:
     if geno.empty:
         return []
-    missing_by_gene = {}
+    missing_by_gene: dict[str, set[int]] = {}
+    absent_ref: dict[str, bool] = {}
     if not calls.empty:
         top = calls[calls["rank"] == 1]
         missing_by_gene = {g: {int(x) for x in _l(m)} for g, m in zip(top["gene"], top["missing_positions"])}
+        absent_ref = {g: _b(a) for g, a in zip(top["gene"], top["absent_is_reference"])}
     out = []
     cols = ["gene", "position", "chromosome", "state", "allele1", "allele2", "phased", "depth", "filter"]
     for gene, g in geno[cols].sort_values(["gene", "position"]).groupby("gene", sort=True):
@@ -535,7 +543,8 @@ def _matching(geno: pd.DataFrame, rsids: dict, calls: pd.DataFrame) -> list[dict
         for r in g.itertuples(index=False):
             a1, a2 = _s(r.allele1), _s(r.allele2)
             observed = "—" if a1 is None else (a1 if a2 is None else f"{a1}{'|' if _b(r.phased) else '/'}{a2}")
-            if a1 is None and r.state == "absent" and gene in missing_by_gene and pos not in miss:
+            read_as_ref = r.state == "absent" and absent_ref.get(gene, False)
+            if a1 is None and read_as_ref:
                 observed = "absent: read as reference"
             pos = int(r.position)
             rows.append({
@@ -546,7 +555,7 @@ def _matching(geno: pd.DataFrame, rsids: dict, calls: pd.DataFrame) -> list[dict
                 "state": _s(r.state),
                 "depth": _i(r.depth),
                 "filter": _s(r.filter),
-                "missing": (pos in miss) if gene in missing_by_gene else r.state != "called",
+                "missing": pos in miss or (r.state != "called" and not read_as_ref),
             })
         out.append({"gene": gene, "positions": rows, "n_missing": sum(1 for x in rows if x["missing"])})
     return out

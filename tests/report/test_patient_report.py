@@ -1,0 +1,222 @@
+"""The patient report says the right thing in the right row, escapes what comes from outside, and loads nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+
+import pytest
+
+from pgx_pipeline.calling.outside import read_outside_calls
+from pgx_pipeline.errors import PgxInputError
+from pgx_pipeline.report import render_reports, safe_filename
+from tests.report.conftest import CLOPIDOGREL_PM_IM, HOSTILE, INPUT, Page
+
+DATE = "2025-01-31"
+
+
+@pytest.fixture
+def rendered(results):
+    out = results / "reports" / INPUT  # the workflow's layout: the model card link is relative to it
+    names = render_reports(results, INPUT, out, report_date=DATE)
+    return out, names
+
+
+def _page(out, names, sample):
+    html = (out / f"{names[sample]}.html").read_text(encoding="utf-8")
+    return html, Page(html), json.loads((out / f"{names[sample]}.json").read_text(encoding="utf-8"))
+
+
+def test_header_names_sample_versions_build_and_absent_policy(rendered):
+    out, names = rendered
+    _, page, _ = _page(out, names, "PGX01")
+    text = page.text
+    for expected in ("PGX01", DATE, "GRCh38", "cohort.vcf.gz", "2025-06-01", "pharmcat-data-v3.1.1",
+                     "treated as missing"):
+        assert expected in text
+    from pgx_pipeline import __version__
+    assert f"pgx-pipeline {__version__}" in text
+
+
+def test_summary_lists_clopidogrel_as_act_with_text_label(rendered):
+    out, names = rendered
+    _, page, _ = _page(out, names, "PGX01")
+    rows = page.table(caption="Results that change or may change prescribing")
+    header, body = rows[0], rows[1:]
+    assert header == ["Priority", "Drug", "Gene(s)", "Phenotype", "What to do", "Strength", "Source"]
+    cpic = [r for r in body if r[1] == "clopidogrel" and r[6] == "CPIC"]
+    assert cpic == [["Act", "clopidogrel", "CYP2C19", "CYP2C19: Intermediate Metabolizer", CLOPIDOGREL_PM_IM,
+                     "Strong", "CPIC"]]
+    # Standard prescribing is not "actionable".
+    assert not [r for r in body if r[1] == "simvastatin"]
+    gaps = page.table(caption="Drugs without a recommendation")
+    assert page.row([r[1:] for r in gaps[1:]], "CYP2D6") == ["CYP2D6", "Not called", "codeine"]
+    assert page.row([r[1:] for r in gaps[1:]], "HLA-B") == ["HLA-B", "Not assessed", "abacavir"]
+
+
+def test_genotype_table_rows(rendered):
+    out, names = rendered
+    _, page, _ = _page(out, names, "PGX01")
+    rows = page.table(id="genotype-table")
+    assert rows[0][:6] == ["Gene", "Diplotype", "Allele functions", "Phenotype", "Activity score", "Call status"]
+    c19 = page.row(rows, "CYP2C19")
+    assert c19[1:6] == ["*2/*17", "No function; Increased function", "Intermediate Metabolizer", "—", "Called"]
+    c9 = page.row(rows, "CYP2C9")
+    assert c9[1] == "*1/*3" and c9[4] == "1.0"
+    b6 = page.row(rows, "CYP2B6")
+    assert b6[1] == "*1/*6 or *4/*9"
+    assert b6[5] == "Ambiguous (2 candidates)"
+    assert b6[3].startswith("Indeterminate")
+    d6 = page.row(rows, "CYP2D6")
+    assert d6[1] == "—" and d6[5] == "Not called"
+
+
+def test_footnotes_explain_ambiguity_missing_unphased_and_not_assessed(rendered):
+    out, names = rendered
+    _, page, _ = _page(out, names, "PGX01")
+    text = page.text
+    assert "2 diplotypes fit the data equally well: *1/*6 (Intermediate Metabolizer); *4/*9 (Normal Metabolizer)" in text
+    assert "2 allele-defining position(s) had no usable genotype (42,127,941, 42,128,945)" in text
+    assert "Unphased data: 2 heterozygous positions" in text
+    assert re.search(r"HLA-B: HLA alleles cannot be typed .* NOT assessed", text)
+    assert "Copy number (whole-gene deletion *5" in text
+
+
+def test_guidance_by_drug_and_drugs_without_guidance(rendered):
+    out, names = rendered
+    html, page, _ = _page(out, names, "PGX01")
+    assert 'data-drug="clopidogrel"' in html
+    assert "Implications: CYP2C19: Reduced platelet inhibition" in page.text
+    none = page.table(id="no-guidance-table")
+    assert page.row(none, "phenytoin")[1:] == ["DPWG", "CYP2C9",
+                                              "No recommendation for this genotype: no DPWG recommendation for this genotype"]
+    assert page.row(none, "efavirenz")[3].startswith("No single recommendation: genotype ambiguous")
+
+
+def test_warfarin_model_estimate_is_labelled_with_bar_dose_interval_and_card(rendered):
+    out, names = rendered
+    html, page, _ = _page(out, names, "PGX01")
+    section = html[html.index('id="warfarin-model"'):html.index("Allele-matching details")]
+    assert "MODEL ESTIMATE" in section and "not a guideline recommendation" in section
+    assert "31.5 mg/week" in section and "21.0–45.5 mg/week" in section
+    assert "<svg" in section and "intermediate: 70% (predicted)" in section
+    assert 'href="../../model/warfarin/model_card.html"' in section
+    assert "Calculate the dose with a validated pharmacogenetic algorithm." in section
+
+
+def test_warfarin_not_predicted_gives_reason(rendered):
+    out, names = rendered
+    _, page, _ = _page(out, names, HOSTILE)
+    assert "Not predicted. Reason: age, height and weight are missing from the sample sheet." in page.text
+
+
+def test_matching_details_collapsed_and_print_css(rendered):
+    out, names = rendered
+    html, page, _ = _page(out, names, "PGX01")
+    details = [a for t, a in page.tags if t == "details"]
+    assert details and all("open" not in a for a in details)
+    rows = page.table(caption="CYP2C19 allele-defining positions")
+    assert page.row(rows, "chr10:94781859")[1:3] == ["rs4244285", "G/A"]
+    assert page.row(rows, "chr10:94852738")[-1] == "missing"
+    assert "@media print" in html and "@page" in html and "details::details-content" in html
+    assert 'addEventListener("beforeprint"' in html
+
+
+def test_hostile_sample_id_is_text_and_not_a_path(rendered):
+    out, names = rendered
+    stem = names[HOSTILE]
+    assert stem == safe_filename(HOSTILE) and "/" not in stem and "<" not in stem
+    html, page, data = _page(out, names, HOSTILE)
+    assert HOSTILE not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert HOSTILE in page.text
+    assert [t for t, _ in page.tags].count("script") == 1  # our print helper only
+    assert data["header"]["sample_id"] == HOSTILE
+
+
+def test_no_external_resource_is_loaded(rendered):
+    out, names = rendered
+    for sample in ("PGX01", HOSTILE, "BAD1"):
+        html, page, _ = _page(out, names, sample)
+        for tag, attrs in page.tags:
+            assert tag not in ("link", "img", "iframe", "object", "embed", "base"), tag
+            if "src" in attrs:
+                raise AssertionError(f"{tag} loads {attrs['src']}")
+            if "href" in attrs and re.match(r"(?i)\s*(https?:)?//", attrs["href"]):
+                assert tag == "a", f"{tag} links out to {attrs['href']}"
+        assert not re.search(r"@import|url\(", html)
+        csp = next(a["content"] for t, a in page.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+        assert "default-src 'none'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_semantic_tables_have_scoped_headers_and_ordered_headings(rendered):
+    out, names = rendered
+    html, page, _ = _page(out, names, "PGX01")
+    ths = [a for t, a in page.tags if t == "th"]
+    assert ths and all(a.get("scope") in ("col", "row") for a in ths)
+    levels = [int(t[1]) for t, _ in page.tags if re.fullmatch(r"h[1-6]", t)]
+    assert levels[0] == 1 and all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+    assert '<html lang="en">' in html
+
+
+def test_json_says_what_the_html_says(rendered):
+    out, names = rendered
+    for sample in ("PGX01", HOSTILE):
+        html, page, data = _page(out, names, sample)
+        rows = page.table(id="genotype-table")
+        for g in data["genes"]:
+            row = page.row(rows, g["gene"])
+            if g["status"] != "ambiguous":
+                assert row[1] == (g["diplotype"] or "—")
+            assert row[3] == (g["phenotype"] or "—")
+            assert row[5].startswith(g["status_label"])
+        actions = page.table(caption="Results that change") if data["summary"]["actions"] else []
+        got = sorted((r[1], r[6], r[4]) for r in actions[1:])
+        assert got == sorted((a["drug"], a["source"], a["recommendation"]) for a in data["summary"]["actions"])
+        assert data["header"]["report_date"] == DATE
+
+
+def test_json_is_deterministic(results, tmp_path):
+    a = render_reports(results, INPUT, tmp_path / "a", report_date=DATE)
+    render_reports(results, INPUT, tmp_path / "b", report_date=DATE)
+    for stem in a.values():
+        for ext in (".json", ".html"):
+            assert (tmp_path / "a" / f"{stem}{ext}").read_bytes() == (tmp_path / "b" / f"{stem}{ext}").read_bytes()
+    text = (tmp_path / "a" / "PGX01.json").read_text()
+    assert json.loads(text) and list(json.loads(text)) == sorted(json.loads(text))
+
+
+def test_failed_sample_report_says_it_failed(rendered):
+    out, names = rendered
+    _, page, data = _page(out, names, "BAD1")
+    assert "This sample could not be analysed. Reason: no genotype at any allele-defining position" in page.text
+    assert data["header"]["status"] == "failed"
+
+
+def test_files_are_not_world_readable_and_no_temp_files_remain(rendered):
+    out, _ = rendered
+    for f in out.iterdir():
+        assert not f.name.startswith("."), f
+        assert stat.S_IMODE(f.stat().st_mode) == 0o640
+
+
+def test_outside_call_tsv_round_trips_through_our_reader(rendered):
+    out, names = rendered
+    path = out / f"{names[HOSTILE]}.outside_calls.tsv"
+    calls = {c.gene: c for c in read_outside_calls(path, [HOSTILE])}
+    assert calls["CYP2C19"].diplotype == "*1/*1" and calls["CYP2C19"].phenotype == "Normal Metabolizer"
+    assert calls["CYP2D6"].diplotype == "*1/*5" and calls["CYP2D6"].activity_score == "1.0"
+    pgx01 = (out / "PGX01.outside_calls.tsv").read_text()
+    assert "CYP2B6" not in pgx01 and "CYP2D6" not in pgx01  # ambiguous / not called never become facts
+
+
+def test_bad_report_date_is_a_user_error(results, tmp_path):
+    with pytest.raises(PgxInputError, match="not a date"):
+        render_reports(results, INPUT, tmp_path / "x", report_date="31/01/2025")
+
+
+def test_missing_stage_table_is_a_user_error(results, tmp_path):
+    (results / "guidance" / f"{INPUT}.parquet").unlink()
+    with pytest.raises(PgxInputError, match="guidance table not found"):
+        render_reports(results, INPUT, tmp_path / "x", report_date=DATE)

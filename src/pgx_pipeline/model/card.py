@@ -1,0 +1,153 @@
+"""The model card: what the model is, what it was trained and tested on, how well it does and for whom.
+
+Written next to the model as JSON (for machines and the report stage) and as one self-contained HTML page
+(Jinja2 with autoescaping; no external assets), both from the same dictionary.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jinja2
+
+from .registry import MODELS
+from .store import library_versions
+from .train import DoseModel
+
+INTENDED_USE = (
+    "Research and decision support: an estimate of the stable weekly warfarin dose and of the IWPC dose class for "
+    "adults starting warfarin with a target INR of 2-3, from CYP2C9 and VKORC1 genotypes and clinical covariates. "
+    "Shown to clinicians only as a model estimate next to the CPIC warfarin guidance, never instead of it; INR "
+    "monitoring decides the dose."
+)
+LIMITATIONS = (
+    "Trained on the IWPC cohort (21 sites, 2008 data release): doses and stable-dose definitions differ by site, "
+    "and patients are mostly White and East Asian; figures for Black or African American and Unknown-race patients "
+    "rest on few held-out patients and have wide intervals.",
+    "Does not use CYP4F2, CYP2C9*5/*6/*8/*11 beyond their activity score, or the VKORC1/CYP2C cluster variants "
+    "important in African ancestry (e.g. rs12777823): none is available for training in IWPC.",
+    "Not validated for children, pregnancy, liver disease, or target INR ranges other than 2-3.",
+    "On the held-out part the model's gains over the IWPC pharmacogenetic formula and a refitted linear model are "
+    "small; read the paired bootstrap intervals before claiming superiority.",
+    "Inputs outside the training range or genotypes never seen in training are flagged out_of_distribution; "
+    "such estimates are extrapolations.",
+)
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Model card: {{ card.model.drug }} {{ card.model.version }}</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}
+.note{background:#fff6dd;border-left:4px solid #e0a800;padding:.5rem 1rem}
+</style></head><body>
+<h1>Model card: {{ card.model.drug }} dose model</h1>
+<p class="note">{{ card.intended_use }}</p>
+<h2>Model</h2>
+<ul><li>Version: <code>{{ card.model.version }}</code></li>
+<li>Dose classes: {{ card.model.dose_classes }}</li>
+<li>Classifier: {{ card.model.classifier }}</li><li>Regressor: {{ card.model.regressor }}</li>
+<li>Dose interval: {{ card.model.interval }}</li>
+<li>Libraries: {% for k, v in card.model.library_versions.items() %}{{ k }} {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}</li></ul>
+<h2>Data</h2>
+<p>{{ card.data.citation }}</p>
+<ul><li>File: {{ card.data.cohort.source }} ({{ card.data.cohort.rows_in_file }} rows); after the cohort filter
+{{ card.data.cohort.after_filter }} patients from {{ card.data.cohort.sites }} sites; trained on
+{{ card.data.cohort.train }}, held out {{ card.data.cohort.heldout }} (site-stratified, ids in heldout_ids.txt).</li>
+<li>Cohort filter: {{ card.data.cohort.filter }}</li></ul>
+<h2>Features</h2>
+<table><tr><th>feature</th><th>kind</th><th>meaning</th></tr>
+{% for f in card.features %}<tr><td>{{ f.name }}</td><td>{{ f.kind }}</td><td style="text-align:left">{{ f.doc }}</td></tr>{% endfor %}
+</table>
+<h2>Held-out figures (n = {{ card.metrics.heldout_n }})</h2>
+<table><caption>Model and reference rules on the same held-out patients (95% bootstrap intervals)</caption>
+<tr><th>method</th><th>within 20%</th><th>MAE mg/week</th><th>3-class accuracy</th><th>recall low / int / high</th><th>low&rarr;high, high&rarr;low</th><th>ECE</th></tr>
+{% for name, m in card.metrics.heldout.items() %}<tr><td>{{ name }}</td>
+<td>{{ "%.1f"|format(100*m.within_20pct) }}%{% if m.ci %} ({{ "%.1f"|format(100*m.ci.within_20pct[0]) }}-{{ "%.1f"|format(100*m.ci.within_20pct[1]) }}){% endif %}</td>
+<td>{{ "%.2f"|format(m.mae_mg_week) }}{% if m.ci %} ({{ "%.2f"|format(m.ci.mae_mg_week[0]) }}-{{ "%.2f"|format(m.ci.mae_mg_week[1]) }}){% endif %}</td>
+<td>{{ "%.1f"|format(100*m.accuracy) }}%{% if m.ci %} ({{ "%.1f"|format(100*m.ci.accuracy[0]) }}-{{ "%.1f"|format(100*m.ci.accuracy[1]) }}){% endif %}</td>
+<td>{% for k, v in m.recall.items() %}{{ "%.2f"|format(v) if v is not none else "-" }}{% if not loop.last %} / {% endif %}{% endfor %}</td>
+<td>{{ m.low_predicted_high }}, {{ m.high_predicted_low }}</td>
+<td>{{ "%.3f"|format(m.ece) if m.ece is not none else "-" }}</td></tr>{% endfor %}
+</table>
+<p>Model minus IWPC pharmacogenetic formula (paired bootstrap 95%): within 20%
+{{ "%+.1f"|format(100*card.metrics.vs_iwpc.within_20pct[0]) }} to {{ "%+.1f"|format(100*card.metrics.vs_iwpc.within_20pct[1]) }} points;
+accuracy {{ "%+.1f"|format(100*card.metrics.vs_iwpc.accuracy[0]) }} to {{ "%+.1f"|format(100*card.metrics.vs_iwpc.accuracy[1]) }} points;
+MAE {{ "%+.2f"|format(card.metrics.vs_iwpc.mae_mg_week[0]) }} to {{ "%+.2f"|format(card.metrics.vs_iwpc.mae_mg_week[1]) }} mg/week.
+Dose interval coverage on held-out: {{ "%.1f"|format(100*card.metrics.interval_coverage) }}%.</p>
+<h2>By race (held-out)</h2>
+<table><tr><th>race</th><th>n</th>{% for name in card.metrics.heldout %}<th>{{ name }}<br>within 20% / acc.</th>{% endfor %}<th>model not worse than IWPC (w20, acc, MAE)</th></tr>
+{% for race, g in card.metrics.by_race.items() %}<tr><td>{{ race }}</td><td>{{ g.figures.model.n }}</td>
+{% for name in card.metrics.heldout %}<td>{{ "%.1f"|format(100*g.figures[name].within_20pct) }}% / {{ "%.1f"|format(100*g.figures[name].accuracy) }}%</td>{% endfor %}
+<td>{{ "yes" if g.model_not_worse_than_iwpc.within_20pct else "NO" }}, {{ "yes" if g.model_not_worse_than_iwpc.accuracy else "NO" }}, {{ "yes" if g.model_not_worse_than_iwpc.mae_mg_week else "NO" }}</td></tr>{% endfor %}
+</table>
+{% if card.metrics.validation %}<h2>Validation on the training part</h2>
+<table><tr><th>design</th>{% for name in card.metrics.validation.cross_validation %}<th>{{ name }} within 20% / acc.</th>{% endfor %}</tr>
+{% for design, rows in card.metrics.validation.items() %}<tr><td>{{ design }}</td>{% for name, m in rows.items() %}<td>{{ "%.1f"|format(100*m.within_20pct) }}% / {{ "%.1f"|format(100*m.accuracy) }}%</td>{% endfor %}</tr>{% endfor %}
+</table>{% endif %}
+<h2>Calibration (held-out, top-label reliability)</h2>
+<table><tr><th>confidence bin</th><th>n</th><th>mean confidence</th><th>observed accuracy</th></tr>
+{% for b in card.metrics.reliability %}<tr><td>{{ "%.1f"|format(b.bin[0]) }}-{{ "%.1f"|format(b.bin[1]) }}</td><td>{{ b.n }}</td><td>{{ "%.3f"|format(b.mean_confidence) }}</td><td>{{ "%.3f"|format(b.accuracy) }}</td></tr>{% endfor %}
+</table>
+<h2>Limitations</h2><ul>{% for l in card.limitations %}<li>{{ l }}</li>{% endfor %}</ul>
+</body></html>
+"""
+
+
+def build_card(model: DoseModel, evaluation: dict) -> dict:
+    """The card as a JSON-ready dictionary."""
+    drug = MODELS[model.drug]
+    held = evaluation["heldout"]
+    ci = held["ci95"]
+    heldout = {}
+    for name, m in held["methods"].items():
+        heldout[name] = {k: m[k] for k in ("n", "within_20pct", "within_20pct_by_class", "mae_mg_week", "accuracy",
+                                            "recall", "low_predicted_high", "high_predicted_low")}
+        heldout[name]["ece"] = m["calibration"]["ece"] if "calibration" in m else None
+        heldout[name]["ci"] = ci.get(name)
+    validation = {}
+    if "cross_validation" in evaluation:
+        cv = evaluation["cross_validation"]
+        validation["cross_validation"] = {k: v for k, v in cv.items() if isinstance(v, dict)}
+        validation["leave_one_site_out"] = evaluation["leave_one_site_out"]["pooled"]
+    return {
+        "model": {
+            "drug": model.drug,
+            "version": model.version,
+            "dose_classes": model.info["dose_classes"],
+            "classifier": "sigmoid-calibrated soft vote of histogram gradient boosting and multinomial logistic "
+                          "regression (5-fold CalibratedClassifierCV)",
+            "regressor": "average of histogram gradient boosting and least squares on sqrt(weekly dose)",
+            "interval": f"90% multiplicative interval from cross-validated actual/predicted ratios: dose x "
+                        f"[{model.interval_ratio[0]:.3f}, {model.interval_ratio[1]:.3f}]",
+            "random_state": model.info["random_state"],
+            "library_versions": library_versions(),
+        },
+        "data": {"citation": drug.data_citation, "cohort": evaluation["cohort"]},
+        "features": [{"name": f.name, "kind": f.kind, "doc": f.doc} for f in drug.spec.features],
+        "feature_notes": list(drug.spec.notes),
+        "metrics": {
+            "heldout_n": held["n"],
+            "heldout": heldout,
+            "vs_iwpc": ci["model_minus_iwpc_pharmacogenetic"],
+            "interval_coverage": held["methods"]["model"]["interval_coverage"],
+            "reliability": held["methods"]["model"]["calibration"]["curve"],
+            "by_race": held["by_race"],
+            "validation": validation,
+        },
+        "intended_use": INTENDED_USE,
+        "limitations": list(LIMITATIONS),
+    }
+
+
+def write_card(model: DoseModel, evaluation: dict, out_dir: str | Path) -> tuple[Path, Path]:
+    """model_card.json and model_card.html in `out_dir`."""
+    out_dir = Path(out_dir)
+    card = build_card(model, evaluation)
+    json_path = out_dir / "model_card.json"
+    json_path.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    html_path = out_dir / "model_card.html"
+    html_path.write_text(env.from_string(_TEMPLATE).render(card=card))
+    return json_path, html_path

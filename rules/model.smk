@@ -15,11 +15,11 @@ rule train_warfarin_model:
         f"{RESULTS}/logs/model/train_warfarin_model.log",
     benchmark:
         f"{RESULTS}/benchmarks/model/train_warfarin_model.tsv"
+    conda:
+        "../envs/pgx.yaml"
     threads: 2
     resources:
         mem_mb=3000,
-    conda:
-        "../envs/pgx.yaml"
     params:
         seed=config["training"].get("seed", 0),
         out=subpath(output.model, parent=True),
@@ -37,9 +37,9 @@ rule predict_warfarin_dose:
         f"{RESULTS}/predictions/{{input_id}}.parquet",
     log:
         f"{RESULTS}/logs/model/predict_warfarin_dose/{{input_id}}.log",
-    threads: 1
     conda:
         "../envs/pgx.yaml"
+    threads: 1
     params:
         sheet=sample_sheet_arg,
     shell:

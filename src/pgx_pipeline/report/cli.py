@@ -1,0 +1,59 @@
+"""`report` commands the Snakemake rules call: patient reports for one input, and the cohort outputs.
+
+Run as `python -m pgx_pipeline.report ...`; the group can also be mounted on the main `pgx-pipeline` CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+
+import click
+
+from ..errors import PgxInputError
+
+
+def _today() -> str:
+    return dt.date.today().isoformat()
+
+
+@click.group("report")
+def report() -> None:
+    """Clinician reports: per-patient HTML/JSON and the cohort summary."""
+    # Patient data: files and folders we create are readable by owner and group only (0640 / 0750).
+    os.umask(0o027)
+
+
+@report.command("patients")
+@click.option("--results", "results_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--input-id", required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--report-date", default="", help="Date printed on the reports (YYYY-MM-DD); default today.")
+def patients(results_dir: str, input_id: str, out_dir: str, report_date: str) -> None:
+    """One HTML, JSON and outside-call TSV per sample of INPUT_ID."""
+    from .html import render_reports
+
+    names = _run(render_reports, results_dir, input_id, out_dir, report_date=report_date or _today())
+    click.echo(f"pgx-pipeline report: {len(names)} patient report(s) in {out_dir}", err=True)
+
+
+@report.command("cohort")
+@click.option("--results", "results_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--input-id", "input_ids", multiple=True, required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--report-date", default="", help="Date printed on the summary (YYYY-MM-DD); default today.")
+def cohort(results_dir: str, input_ids: tuple[str, ...], out_dir: str, report_date: str) -> None:
+    """cohort_summary.html and calls_only.tsv for all inputs."""
+    from .html import write_cohort_outputs
+
+    html, tsv = _run(write_cohort_outputs, results_dir, list(input_ids), out_dir, report_date=report_date or _today())
+    click.echo(f"pgx-pipeline report: {html} and {tsv}", err=True)
+
+
+def _run(func, *args, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    except PgxInputError as exc:
+        click.echo(f"pgx-pipeline: error: {exc}", err=True)
+        sys.exit(2)

@@ -30,7 +30,7 @@ rule render_patient_reports:
     conda:
         "../envs/pgx.yaml"
     params:
-        results=RESULTS,
+        results=subpath(input.samples, ancestor=3),
         date=config.get("report_date") or "",
     shell:
         "python -m pgx_pipeline.report patients --results {params.results} --input-id {wildcards.input_id} "
@@ -61,9 +61,9 @@ rule summarize_cohort:
     conda:
         "../envs/pgx.yaml"
     params:
-        results=RESULTS,
+        results=subpath(output.summary, ancestor=2),
         ids=" ".join(f"--input-id '{i}'" for i in INPUT_IDS),
-        out=f"{RESULTS}/reports",
+        out=subpath(output.summary, parent=True),
         date=config.get("report_date") or "",
     shell:
         "python -m pgx_pipeline.report cohort --results {params.results} {params.ids} --out {params.out} "

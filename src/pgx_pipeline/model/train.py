@@ -90,7 +90,10 @@ def build_classifier(spec: FeatureSpec, random_state: int = 0) -> CalibratedClas
         voting="soft",
     )
     base = Pipeline([("features", preprocessor(spec)), ("scale", StandardScaler()), ("vote", vote)])
-    return CalibratedClassifierCV(base, method="sigmoid", cv=StratifiedKFold(5, shuffle=True, random_state=random_state))
+    # ensemble=False: calibrate on out-of-fold predictions, keep one base model fitted on all training data
+    # (five times fewer trees to store and evaluate than an ensemble of fold models).
+    return CalibratedClassifierCV(base, method="sigmoid", ensemble=False,
+                                  cv=StratifiedKFold(5, shuffle=True, random_state=random_state))
 
 
 def build_regressor(spec: FeatureSpec, random_state: int = 0) -> TransformedTargetRegressor:

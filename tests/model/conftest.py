@@ -1,0 +1,42 @@
+"""Fixtures for the model tests: the real IWPC workbook (read in place) and one model trained on it per session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IWPC_XLSX = REPO / ".." / "shared" / "training" / "iwpc_warfarin" / "iwpc_warfarin_dev.xlsx"
+SEED = 20090219
+
+
+@pytest.fixture(scope="session")
+def iwpc_xlsx() -> Path:
+    if not IWPC_XLSX.is_file():
+        pytest.skip(f"IWPC workbook not found at {IWPC_XLSX.resolve()} (PharmGKB PS206767; see shared/training)")
+    return IWPC_XLSX
+
+
+@pytest.fixture(scope="session")
+def trained_dir(iwpc_xlsx, tmp_path_factory) -> Path:
+    """model.skops, card, evaluation and held-out ids from one training run (held-out figures only: the
+    21-site leave-one-site-out loop runs in the workflow, not in CI)."""
+    from pgx_pipeline.model.workflow import train_to_dir
+
+    out = tmp_path_factory.mktemp("warfarin_model")
+    train_to_dir(iwpc_xlsx, out, seed=SEED, validate=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def evaluation(trained_dir) -> dict:
+    return json.loads((trained_dir / "evaluation.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def dose_model(trained_dir):
+    from pgx_pipeline.model.store import load_model
+
+    return load_model(trained_dir / "model.skops")

@@ -30,6 +30,9 @@ LIMITATIONS = (
     "Not validated for children, pregnancy, liver disease, or target INR ranges other than 2-3.",
     "On the held-out part the model's gains over the IWPC pharmacogenetic formula and a refitted linear model are "
     "small; read the paired bootstrap intervals before claiming superiority.",
+    "Leave-one-site-out figures compare a model that never saw the left-out site with the published IWPC "
+    "formulas, which were fitted on all IWPC sites including it: that comparison favours the formulas, and "
+    "the model does not beat them there.",
     "Inputs outside the training range or genotypes never seen in training are flagged out_of_distribution; "
     "such estimates are extrapolations.",
 )

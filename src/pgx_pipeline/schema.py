@@ -349,9 +349,9 @@ def write_table(
     if isinstance(df, pa.Table) and not arrow.schema.equals(table.arrow_schema, check_metadata=False):
         arrow = arrow.select(table.column_names).cast(table.arrow_schema)
     meta = dict(arrow.schema.metadata or {})
-    meta[b"pgx_pipeline.table"] = table.name.encode()
     for k, v in (metadata or {}).items():
         meta[f"pgx_pipeline.{k}".encode()] = str(v).encode()
+    meta[b"pgx_pipeline.table"] = table.name.encode()  # after the metadata: a copied stamp must not rename it
     arrow = arrow.replace_schema_metadata(meta)
     fd, tmp = atomic_path(path)
     try:

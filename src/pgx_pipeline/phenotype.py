@@ -1,0 +1,95 @@
+"""The phenotype stage: each candidate diplotype to allele functions, activity score, phenotype and lookup key.
+
+Everything comes from the knowledge base's published tables (matched regardless of allele order), so a
+reviewer can retrace a phenotype to one row of the gene's diplotype table.  Outside calls bring their own
+phenotype/activity score; HLA genes are read as allele presence (`*57:01 positive`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from . import schema
+from .knowledge.phenotype_sources import pair_key
+
+ACTIVITY_SCORE_GENES = frozenset({"CYP2C9", "CYP2D6", "DPYD"})
+HLA_GENES = frozenset({"HLA-A", "HLA-B"})
+# Alleles CPIC/DPWG guidance tests for; an HLA outside call is read as presence/absence of each.
+HLA_ALLELES = {"HLA-A": ("*31:01",), "HLA-B": ("*15:02", "*15:11", "*57:01", "*58:01")}
+
+
+def hla_lookup_keys(gene: str, diplotype: str | None) -> list[str]:
+    present = set((diplotype or "").replace(" ", "").split("/"))
+    return [f"{a} {'positive' if a in present else 'negative'}" for a in HLA_ALLELES.get(gene, ())]
+
+
+def assign_phenotypes(
+    calls: pd.DataFrame, allele_functions: pd.DataFrame, diplotype_phenotypes: pd.DataFrame
+) -> pd.DataFrame:
+    out = calls[["sample_id", "gene", "diplotype", "allele1", "allele2", "rank", "status", "source",
+                 "outside_phenotype", "outside_activity_score", "warnings"]].copy()
+    out["key"] = [pair_key(a, b) if isinstance(a, str) else "" for a, b in zip(out["allele1"], _nullable(out["allele2"]))]
+
+    table = diplotype_phenotypes.copy()
+    table["key"] = [pair_key(a, b) for a, b in zip(table["allele1"], _nullable(table["allele2"]))]
+    table = table.drop_duplicates(["gene", "key"])[["gene", "key", "phenotype", "activity_score", "lookup_key"]]
+    out = out.merge(table, on=["gene", "key"], how="left")
+
+    functions = allele_functions.drop_duplicates(["gene", "allele"]).set_index(["gene", "allele"])["function"]
+    out["allele1_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], out["allele1"])]
+    out["allele2_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], _nullable(out["allele2"]))]
+
+    notes: list[list[str]] = []
+    for i, row in enumerate(out.itertuples(index=False)):
+        warnings = list(row.warnings) if row.warnings is not None else []
+        if row.source == "outside":
+            _outside(out, i, row, warnings)
+        elif row.status == "called" and pd.isna(row.phenotype):
+            warnings.append(f"diplotype {row.diplotype} is not in the knowledge base's {row.gene} phenotype table: "
+                            "no phenotype assigned")
+        notes.append(warnings)
+    out["warnings"] = notes
+
+    agree = out[out["status"].isin(["called", "outside_call"])].groupby(["sample_id", "gene"])["lookup_key"].nunique(dropna=False)
+    out["candidates_agree"] = [agree.get((s, g), 1) <= 1 for s, g in zip(out["sample_id"], out["gene"])]
+    out.loc[~out["candidates_agree"], "warnings"] = out.loc[~out["candidates_agree"], "warnings"].map(
+        lambda w: w + ["the tied diplotypes give different phenotypes: no single recommendation can be chosen"]
+    )
+    return out[schema.PHENOTYPES.column_names].reset_index(drop=True)
+
+
+def _outside(out: pd.DataFrame, i: int, row, warnings: list[str]) -> None:
+    """An outside call's own phenotype/activity win; else the diplotype is looked up like any other."""
+    if row.gene in HLA_GENES:
+        keys = hla_lookup_keys(row.gene, row.diplotype)
+        positives = [k for k in keys if k.endswith("positive")]
+        out.at[i, "phenotype"] = "; ".join(positives) if positives else "; ".join(keys)
+        out.at[i, "lookup_key"] = "; ".join(keys)
+        return
+    if isinstance(row.outside_activity_score, str):
+        out.at[i, "activity_score"] = row.outside_activity_score
+    if isinstance(row.outside_phenotype, str):
+        out.at[i, "phenotype"] = row.outside_phenotype
+    if isinstance(row.outside_phenotype, str) or isinstance(row.outside_activity_score, str):
+        key = row.outside_activity_score if row.gene in ACTIVITY_SCORE_GENES and isinstance(row.outside_activity_score, str) else None
+        out.at[i, "lookup_key"] = key or out.at[i, "phenotype"]
+    if pd.isna(out.at[i, "lookup_key"]):
+        warnings.append(f"outside call {row.diplotype} has no phenotype and is not in the {row.gene} phenotype table")
+
+
+def _nullable(series: pd.Series) -> list:
+    return [v if isinstance(v, str) else None for v in series]
+
+
+def run_phenotype_stage(calls_path: str | os.PathLike, kb_dir: str | os.PathLike, out_path: str | os.PathLike) -> pd.DataFrame:
+    from pathlib import Path
+
+    kb_dir = Path(kb_dir)
+    calls = schema.read_table(calls_path, schema.CALLS)
+    functions = schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS)
+    table = schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES)
+    phenotypes = assign_phenotypes(calls, functions, table)
+    schema.write_table(phenotypes, out_path, schema.PHENOTYPES, metadata=schema.read_metadata(calls_path))
+    return phenotypes

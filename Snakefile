@@ -13,6 +13,10 @@ include: "rules/common.smk"
 include: "rules/knowledge.smk"
 include: "rules/ingest.smk"
 include: "rules/call.smk"
+include: "rules/phenotype.smk"
+include: "rules/guidance.smk"
+include: "rules/model.smk"
+include: "rules/report.smk"
 
 
 rule all:

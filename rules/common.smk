@@ -74,4 +74,8 @@ def knowledge_source_args():
 
 
 def final_outputs():
-    return [f"{RESULTS}/calls/{i}.parquet" for i in INPUT_IDS]
+    return [
+        *[f"{RESULTS}/reports/{i}" for i in INPUT_IDS],
+        f"{RESULTS}/reports/cohort_summary.html",
+        f"{RESULTS}/reports/calls_only.tsv",
+    ]

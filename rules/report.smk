@@ -33,7 +33,7 @@ rule render_patient_reports:
         results=subpath(input.samples, ancestor=3),
         date=config.get("report_date") or "",
     shell:
-        "python -m pgx_pipeline.report patients --results {params.results} --input-id {wildcards.input_id} "
+        "pgx-pipeline report patients --results {params.results} --input-id {wildcards.input_id} "
         "--out {output} --report-date '{params.date}' 2> {log}"
 
 
@@ -66,5 +66,5 @@ rule summarize_cohort:
         out=subpath(output.summary, parent=True),
         date=config.get("report_date") or "",
     shell:
-        "python -m pgx_pipeline.report cohort --results {params.results} {params.ids} --out {params.out} "
+        "pgx-pipeline report cohort --results {params.results} {params.ids} --out {params.out} "
         "--report-date '{params.date}' 2> {log}"

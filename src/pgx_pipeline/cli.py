@@ -14,7 +14,9 @@ import yaml
 
 from . import __version__, schema
 from .errors import PgxInputError
+from .cli_model import model
 from .inputs import group_vcfs, read_sample_sheet
+from .report.cli import report
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -186,6 +188,32 @@ def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet):
     click.echo(f"{calls['sample_id'].nunique()} samples, {len(calls)} call rows", err=True)
 
 
+@main.command("phenotype")
+@click.option("--calls", required=True, type=click.Path(dir_okay=False))
+@click.option("--kb", "kb_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@user_errors
+def phenotype_cmd(calls, kb_dir, out_path):
+    """Assign allele functions, activity scores, phenotypes and lookup keys to every call."""
+    from .phenotype import run_phenotype_stage
+
+    rows = run_phenotype_stage(calls, kb_dir, out_path)
+    click.echo(f"{rows['sample_id'].nunique()} samples, {len(rows)} phenotype rows", err=True)
+
+
+@main.command("guidance")
+@click.option("--phenotypes", required=True, type=click.Path(dir_okay=False))
+@click.option("--kb", "kb_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@user_errors
+def guidance_cmd(phenotypes, kb_dir, out_path):
+    """Match CPIC and DPWG recommendations (and say why none applies) for every sample and drug."""
+    from .guidance import run_guidance_stage
+
+    rows = run_guidance_stage(phenotypes, kb_dir, out_path)
+    click.echo(f"{rows['sample_id'].nunique()} samples, {len(rows)} guidance rows", err=True)
+
+
 @main.command("schema")
 @click.option("--markdown", is_flag=True, help="Print the table registry as Markdown.")
 def schema_cmd(markdown):
@@ -197,15 +225,8 @@ def schema_cmd(markdown):
             click.echo(f"{t.name}: {t.doc}")
 
 
-def _add_optional_groups() -> None:
-    try:
-        from .cli_model import model
-    except ImportError:
-        return
-    main.add_command(model)
-
-
-_add_optional_groups()
+main.add_command(model)
+main.add_command(report)
 
 if __name__ == "__main__":
     main()

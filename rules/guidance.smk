@@ -1,0 +1,17 @@
+rule match_guidance:
+    input:
+        phenotypes=f"{RESULTS}/phenotypes/{{input_id}}.parquet",
+        guidance=kb_table("guidance"),
+        messages=kb_table("messages"),
+    output:
+        f"{RESULTS}/guidance/{{input_id}}.parquet",
+    log:
+        f"{RESULTS}/logs/guidance/{{input_id}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/guidance/{{input_id}}.tsv"
+    conda:
+        "../envs/pgx.yaml"
+    params:
+        kb=subpath(input.guidance, parent=True),
+    shell:
+        "pgx-pipeline guidance --phenotypes {input.phenotypes} --kb {params.kb} --out {output} 2> {log}"

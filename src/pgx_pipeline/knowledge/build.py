@@ -30,13 +30,25 @@ TABLE_FILES = {
 def kb_metadata(sources: SourceSet) -> dict[str, str]:
     """Versions stamped into every table: the definitions' data version and where it came from."""
     versions = sorted({f.data_version for f in sources.read if f.data_version and not f.root.stale})
-    stale = sorted({f.relpath for f in sources.read if f.root.stale})
     return {
         "data_version": versions[-1] if versions else "unknown",
         "source": ";".join(str(r.path) for r in sources.roots),
-        "stale_files": ",".join(stale),
+        "stale_files": _stale_summary(sorted({f.relpath for f in sources.read if f.root.stale})),
         "pipeline_version": __version__,
     }
+
+
+def _stale_summary(relpaths: list[str]) -> str:
+    """One short line: single files by name, whole folders by count (118 guideline files are not a list)."""
+    by_folder: dict[str, list[str]] = {}
+    for rel in relpaths:
+        folder, _, name = rel.rpartition("/")
+        by_folder.setdefault(folder, []).append(name)
+    parts = []
+    for folder, names in sorted(by_folder.items()):
+        parts.append(f"{folder}/{names[0]}" if len(names) == 1 else
+                     (", ".join(f"{folder}/{n}" for n in names) if len(names) <= 3 else f"{len(names)} files in {folder}/"))
+    return "; ".join(parts)
 
 
 def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Path]:

@@ -208,7 +208,7 @@ def build_sample_context(
         "pipeline_version": __version__,
         "kb_data_version": tables.kb.get("data_version", "unknown"),
         "kb_source": tables.kb.get("source", "unknown"),
-        "kb_stale_files": [f for f in tables.kb.get("stale_files", "").split(",") if f],
+        "kb_stale_files": [f.strip() for f in tables.kb.get("stale_files", "").split(";") if f.strip()],
         "genome_build": GENOME_BUILD,
         "source_file": _s(s["source_file"]),
         "absent_is_reference": _b(s["absent_is_reference"]),

@@ -8,6 +8,8 @@ are present, they are presumed to be on different gene copies".  PharmCAT applie
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -32,10 +34,13 @@ def function_ranks(allele_functions: pd.DataFrame | None, gene: str) -> dict[str
     out = {}
     for row in allele_functions[allele_functions["gene"] == gene].itertuples():
         value = None
-        try:
-            value = float(str(row.activity_value))
-        except (TypeError, ValueError):
-            text = str(row.function or "").lower()
+        if isinstance(row.activity_value, str):
+            try:
+                value = float(row.activity_value)
+            except ValueError:
+                value = None
+        if value is None or math.isnan(value):
+            text = row.function.lower() if isinstance(row.function, str) else ""
             value = next((v for key, v in FUNCTION_RANK if key in text), None)
         if value is not None:
             out[row.allele] = value

@@ -128,7 +128,7 @@ def load_messages(sources: SourceSet) -> pd.DataFrame:
                 "variants": list(match.get("variant") or []),
                 "diplotypes": list(match.get("dips") or []),
                 "drugs": list(match.get("drugs") or []),
-                "message": m.get("message"),
+                "message": html_to_text(m.get("message")) or "",
                 "data_version": str(m.get("version") or "1"),
             }
         )

@@ -27,36 +27,38 @@ NO_RESULT = "No Result"
 
 def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple[str, frozenset[str], str]]:
     """(sample, gene) -> (state, lookup keys, phenotype text): state is called | not_called | ambiguous."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for rec in phenotypes.to_dict("records"):  # plain dicts: pandas row access is the slow part here
+        groups.setdefault((rec["sample_id"], rec["gene"]), []).append(rec)
     out: dict[tuple[str, str], tuple[str, frozenset[str], str]] = {}
-    for (sample, gene), rows in phenotypes.groupby(["sample_id", "gene"], sort=False):
-        called = rows[rows["status"].isin(["called", "outside_call"])]
-        if called.empty:
+    for (sample, gene), rows in groups.items():
+        called = [r for r in rows if r["status"] in ("called", "outside_call")]
+        if not called:
             out[(sample, gene)] = ("not_called", frozenset({NO_RESULT}), "not called")
             continue
-        if not bool(rows["candidates_agree"].iloc[0]):
-            out[(sample, gene)] = ("ambiguous", frozenset(), " or ".join(sorted({str(p) for p in called["phenotype"]})))
+        if not bool(rows[0]["candidates_agree"]):
+            out[(sample, gene)] = ("ambiguous", frozenset(), " or ".join(sorted({str(r["phenotype"]) for r in called})))
             continue
-        r = called.iloc[0]
+        r = called[0]
         keys: set[str] = set()
-        for value in (r.lookup_key, r.phenotype, r.activity_score):
+        for value in (r["lookup_key"], r["phenotype"], r["activity_score"]):
             if not isinstance(value, str):
                 continue
             if gene in HLA_GENES:  # "*15:02 negative; *57:01 positive; ..."
                 keys.update(v.strip() for v in value.split(";"))
             else:
                 keys.add(value)
-        if isinstance(r.activity_score, str) and isinstance(r.phenotype, str):
-            keys.add(f"{r.activity_score} ({r.phenotype})")
-        if isinstance(r.diplotype, str):
-            alleles = r.diplotype.split("/")
+        if isinstance(r["activity_score"], str) and isinstance(r["phenotype"], str):
+            keys.add(f"{r['activity_score']} ({r['phenotype']})")
+        if isinstance(r["diplotype"], str):
             counts: dict[str, int] = {}
-            for a in alleles:
+            for a in r["diplotype"].split("/"):
                 counts[a] = counts.get(a, 0) + 1
             keys.add(diplotype_key_text(counts))
-        if not keys - {r.diplotype}:
-            out[(sample, gene)] = ("no_phenotype", frozenset(), str(r.diplotype))
+        if not keys - {r["diplotype"]}:
+            out[(sample, gene)] = ("no_phenotype", frozenset(), str(r["diplotype"]))
             continue
-        out[(sample, gene)] = ("called", frozenset(keys), str(r.phenotype))
+        out[(sample, gene)] = ("called", frozenset(keys), str(r["phenotype"]))
     return out
 
 
@@ -67,24 +69,44 @@ def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: p
         (s, g): d for s, g, d, r in phenotypes[["sample_id", "gene", "diplotype", "rank"]].itertuples(index=False) if r == 1
     }
     by_drug = {d: list(m.itertuples(index=False)) for d, m in messages.explode("drugs").groupby("drugs")}
-    rows: list[dict] = []
+    # Each distinct (guideline, genotype keys) outcome is decided once; samples then point at it.
+    templates: list[dict] = []
+    take: list[int] = []
+    sample_col: list[str] = []
+    message_col: list[list[str]] = []
+    none: list[str] = []
     for (gid, drug), recs in guidance.groupby(["guideline_id", "drug"], sort=True):
-        first = recs.iloc[0]
+        first = recs.iloc[0].to_dict()
         genes = [str(g) for g in first["genes"]]
+        rec_list = [
+            r._replace(lookup_genes=tuple(r.lookup_genes), lookup_values=tuple(r.lookup_values), implications=list(r.implications))
+            for r in recs.itertuples(index=False)
+        ]
+        no_lookup = all(len(r.lookup_genes) == 0 for r in rec_list)
         by_combo: dict[tuple, list[str]] = {}
         for s in samples:
             combo = tuple(keys.get((s, g), ("absent", frozenset(), "")) for g in genes)
             by_combo.setdefault(combo, []).append(s)
+        drug_messages = by_drug.get(drug, [])
         for combo, members in by_combo.items():
-            template = _decide(first, genes, combo, recs)
+            start = len(templates)
+            templates.extend(_decide(first, genes, combo, rec_list, no_lookup))
+            ids = range(start, len(templates))
             for s in members:
-                for t in template:
-                    rows.append({**t, "sample_id": s, "messages": _messages(by_drug.get(drug, []), genes, s, diplotypes)})
-    out = pd.DataFrame(rows, columns=schema.GUIDANCE.column_names)
+                msgs = _messages(drug_messages, genes, s, diplotypes) if drug_messages else none
+                for t in ids:
+                    take.append(t)
+                    sample_col.append(s)
+                    message_col.append(msgs)
+    columns = [c for c in schema.GUIDANCE.column_names if c not in ("sample_id", "messages")]
+    out = pd.DataFrame(templates, columns=columns).iloc[take].reset_index(drop=True)
+    out.insert(0, "sample_id", sample_col)
+    out["messages"] = message_col
+    out = out[schema.GUIDANCE.column_names]
     return out.sort_values(["sample_id", "drug", "source", "guideline"], kind="stable").reset_index(drop=True)
 
 
-def _decide(first: pd.Series, genes: list[str], combo: tuple, recs: pd.DataFrame) -> list[dict]:
+def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: bool) -> list[dict]:
     state = dict(zip(genes, combo))
     phenotypes = [f"{g}: {state[g][2]}" for g in genes if state[g][2]]
     base = {
@@ -94,7 +116,7 @@ def _decide(first: pd.Series, genes: list[str], combo: tuple, recs: pd.DataFrame
         "dosing_information": None, "alternate_drug": None, "other_guidance": None,
     }
     matched = []
-    for rec in recs.itertuples(index=False):
+    for rec in recs:
         if len(rec.lookup_genes) == 0:
             continue
         if all(g in state and v in state[g][1] for g, v in zip(rec.lookup_genes, rec.lookup_values)):
@@ -106,7 +128,7 @@ def _decide(first: pd.Series, genes: list[str], combo: tuple, recs: pd.DataFrame
         return [
             {
                 **base, "lookup_keys": [f"{g}: {v}" for g, v in zip(rec.lookup_genes, rec.lookup_values)],
-                "population": rec.population, "recommendation": rec.recommendation, "implications": list(rec.implications),
+                "population": rec.population, "recommendation": rec.recommendation, "implications": rec.implications,
                 "classification": rec.classification, "dosing_information": rec.dosing_information,
                 "alternate_drug": rec.alternate_drug, "other_guidance": rec.other_guidance, "status": status,
                 "reason": "; ".join(p[1] for p in problems) or None,
@@ -115,7 +137,7 @@ def _decide(first: pd.Series, genes: list[str], combo: tuple, recs: pd.DataFrame
         ]
     if problems:
         status, reason = problems[0][0], "; ".join(p[1] for p in problems)
-    elif recs["lookup_genes"].map(len).max() == 0:
+    elif no_lookup:
         status, reason = "no_recommendation", (
             f"{first['source']} gives no genotype lookup for {first['drug']} (e.g. a dosing algorithm); read the guideline"
         )

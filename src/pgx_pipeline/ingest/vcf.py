@@ -226,6 +226,11 @@ class _MatrixBuilder:
         for g in genes:
             for i, site in enumerate(g.sites):
                 lookup.setdefault((g.kb_contig, site.position), []).append((g, i))
+        # Sorted defining positions per contig, to find the ones a gVCF reference block (END=) covers.
+        self._sorted = {}
+        for chrom, pos in lookup:
+            self._sorted.setdefault(chrom, []).append(pos)
+        self._sorted = {c: np.array(sorted(p), dtype=np.int64) for c, p in self._sorted.items()}
         if indexed:
             present = set(vcf.seqnames)
             for g in genes:
@@ -268,29 +273,42 @@ class _MatrixBuilder:
                 elif spans and chrom in spans:
                     self.covered.update(g for start, end, g in spans[chrom] if start <= rec.POS <= end)
                 targets = lookup.get((chrom, rec.POS))
-                if not targets:
-                    continue
-                for g, i in targets:
-                    if restrict is None or g.gene == restrict:
-                        self._add(rec, mats[g.gene], i)
+                if targets:
+                    for g, i in targets:
+                        if restrict is None or g.gene == restrict:
+                            self._add(rec, mats[g.gene], i)
+                if chrom in self._sorted and _is_reference_block(rec):
+                    # gVCF reference block: its genotype holds at every position it covers after POS
+                    # (0/0 = called reference; ./. = no call; <NON_REF> = unknown allele, never reference).
+                    sorted_pos = self._sorted[chrom]
+                    lo, hi = np.searchsorted(sorted_pos, [rec.POS + 1, rec.end + 1])
+                    for pos in sorted_pos[lo:hi]:
+                        for g, i in lookup[(chrom, int(pos))]:
+                            if restrict is None or g.gene == restrict:
+                                self._add(rec, mats[g.gene], i, block=True)
         except Exception as exc:  # htslib read errors surface as several exception types
             raise PgxInputError(f"could not read records ({exc}); the file may be truncated or malformed", path=path) from exc
 
-    def _add(self, rec, m: dict, i: int) -> None:
+    def _add(self, rec, m: dict, i: int, *, block: bool = False) -> None:
         site: DefinitionSite = m["gene"].sites[i]
         self.n_records_used += 1
         first = m["vcf_ref"][i] is None
         if first:
             self.n_sites_seen += 1
-        m["vcf_ref"][i] = rec.REF if first else m["vcf_ref"][i]
+        # A reference block's REF is the base at its start, not here: the block asserts the site's REF.
+        vcf_ref = site.ref if block else rec.REF
+        m["vcf_ref"][i] = vcf_ref if first else m["vcf_ref"][i]
         m["vcf_alts"][i] = list(rec.ALT) if first else m["vcf_alts"][i] + list(rec.ALT)
         m["filter"][i] = (rec.FILTER or "PASS") if first else m["filter"][i]
-        if not ref_consistent(site, rec.REF):
+        if not ref_consistent(site, vcf_ref):
             if not m["ref_mismatch"][i]:
                 self.n_ref_mismatch += 1
             m["ref_mismatch"][i] = True
             return
-        mapped = map_record_alleles(site, rec.POS, rec.REF, list(rec.ALT))
+        if block:
+            mapped = [site.ref] + [None] * len(rec.ALT)
+        else:
+            mapped = map_record_alleles(site, rec.POS, rec.REF, list(rec.ALT))
         vocab = m["vocab"][i]
         codes = np.empty(len(mapped), dtype=np.int16)
         for k, allele in enumerate(mapped):
@@ -313,6 +331,13 @@ class _MatrixBuilder:
             values = _format_int(rec, fmt, self.n)
             if values is not None:
                 m[key][i] = np.maximum(m[key][i], values)
+
+
+def _is_reference_block(rec) -> bool:
+    """A gVCF reference block: spans bases after POS (END=) and has only symbolic ALTs (<NON_REF>, <*>)."""
+    if rec.end <= rec.POS or rec.INFO.get("END") is None:
+        return False
+    return all(alt.startswith("<") for alt in rec.ALT)
 
 
 def _spans(genes: list[GeneSites]) -> dict[str, list[tuple[int, int, str]]]:

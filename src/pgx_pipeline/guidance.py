@@ -23,6 +23,9 @@ NOT_ASSESSED_WITHOUT_OUTSIDE = {
     "MT-RNR1": "MT-RNR1 (mitochondrial) is not called from the VCF: supply an outside call to assess it",
 }
 NO_RESULT = "No Result"
+# Genes never called from a VCF: without an outside call they are "No Result", which guidelines key on
+# (CPIC phenytoin: CYP2C9 advice with HLA-B "No Result").
+ABSENT = {g: ("absent", frozenset({NO_RESULT}), "not assessed") for g in NOT_ASSESSED_WITHOUT_OUTSIDE}
 
 
 def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple[str, frozenset[str], str]]:
@@ -50,15 +53,14 @@ def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple[st
                 keys.add(value)
         if isinstance(r["activity_score"], str) and isinstance(r["phenotype"], str):
             keys.add(f"{r['activity_score']} ({r['phenotype']})")
+        state = "called" if keys else "no_phenotype"
         if isinstance(r["diplotype"], str):
             counts: dict[str, int] = {}
             for a in r["diplotype"].split("/"):
                 counts[a] = counts.get(a, 0) + 1
-            keys.add(diplotype_key_text(counts))
-        if not keys - {r["diplotype"]}:
-            out[(sample, gene)] = ("no_phenotype", frozenset(), str(r["diplotype"]))
-            continue
-        out[(sample, gene)] = ("called", frozenset(keys), str(r["phenotype"]))
+            keys.add(diplotype_key_text(counts))  # DPWG keys some rows by diplotype
+        text = str(r["phenotype"]) if isinstance(r["phenotype"], str) else f"{r['diplotype']} (no phenotype)"
+        out[(sample, gene)] = (state, frozenset(keys), text)
     return out
 
 
@@ -85,7 +87,7 @@ def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: p
         no_lookup = all(len(r.lookup_genes) == 0 for r in rec_list)
         by_combo: dict[tuple, list[str]] = {}
         for s in samples:
-            combo = tuple(keys.get((s, g), ("absent", frozenset(), "")) for g in genes)
+            combo = tuple(keys.get((s, g), ABSENT.get(g, ("absent", frozenset(), ""))) for g in genes)
             by_combo.setdefault(combo, []).append(s)
         drug_messages = by_drug.get(drug, [])
         for combo, members in by_combo.items():
@@ -93,7 +95,7 @@ def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: p
             templates.extend(_decide(first, genes, combo, rec_list, no_lookup))
             ids = range(start, len(templates))
             for s in members:
-                msgs = _messages(drug_messages, genes, s, diplotypes) if drug_messages else none
+                msgs = _messages(drug_messages, genes, s, diplotypes, first["source"]) if drug_messages else none
                 for t in ids:
                     take.append(t)
                     sample_col.append(s)
@@ -123,6 +125,8 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
             matched.append(rec)
     matched = _most_specific(matched)
     problems = _problems(genes, state)
+    if matched:  # a diplotype-keyed row can apply although the gene has no phenotype
+        problems = [p for p in problems if p[0] != "no_recommendation"]
     if matched:
         status = "matched" if not problems else problems[0][0]
         return [
@@ -135,12 +139,12 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
             }
             for rec in matched
         ]
-    if problems:
-        status, reason = problems[0][0], "; ".join(p[1] for p in problems)
-    elif no_lookup:
+    if no_lookup:
         status, reason = "no_recommendation", (
             f"{first['source']} gives no genotype lookup for {first['drug']} (e.g. a dosing algorithm); read the guideline"
         )
+    elif problems:
+        status, reason = problems[0][0], "; ".join(p[1] for p in problems)
     else:
         status, reason = "no_recommendation", f"{first['source']} has no recommendation for this genotype"
     return [{**base, "status": status, "reason": reason}]
@@ -174,12 +178,20 @@ def _problems(genes: list[str], state: dict) -> list[tuple[str, str]]:
     return out
 
 
-def _messages(messages: list, genes: list[str], sample: str, diplotypes: dict) -> list[str]:
+def _messages(messages: list, genes: list[str], sample: str, diplotypes: dict, source: str) -> list[str]:
     """Knowledge-base messages for this drug whose gene and diplotype conditions hold (variant conditions need
     genotypes and are left to the report's allele-matching details)."""
     out = []
     for m in messages:
-        if m.gene not in genes or len(m.variants) or len(m.variants_missing):
+        if len(m.variants) or len(m.variants_missing):
+            continue
+        if not isinstance(m.gene, str):
+            # Drug-level notes: those named for one source (e.g. pcat-cpic-warfarin-*) go on that source's rows only.
+            named = {src for src in ("cpic", "dpwg") if src in str(m.name).lower()}
+            if not named or source.lower() in named:
+                out.append(m.message)
+            continue
+        if m.gene not in genes:
             continue
         dip = diplotypes.get((sample, m.gene))
         if len(m.diplotypes) and dip not in list(m.diplotypes):

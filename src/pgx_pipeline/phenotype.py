@@ -20,9 +20,17 @@ HLA_GENES = frozenset({"HLA-A", "HLA-B"})
 HLA_ALLELES = {"HLA-A": ("*31:01",), "HLA-B": ("*15:02", "*15:11", "*57:01", "*58:01")}
 
 
-def hla_lookup_keys(gene: str, diplotype: str | None) -> list[str]:
-    present = set((diplotype or "").replace(" ", "").split("/"))
-    return [f"{a} {'positive' if a in present else 'negative'}" for a in HLA_ALLELES.get(gene, ())]
+def hla_lookup_keys(gene: str, diplotype: str | None, phenotype: str | None = None) -> list[str]:
+    """Presence of each guideline allele, from the typed diplotype or an outside phenotype like '*57:01 positive'."""
+    present = set(diplotype.replace(" ", "").split("/")) if isinstance(diplotype, str) else set()
+    stated = phenotype if isinstance(phenotype, str) else ""
+    keys = []
+    for allele in HLA_ALLELES.get(gene, ()):
+        if allele in present or f"{allele} positive" in stated:
+            keys.append(f"{allele} positive")
+        elif present or f"{allele} negative" in stated:
+            keys.append(f"{allele} negative")  # a full typing rules the allele out; a phenotype must say so
+    return keys
 
 
 def assign_phenotypes(
@@ -61,20 +69,24 @@ def assign_phenotypes(
 
 
 def _outside(out: pd.DataFrame, i: int, row, warnings: list[str]) -> None:
-    """An outside call's own phenotype/activity win; else the diplotype is looked up like any other."""
-    if row.gene in HLA_GENES:
-        keys = hla_lookup_keys(row.gene, row.diplotype)
-        positives = [k for k in keys if k.endswith("positive")]
-        out.at[i, "phenotype"] = "; ".join(positives) if positives else "; ".join(keys)
-        out.at[i, "lookup_key"] = "; ".join(keys)
+    """An outside call's own phenotype/activity replace the table's (both, never one of each); with
+    neither, its diplotype is looked up like any other."""
+    if row.status != "outside_call":
         return
-    if isinstance(row.outside_activity_score, str):
-        out.at[i, "activity_score"] = row.outside_activity_score
-    if isinstance(row.outside_phenotype, str):
-        out.at[i, "phenotype"] = row.outside_phenotype
-    if isinstance(row.outside_phenotype, str) or isinstance(row.outside_activity_score, str):
-        key = row.outside_activity_score if row.gene in ACTIVITY_SCORE_GENES and isinstance(row.outside_activity_score, str) else None
-        out.at[i, "lookup_key"] = key or out.at[i, "phenotype"]
+    if row.gene in HLA_GENES:
+        keys = hla_lookup_keys(row.gene, row.diplotype, row.outside_phenotype)
+        positives = [k for k in keys if k.endswith("positive")]
+        out.at[i, "phenotype"] = "; ".join(positives) if positives else ("; ".join(keys) or None)
+        out.at[i, "lookup_key"] = "; ".join(keys) or None
+        if not keys:
+            warnings.append(f"outside call for {row.gene} names none of {', '.join(HLA_ALLELES[row.gene])}")
+        return
+    phenotype = row.outside_phenotype if isinstance(row.outside_phenotype, str) else None
+    activity = row.outside_activity_score if isinstance(row.outside_activity_score, str) else None
+    if phenotype or activity:
+        out.at[i, "phenotype"] = phenotype
+        out.at[i, "activity_score"] = activity
+        out.at[i, "lookup_key"] = activity if (activity and row.gene in ACTIVITY_SCORE_GENES) else phenotype
     if pd.isna(out.at[i, "lookup_key"]):
         warnings.append(f"outside call {row.diplotype} has no phenotype and is not in the {row.gene} phenotype table")
 

@@ -5,7 +5,7 @@ file itself (`reporter/guidelines/*.json` of the stale fallback, read here with 
 substring of its text that the guidance stage's output must contain.  Phenotypes and activity scores are quoted
 from the published `phenotype/<GENE>.json` tables.  Nothing expected is computed by the code under test.
 
-Known bugs are pinned as strict xfails (see each reason); they pass once the stage is fixed.
+Each regression test below pinned a bug found in review (now fixed).
 """
 
 from __future__ import annotations
@@ -271,10 +271,6 @@ def test_warfarin_with_cyp2c9_vkorc1_cyp4f2(stages):
     assert (dpwg["status"] == "matched").all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "guidance._messages skips every message whose gene is null (`m.gene not in genes`), so drug-level notes "
-    "never attach: messages.json 'pcat-cpic-warfarin-1-flowchart' / 'pcat-cpic-warfarin-2-vkorc1' (gene null, "
-    "drugs [warfarin]) and 'Phenytoin_HLA-B warning' (drugs [phenytoin, fosphenytoin]) are dropped"))
 def test_warfarin_drug_level_messages_attach(stages):
     _, gd = stages(WARFARIN_CALLS)
     cpic = rows_for(gd, "S1", "warfarin", "CPIC").iloc[0]
@@ -282,19 +278,12 @@ def test_warfarin_drug_level_messages_attach(stages):
     assert any("only considers a single SNV in VKORC1 (rs9923231)" in m for m in cpic["messages"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a called diplotype with no phenotype (CYP4F2: no phenotype file upstream) is shown as 'CYP4F2: nan' in "
-    "guidance.phenotypes: sample_gene_keys always adds the diplotype-count key, so the 'no_phenotype' state "
-    "(`if not keys - {r.diplotype}`) is unreachable and str(NaN) is written"))
 def test_warfarin_phenotypes_never_read_nan(stages):
     _, gd = stages(WARFARIN_CALLS)
     cpic = rows_for(gd, "S1", "warfarin", "CPIC").iloc[0]
     assert not any("nan" in p for p in cpic["phenotypes"]), list(cpic["phenotypes"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "same root cause: a diplotype missing from the phenotype table is matched as if called, so the reason says "
-    "'CPIC has no recommendation for this genotype' instead of naming the missing phenotype"))
 def test_diplotype_without_published_phenotype_says_why(stages):
     ph, gd = stages([call("S1", "CYP2C19", "*1/*999")])  # *999: not a CYP2C19 allele in the knowledge base
     assert any("not in the knowledge base" in w for w in pheno(ph, "S1", "CYP2C19")["warnings"])
@@ -343,11 +332,6 @@ def test_hla_b_5701_positive_outside_call_abacavir(stages):
         assert "HLA-B" in row["reason"] and "outside call" in row["reason"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an HLA-B outside call given as a phenotype only ('HLA-B<TAB><TAB>*57:01 positive', which outside.py accepts) "
-    "crashes assign_phenotypes: hla_lookup_keys reads only the diplotype, and a null string is NaN under "
-    "pandas 3 (`(diplotype or '').replace` -> AttributeError); guarding only the crash would report *57:01 "
-    "NEGATIVE, so the outside phenotype must be read"))
 def test_hla_b_5701_positive_given_as_phenotype_only(stages):
     _, gd = stages([call("S1", "HLA-B", None, source="outside", status="outside_call", outside_phenotype="*57:01 positive")])
     row = rows_for(gd, "S1", "abacavir", "CPIC").iloc[0]
@@ -355,10 +339,6 @@ def test_hla_b_5701_positive_given_as_phenotype_only(stages):
     assert "Abacavir is not recommended" in row["recommendation"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a malformed HLA-B outside-call line becomes a CALLS row (source 'outside', status 'not_called', "
-    "diplotype null; outside.apply_outside_calls) and assign_phenotypes raises AttributeError on it "
-    "(hla_lookup_keys on NaN), failing the whole cohort instead of reporting gene_not_called"))
 def test_malformed_hla_outside_call_is_not_called(stages):
     _, gd = stages([
         call("S1", "HLA-B", None, source="outside", status="not_called", n_candidates=0,
@@ -442,11 +422,6 @@ def test_outside_call_phenotype_and_activity_score(stages):
     assert len(nm) == 1 and list(nm.iloc[0]["lookup_keys"]) == ["CYP2D6: 2.0"] and nm.iloc[0]["classification"] == "Strong"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an outside call giving only a phenotype keeps the TABLE's activity score: CYP2D6 *1/*2 reported "
-    "'Poor Metabolizer' keeps activity_score '2.0' and CPIC codeine matches the AS 2.0 (normal metabolizer) row, "
-    "so a poor metabolizer is told to use label dosing (phenotype._outside only overwrites activity_score when "
-    "the outside call gives one)"))
 def test_outside_phenotype_only_does_not_keep_the_table_activity_score(stages):
     ph, gd = stages([call("S1", "CYP2D6", "*1/*2", source="outside", outside_phenotype="Poor Metabolizer")])
     p = pheno(ph, "S1", "CYP2D6")
@@ -456,10 +431,6 @@ def test_outside_phenotype_only_does_not_keep_the_table_activity_score(stages):
     assert not any("CYP2D6: 2.0" in list(k) for k in codeine["lookup_keys"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "HLA-B without an outside call is 'absent' with no lookup keys, so CPIC phenytoin's own 'HLA-B: No Result' "
-    "rows never match: every VCF-only sample loses the CYP2C9 dose advice (status gene_not_assessed, no text), "
-    "although the guideline gives it for exactly this case (guidance.sample_gene_keys / _decide)"))
 def test_phenytoin_without_hla_typing_keeps_the_cyp2c9_advice(stages):
     quote = "use approximately 25% less than typical maintenance dose"
     for rec_id, population in (("PA166298373", "PHT naive"), ("PA166298395", "PHT use >3mos")):

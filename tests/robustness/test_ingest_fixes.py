@@ -40,3 +40,35 @@ def test_non_ref_block_allele_is_never_reference(tmp_path, defs_dir):
     vcf.write_text(text)
     ingest_and_call(vcf, defs_dir, tmp_path / "out")
     assert _cyp2c19_rows(tmp_path / "out").loc[94761900, "state"] == "partial"
+
+
+def test_haploid_call_on_autosome_is_missing_not_a_single_allele(tmp_path, defs_dir):
+    """Was: a haploid GT on CYP2C19 gave the one-allele 'diplotype' *2, silently."""
+    lines, calls = ingest_and_call(stage_copy("haploid_autosome.vcf", tmp_path / "in"), defs_dir, tmp_path / "out")
+    top = calls[(calls.gene == "CYP2C19")].iloc[0]
+    assert top["status"] == "not_called" and top["diplotype"] is None
+    assert any("haploid genotype(s) on autosomal CYP2C19 (35)" in line for line in lines)
+    assert set(_cyp2c19_rows(tmp_path / "out")["state"]) == {"no_call"}
+
+
+def test_haploid_chrx_still_haploid(tmp_path, defs_dir):
+    from tests.vcf_text import write_vcf
+
+    vcf = write_vcf(tmp_path / "x.vcf", ["M1"], ["chrX 154536002 C T 1"])
+    lines, _ = ingest_and_call(vcf, defs_dir, tmp_path / "out")
+    g = schema.read_table(tmp_path / "out" / "genotypes.parquet", schema.GENOTYPES)
+    row = g[(g.gene == "G6PD") & (g.position == 154536002)].iloc[0]
+    assert (row["state"], row["ploidy"]) == ("called", 1)
+    assert not any("haploid" in line for line in lines)
+
+
+@pytest.mark.parametrize("name, note", [
+    ("polyploid.vcf", "polyploid genotype(s) in CYP2C19 (1)"),
+    ("ref_mismatch.vcf", "REF differs from the allele definitions at 1 position(s) of CYP2C19 (94761900)"),
+    ("grch37_as_grch38.vcf", "no record at any allele-defining position (35 record(s) read)"),
+    ("stale_index.vcf.gz", "index is older than the file, so it was ignored"),
+])
+def test_silent_reinterpretations_are_now_said(tmp_path, defs_dir, name, note):
+    """Was: these inputs were read as missing/ignored with no word in the log."""
+    lines, _ = ingest_and_call(stage_copy(name, tmp_path / "in"), defs_dir, tmp_path / "out")
+    assert any(note in line for line in lines), lines

@@ -106,6 +106,7 @@ def open_vcf(path: Path):
     return vcf, samples
 
 
+HAPLOID_CONTIGS = ("chrX", "chrY", "chrM")
 OTHER_BUILD_TAGS = ("grch37", "hg19", "b37", "hs37", "g1k_v37", "human_g1k", "hg18", "ncbi36")
 
 
@@ -130,6 +131,10 @@ def _has_index(path: Path) -> bool:
         if idx.exists() and idx.stat().st_mtime >= path.stat().st_mtime - 1:
             return True
     return False
+
+
+def _stale_index(path: Path) -> bool:
+    return any(Path(str(path) + suffix).exists() for suffix in (".tbi", ".csi"))
 
 
 def _gene_sites(kb_positions: pd.DataFrame, contigs: ContigMap) -> list[GeneSites]:
@@ -182,13 +187,18 @@ def ingest_vcf(
         genes = _gene_sites(kb_positions, contigs)
         if not mats:
             mats = {g.gene: reader.empty(g) for g in genes}
-        reader.read(vcf, path, genes, mats, contigs, _has_index(path))
+        indexed = _has_index(path)
+        if not indexed and _stale_index(path):
+            notes.append(f"{path.name}: index is older than the file, so it was ignored and the file read in full; "
+                         "re-index it (tabix -f -p vcf) to read only the gene regions")
+        reader.read(vcf, path, genes, mats, contigs, indexed)
         contigs.check_build(reader.n_ref_mismatch, reader.n_sites_seen, path)
         seen_genes |= {g.gene for g in genes if g.vcf_contig is not None}
     assert reader is not None
     skipped = sorted(set(kb_genes["gene"]) - seen_genes)
     notes.extend(f"no contig for {g} in the input: its positions are absent" for g in skipped)
     notes.extend(reader.warnings)
+    notes.extend(reader.summary_notes())
 
     names = ",".join(p.name for p in paths)
     meta = {"input_id": input_id, "source_file": names, "absent_is_reference": str(absent_is_reference)}
@@ -220,6 +230,26 @@ class _MatrixBuilder:
         self.n_sites_seen = 0
         self.warnings: list[str] = []
         self.covered: set[str] = set()
+        self.n_records_read = 0
+        self.haploid_autosome: Counter = Counter()  # gene -> genotypes read as missing
+        self.polyploid: Counter = Counter()
+        self.ref_mismatch_sites: dict[str, list[int]] = {}
+
+    def summary_notes(self) -> list[str]:
+        """What was read differently from the file's face value, for the log and the caller."""
+        notes = []
+        if self.n_sites_seen == 0:
+            notes.append(f"no record at any allele-defining position ({self.n_records_read} record(s) read): every gene will "
+                         "be not called; check the file is on GRCh38 and covers the pharmacogenes")
+        for gene, n in sorted(self.haploid_autosome.items()):
+            notes.append(f"haploid genotype(s) on autosomal {gene} ({n}): read as missing; check the caller's ploidy setting")
+        for gene, n in sorted(self.polyploid.items()):
+            notes.append(f"polyploid genotype(s) in {gene} ({n}): cannot be matched to a diplotype, read as missing")
+        for gene, positions in sorted(self.ref_mismatch_sites.items()):
+            shown = ", ".join(str(p) for p in positions[:5])
+            notes.append(f"REF differs from the allele definitions at {len(positions)} position(s) of {gene} ({shown}): "
+                         "read as missing; check the reference genome (GRCh38) and the normalisation")
+        return notes
 
     def read(self, vcf, path: Path, genes: list[GeneSites], mats: dict, contigs: ContigMap, indexed: bool) -> None:
         lookup: dict[tuple[str, int], list[tuple[GeneSites, int]]] = {}
@@ -267,6 +297,7 @@ class _MatrixBuilder:
         to_kb = contigs.to_kb
         try:
             for rec in records:
+                self.n_records_read += 1
                 chrom = to_kb(rec.CHROM)
                 if restrict is not None:
                     self.covered.add(restrict)
@@ -303,6 +334,7 @@ class _MatrixBuilder:
         if not ref_consistent(site, vcf_ref):
             if not m["ref_mismatch"][i]:
                 self.n_ref_mismatch += 1
+                self.ref_mismatch_sites.setdefault(m["gene"].gene, []).append(site.position)
             m["ref_mismatch"][i] = True
             return
         if block:
@@ -324,6 +356,15 @@ class _MatrixBuilder:
         if gt.shape[1] > 3:
             extra = (gt[:, 2:-1] != -2).any(axis=1)
             a1[extra], a2[extra] = MISSING, MISSING  # polyploid calls cannot be matched to a diplotype
+            if extra.any():
+                self.polyploid[m["gene"].gene] += int(extra.sum())
+        if m["gene"].kb_contig not in HAPLOID_CONTIGS:
+            # A haploid call on an autosome is a caller/ploidy error: matching it as one allele would report
+            # a single-allele "diplotype" for a diploid gene.
+            haploid = (a2 == NOT_PRESENT) & (gt[:, 0] != NOT_PRESENT)
+            if haploid.any():
+                a1[haploid], a2[haploid] = MISSING, MISSING
+                self.haploid_autosome[m["gene"].gene] += int(haploid.sum())
         m["a1"][i] = _merge(m["a1"][i], a1)
         m["a2"][i] = _merge(m["a2"][i], a2)
         m["phased"][i] |= gt[:, -1].astype(bool) & (gt[:, 1] != NOT_PRESENT if gt.shape[1] > 2 else True)

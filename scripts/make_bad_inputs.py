@@ -235,7 +235,7 @@ def build(out: Path) -> list[tuple[str, str, str, str, str]]:
         "GOOD1\tCYP2C19\t*1/*2\t\t\n"
     )
     add("outside_malformed.tsv", "outside-call table: bad gene, 3 alleles, non-numeric score, empty row", "outside",
-        "warning", "CYP2D6 None not_called: outside_malformed.tsv:3: CYP2D6 diplotype '*1/*4/*5' is malformed")
+        "warning", "CYP2D6 - not_called: outside_malformed.tsv:3: CYP2D6 diplotype '*1/*4/*5' is malformed")
     (out / "outside_conflict.tsv").write_text("CYP2C19\t*17/*17\n")
     add("outside_conflict.tsv", "per-sample outside call *17/*17 where the VCF says *1/*2", "outside", "warning",
         "they DISAGREE")

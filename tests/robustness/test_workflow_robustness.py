@@ -1,0 +1,102 @@
+"""The workflow under bad inputs and a crash: one `pgx-pipeline run` per session (bundled samples + corpus
+inputs + 2 bad ones, stopped after guidance), then a SIGKILLed Snakemake run resumed with --rerun-incomplete
+must give the same tables."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from pgx_pipeline import schema
+from tests.conftest import FALLBACK, PHARMCAT, REPO
+from tests.robustness.conftest import EXE
+from tests.robustness.harness import stage_copy
+
+GOOD = ["good.vcf", "contig_10.vcf", "gvcf_blocks.g.vcf", "odd_sample_ids.vcf"]
+BAD = {"truncated": "truncated.vcf.gz", "duplicate_samples": "duplicate_samples.vcf"}
+UNTIL = "--until match_guidance"
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    inputs = tmp_path_factory.mktemp("inputs")
+    files = [stage_copy(n, inputs) for n in [*GOOD, *BAD.values()]]
+    out = tmp_path_factory.mktemp("cohort")
+    proc = subprocess.run(
+        [EXE, "run", str(REPO / "data" / "sample_vcfs" / "bundled_samples.vcf.gz"), *map(str, files), "--out", str(out),
+         "--knowledge", str(PHARMCAT), "--knowledge", str(FALLBACK), "--cores", "2", "--snakemake-args", UNTIL],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr.split("Error in rule")[0]
+    return out
+
+
+def _tables(root: Path) -> dict[str, Path]:
+    return {str(p.relative_to(root)): p for p in sorted(root.rglob("*.parquet")) if ".snakemake" not in p.parts}
+
+
+def test_good_inputs_complete_bad_ones_are_recorded(cohort):
+    for input_id in ["bundled_samples", "good", "contig_10", "gvcf_blocks.g", "odd_sample_ids"]:
+        assert len(schema.read_table(cohort / "guidance" / f"{input_id}.parquet", schema.GUIDANCE)) > 0, input_id
+    calls = schema.read_table(cohort / "calls" / "gvcf_blocks.g.parquet", schema.CALLS)
+    assert calls[(calls.gene == "CYP2C19") & (calls["rank"] == 1)]["diplotype"].tolist() == ["*1/*2"]
+    for input_id, message in [("truncated", "BGZF end-of-file marker missing"), ("duplicate_samples", "duplicate sample id")]:
+        failed = schema.read_table(cohort / "ingest" / input_id / "samples.parquet", schema.SAMPLES)
+        assert failed["status"].tolist() == ["failed"] and message in failed["error"].iloc[0]
+        assert BAD[input_id] in failed["error"].iloc[0]  # names the file
+        log = (cohort / "logs" / "ingest" / f"{input_id}.log").read_text()
+        assert "Traceback" not in log and "recorded as failed" in log
+
+
+@pytest.mark.xfail(strict=True, reason="calling/call.py: an input whose only row is failed crashes the call stage "
+                   "(np.array([]) of floats & bool mask); its phenotype/guidance/report and the cohort summary are skipped")
+def test_failed_input_flows_through_the_call_stage(cohort):
+    assert (cohort / "calls" / "truncated.parquet").exists()
+    assert "Traceback" not in (cohort / "logs" / "call" / "truncated.log").read_text()
+
+
+def test_sigkill_then_rerun_incomplete_gives_the_same_outputs(cohort, tmp_path):
+    config = yaml.safe_load((cohort / "run_config.yaml").read_text())
+    out = tmp_path / "killed"
+    out.mkdir()
+    config["results"] = str(out)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(out),
+           "--configfile", str(cfg), "--cores", "1", "--keep-going", *UNTIL.split()]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        # kill once some, but not all, per-input outputs exist: in the middle of the cohort
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list((out / "calls").glob("*.parquet"))) >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert len(_tables(out)) < len(_tables(cohort))
+    subprocess.run([*cmd, "--unlock"], env=env, capture_output=True, check=True)  # the killed run's lock
+    rerun = subprocess.run([*cmd, "--rerun-incomplete"], env=env, capture_output=True, text=True)
+    assert "Traceback" not in rerun.stderr.split("Error in rule")[0]
+    got, want = _tables(out), _tables(cohort)
+    assert sorted(got) == sorted(want)
+    for rel in want:
+        assert pq.read_table(got[rel]).equals(pq.read_table(want[rel]), check_metadata=True), rel
+    stray = [p for p in out.rglob("*") if p.name.endswith(".tmp") and ".snakemake" not in p.parts]
+    assert not stray, stray

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import click
-import pandas as pd
 import yaml
 
 from . import __version__, schema
-from .errors import PgxInputError
+from .errors import PgxInputError, user_errors
 from .cli_model import model
 from .inputs import group_vcfs, read_sample_sheet
 from .report.cli import report
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def user_errors(func):
-    """Print a user error as one line (no traceback) and exit 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except PgxInputError as exc:
-            click.echo(f"pgx-pipeline: error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 @click.group()

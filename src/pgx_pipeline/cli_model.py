@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import sys
 
 import click
 
-from .errors import PgxInputError
-
-
-def _user_errors(func):
-    """Print a user error as one line (no traceback) and exit 2, like the main CLI."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except PgxInputError as exc:
-            click.echo(f"pgx-pipeline: error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
+from .errors import PgxInputError, user_errors
 
 
 @click.group()
@@ -39,7 +23,7 @@ def model() -> None:
               help="Reuse the held-out ids of an earlier run (its heldout_ids.txt) instead of a new split.")
 @click.option("--drug", default="warfarin", show_default=True, type=click.Choice(["warfarin"]))
 @click.option("--no-validation", is_flag=True, help="Skip CV and leave-one-site-out (held-out figures only).")
-@_user_errors
+@user_errors
 def train(training_file, out_dir, seed, heldout_file, drug, no_validation):
     """Train, validate and save a dose model with its card."""
     from .model.workflow import train_to_dir
@@ -60,7 +44,7 @@ def train(training_file, out_dir, seed, heldout_file, drug, no_validation):
 @click.option("--sample-sheet", type=click.Path(dir_okay=False),
               help="TSV with sample_id, age, height_cm, weight_kg, race, amiodarone, enzyme_inducer.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Predictions Parquet to write.")
-@_user_errors
+@user_errors
 def predict(model_path, cohort_file, phenotypes, sample_sheet, out):
     """Predict dose class and weekly dose for pipeline samples (--phenotypes) or a cohort file (--iwpc)."""
     from .model.predict import predict_cohort_files, predict_pipeline_files

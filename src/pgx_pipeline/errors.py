@@ -13,3 +13,22 @@ class PgxInputError(Exception):
         self.path = path
         self.sample = sample
         super().__init__(": ".join(prefix + [message]) if prefix else message)
+
+
+def user_errors(func):
+    """CLI decorator: a PgxInputError is printed as one line (no traceback) and the command exits 2."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import sys
+
+        import click
+
+        try:
+            return func(*args, **kwargs)
+        except PgxInputError as exc:
+            click.echo(f"pgx-pipeline: error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper

@@ -212,3 +212,20 @@ def test_multiallelic_joined_and_split(kb, defs_dir, tmp_path):
     recs += [Record("chr2", 233760233, "CAT", ["CATAT"], ["1/0"]), Record("chr2", 233760233, "CAT", ["CATATAT"], ["0/1"])]
     calls = run_calls(write_vcf(tmp_path / "s.vcf.gz", ["S"], recs), defs_dir, tmp_path / "ws")
     assert diplotypes(calls, "S", "UGT1A1") == {F({"*28", "*37"})}
+
+
+def test_blank_cell_inherits_the_reference_alleles_iupac_cell(defs_dir):
+    """NamedAlleleMatcher-101: a blank cell is the reference row's cell. CYP2D6 *1 has IUPAC cells (R, S):
+    an allele that leaves such a position blank must accept either base there, exactly like *1."""
+    import numpy as np
+
+    from pgx_pipeline.calling.call import load_gene_models
+
+    model = load_gene_models(defs_dir)["CYP2D6"]
+    ref = model.reference_index
+    iupac_positions = [p for p in range(len(model.positions)) if model.accept[ref, p].sum() > 1]
+    assert len(iupac_positions) == 2
+    for a in range(len(model.allele_names)):
+        for p in iupac_positions:
+            if not model.defined[a, p] or a == ref:
+                assert np.array_equal(model.accept[a, p], model.accept[ref, p]), model.allele_names[a]

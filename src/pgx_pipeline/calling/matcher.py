@@ -48,12 +48,12 @@ class GeneModel:
         A, P = len(names), len(vocab)
         accept = np.zeros((A, P, width), dtype=bool)
         defined = np.zeros((A, P), dtype=bool)
+        reference_bases = list(alleles["bases"].iloc[names.index(gene_row["reference_allele"])])
         for a, bases in enumerate(alleles["bases"]):
             for p, base in enumerate(bases):
-                if base is None:
-                    accept[a, p, 0] = True
-                    continue
-                defined[a, p] = True
+                defined[a, p] = base is not None
+                # A blank cell is the reference allele's cell, IUPAC included (CYP2D6 *1 has R and S cells).
+                base = reference_bases[p] if base is None else base
                 if base in vocab[p]:
                     accept[a, p, vocab[p].index(base)] = True
                 else:

@@ -58,8 +58,6 @@ def test_good_inputs_complete_bad_ones_are_recorded(cohort):
         assert "Traceback" not in log and "recorded as failed" in log
 
 
-@pytest.mark.xfail(strict=True, reason="calling/call.py: an input whose only row is failed crashes the call stage "
-                   "(np.array([]) of floats & bool mask); its phenotype/guidance/report and the cohort summary are skipped")
 def test_failed_input_flows_through_the_call_stage(cohort):
     assert (cohort / "calls" / "truncated.parquet").exists()
     assert "Traceback" not in (cohort / "logs" / "call" / "truncated.log").read_text()

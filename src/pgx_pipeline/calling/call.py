@@ -91,7 +91,7 @@ def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absen
         absent = np.ones((S, P), dtype=bool)
     else:
         h1, h2, blocks, absent = _matrices(model, sub, sample_ids)
-    use_ref = np.array([absent_ref[s] for s in sample_ids])
+    use_ref = np.array([absent_ref[s] for s in sample_ids], dtype=bool)
     region_read = bool(sub["gene_region_read"].any()) if not sub.empty else False
     refused = use_ref.copy() if not region_read else np.zeros(S, dtype=bool)
     if not region_read:

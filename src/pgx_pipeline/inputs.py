@@ -73,7 +73,9 @@ def group_vcfs(vcfs: list[str], *, absent_is_reference: bool = False) -> list[In
     used: set[str] = set()
     for files in groups.values():
         stems = [vcf_stem(f) for f in files]
-        base = _common_prefix(stems) if len(stems) > 1 else stems[0]
+        # Per-chromosome splits share a prefix ("cohort.chr1", "cohort.chr2"); per-gene files may share none,
+        # and then the folder names the input better than the first file would.
+        base = (_common_prefix(stems) or Path(files[0]).parent.name) if len(stems) > 1 else stems[0]
         input_id = _unique(safe_id(base), used)
         specs.append(InputSpec(input_id, [str(Path(f)) for f in files], absent_is_reference))
     return specs
@@ -84,7 +86,7 @@ def _common_prefix(names: list[str]) -> str:
     for n in names[1:]:
         while not n.startswith(prefix):
             prefix = prefix[:-1]
-    return prefix.rstrip("._-") or names[0]
+    return prefix.rstrip("._-")
 
 
 def _unique(candidate: str, used: set[str]) -> str:

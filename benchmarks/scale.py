@@ -7,13 +7,14 @@ Run from the repo root (needs bcftools/bgzip; nothing here is a test, nothing is
 1. Knowledge base built once (`pgx-pipeline knowledge build`, both mirror folders).
 2. Workflow: `snakemake --cores N --configfile <tmp> --until match_guidance` on the full panel (every gene file the
    knowledge base defines that exists in the panel, one input, absent_is_reference: true), for each N in --cores:
-   wall time, and per-stage seconds / peak RSS from the rules' benchmark TSVs (results/benchmarks/).
+   wall time, and per-stage job-seconds / peak RSS of any job from the rules' benchmark TSVs (results/benchmarks/).
+   The config's sharding applies (default 2,000 samples per part, 4 gene groups).
    With --reports, the report rules (`all`: warfarin model training, per-patient reports, cohort summary) run
    afterwards in the same results folder at the last N and are timed separately.
-3. Scaling: for 100, 1,000, 3,202 samples (`bcftools view -s` subsets) and a synthetic cohort made by resampling
-   the panel's phased haplotypes (size --max-samples, default 50,000; 0 skips it), every stage command
-   (`pgx-pipeline ingest|call|phenotype|guidance`) is run directly under /usr/bin/time: wall seconds and peak RSS,
-   next to the floors on the same files: `bcftools view -R` over the same regions, and reading genotypes.parquet.
+3. Scaling: the same workflow at the last N of --cores for 100, 1,000, 3,202 samples (`bcftools view -s` subsets)
+   and a synthetic cohort made by resampling the panel's phased haplotypes (size --max-samples, default 50,000;
+   0 skips it): wall seconds, job-seconds and the largest peak RSS of any job per stage, next to the floors on
+   the same files: `bcftools view -R` over the same regions, and reading the ingested genotypes Parquet.
    The synthetic cohort keeps every panel record inside the knowledge base's gene spans (the records the ingest
    stage reads); sample i's two haplotypes are drawn from two random panel haplotypes per gene (chrX genes:
    a whole random panel sample, to keep ploidy). It is written to a temp dir and deleted afterwards.
@@ -136,31 +137,15 @@ def synthesize(files: list[Path], bed: Path, n: int, out: Path, seed: int = 7) -
 # ---------------------------------------------------------------- measurements
 
 
-def stage_series(files: list[Path], kb: Path, bed: Path, work: Path) -> dict:
-    """Each stage command on one input, timed; plus both floors."""
-    work.mkdir(parents=True, exist_ok=True)
-    row: dict = {}
-    floor = "; ".join(f"bcftools view -R {bed} {f} > /dev/null" for f in files)
-    row["floor_bcftools"], _ = timed(["bash", "-c", floor])
-    ing = work / "ingest"
-    row["ingest"], row["ingest_mb"] = timed(["pgx-pipeline", "ingest", "--input-id", "panel", "--kb", str(kb),
-                                             "--out-dir", str(ing), "--absent-is-reference",
-                                             *[a for f in files for a in ("--vcf", str(f))]])
-    row["floor_parquet"], _ = timed([sys.executable, "-c", "import pyarrow.parquet as pq; "
-                                     f"pq.read_table('{ing}/genotypes.parquet').to_pandas()"])
-    row["call"], row["call_mb"] = timed(["pgx-pipeline", "call", "--genotypes", str(ing / "genotypes.parquet"),
-                                         "--samples", str(ing / "samples.parquet"), "--kb", str(kb),
-                                         "--out", str(work / "calls.parquet")])
-    row["phenotype"], row["phenotype_mb"] = timed(["pgx-pipeline", "phenotype", "--calls", str(work / "calls.parquet"),
-                                                   "--kb", str(kb), "--out", str(work / "phenotypes.parquet")])
-    row["guidance"], row["guidance_mb"] = timed(["pgx-pipeline", "guidance", "--phenotypes",
-                                                 str(work / "phenotypes.parquet"), "--kb", str(kb),
-                                                 "--out", str(work / "guidance.parquet")])
-    row["samples"] = len(pd.read_parquet(ing / "samples.parquet"))
-    row["genotype_rows"] = pq_rows(ing / "genotypes.parquet")
-    row["guidance_rows"] = pq_rows(work / "guidance.parquet")
-    row["vcf_mb"] = sum(f.stat().st_size for f in files) / 1e6
-    return row
+def floors(files: list[Path], bed: Path, results: Path) -> dict:
+    """The two floors on the same input: bcftools reading the same regions, and reading the ingested Parquet."""
+    cmd = "; ".join(f"bcftools view -R {bed} {f} > /dev/null" for f in files)
+    bcf, _ = timed(["bash", "-c", cmd])
+    parts = sorted(str(p) for p in (results / "ingest").rglob("*.genotypes.parquet"))
+    read, _ = timed([sys.executable, "-c", f"import pandas as pd; [pd.read_parquet(p) for p in {parts!r}]"])
+    rows = sum(pq_rows(Path(p)) for p in parts)
+    return {"floor_bcftools": bcf, "floor_parquet": read, "genotype_rows": rows,
+            "vcf_mb": sum(f.stat().st_size for f in files) / 1e6}
 
 
 def pq_rows(p: Path) -> int:
@@ -169,8 +154,8 @@ def pq_rows(p: Path) -> int:
     return pq.ParquetFile(p).metadata.num_rows
 
 
-def workflow(files: list[Path], tmp: Path, cores: int, target: list[str]) -> tuple[float, Path]:
-    results = tmp / f"wf_cores{cores}"
+def workflow(files: list[Path], tmp: Path, cores: int, target: list[str], tag: str = "") -> tuple[float, Path]:
+    results = tmp / (tag or f"wf_cores{cores}")
     cfg = {
         "results": str(results),
         "knowledge": {"sources": [{"path": str(SOURCES[0]), "stale": False}, {"path": str(SOURCES[1]), "stale": True}]},
@@ -180,7 +165,7 @@ def workflow(files: list[Path], tmp: Path, cores: int, target: list[str]) -> tup
                      "seed": 20090219},
         "report_date": "2026-01-01",
     }
-    cfg_path = tmp / f"config_cores{cores}.yaml"
+    cfg_path = tmp / f"config_{tag or cores}.yaml"
     cfg_path.write_text(json.dumps(cfg))  # JSON is YAML
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp / "wfdir"),
            "--configfile", str(cfg_path), "--cores", str(cores), "--quiet", *target]
@@ -195,13 +180,17 @@ def workflow(files: list[Path], tmp: Path, cores: int, target: list[str]) -> tup
     return wall, results
 
 
-def bench_tsv(results: Path) -> dict[str, tuple[float, float]]:
-    out = {}
+def bench_tsv(results: Path) -> dict[str, tuple[float, float, int]]:
+    """Per stage: job-seconds summed over its jobs, the largest peak RSS of any job (MB), number of jobs."""
+    out: dict[str, list] = {}
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
         d = pd.read_csv(tsv, sep="\t")
-        name = str(tsv.relative_to(results / "benchmarks").with_suffix("")).replace("/panel", "")
-        out[name] = (float(d.s.iloc[0]), float(d.max_rss.iloc[0]))
-    return out
+        stage = tsv.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv")
+        acc = out.setdefault(stage, [0.0, 0.0, 0])
+        acc[0] += float(d.s.iloc[0])
+        acc[1] = max(acc[1], float(d.max_rss.iloc[0]))
+        acc[2] += 1
+    return {k: tuple(v) for k, v in out.items()}
 
 
 # ---------------------------------------------------------------- main
@@ -233,12 +222,10 @@ def main() -> None:
     # -- workflow on the full panel
     wf_rows = []
     cores_list = [int(c) for c in args.cores.split(",") if c.strip()]
-    last_results = None
     for c in cores_list:
         log(f"workflow --cores {c} --until match_guidance")
         wall, results = workflow(files, tmp, c, ["--until", "match_guidance"])
         wf_rows.append((c, wall, bench_tsv(results)))
-        last_results = results
     report_row = None
     if args.reports and cores_list:
         c = cores_list[-1]
@@ -246,31 +233,36 @@ def main() -> None:
         wall, results = workflow(files, tmp, c, [])
         report_row = (c, wall, bench_tsv(results))
 
-    # -- scaling series
+    # -- scaling series: the workflow at the last core count, with floors on the same files
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     total = int(subprocess.run(["bcftools", "query", "-l", str(files[0])], capture_output=True, text=True,
                                check=True).stdout.count("\n"))
+    c = cores_list[-1] if cores_list else 2
     series = []
+
+    def one(label: str, fs: list[Path], tag: str, n: int) -> None:
+        try:
+            wall, results = workflow(fs, tmp, c, ["--until", "match_guidance"], tag=tag)
+            series.append((label, {"wall": wall, "samples": n, "stages": bench_tsv(results), **floors(fs, bed, results)}))
+            shutil.rmtree(results)
+        except RuntimeError as exc:
+            log(f"{label} failed: {exc}")
+            series.append((f"{label} FAILED", {"error": str(exc)[:400]}))
+
     for n in sizes:
         log(f"scaling: {n} samples")
         fs = files if n >= total else subset(files, n, tmp / f"subset_{n}")
-        series.append((f"{n:,} (panel{' subset' if n < total else ''})", stage_series(fs, kb, bed, tmp / f"run_{n}")))
+        one(f"{min(n, total):,} (panel{' subset' if n < total else ''})", fs, f"scale_{n}", min(n, total))
         if n < total:
             shutil.rmtree(tmp / f"subset_{n}")
-        shutil.rmtree(tmp / f"run_{n}")
     if args.max_samples:
         n = args.max_samples
         log(f"synthesizing {n:,} samples")
         t = time.perf_counter()
         fs = synthesize(files, bed, n, tmp / "synthetic")
         log(f"synthesized in {time.perf_counter() - t:.0f} s ({sum(f.stat().st_size for f in fs) / 1e6:.0f} MB)")
-        try:
-            series.append((f"{n:,} (synthetic)", stage_series(fs, kb, bed, tmp / "run_synthetic")))
-        except RuntimeError as exc:
-            log(f"synthetic cohort failed: {exc}")
-            series.append((f"{n:,} (synthetic) FAILED", {"error": str(exc)[:400]}))
+        one(f"{n:,} (synthetic)", fs, "scale_synthetic", n)
         shutil.rmtree(tmp / "synthetic", ignore_errors=True)
-        shutil.rmtree(tmp / "run_synthetic", ignore_errors=True)
 
     # -- tables
     print(f"\nKnowledge base build: {t_kb:.1f} s, peak {kb_mb:.0f} MB. Panel: {len(files)} gene files.\n")
@@ -282,29 +274,31 @@ def main() -> None:
         for c, wall, b in wf_rows:
             cells = [f"{b[s][0]:.1f} s / {b[s][1]:.0f} MB" if s in b else "" for s in stages]
             print(f"| {c} | {wall:.1f} | " + " | ".join(cells) + " |")
-        print("\n(cells: seconds / peak RSS from Snakemake's benchmark TSVs; assign_phenotypes declares no "
-              "benchmark, see the scaling table for it)\n")
+        print("\n(cells: job-seconds summed over the stage's jobs / the largest peak RSS of any of them, from Snakemake's benchmark TSVs)\n")
     if report_row:
         c, wall, b = report_row
         print(f"### Report rules after the above (`all`, --cores {c}): {wall:.1f} s wall")
-        for s in ("model/train_warfarin_model", "report"):
+        for s in ("model", "report"):
             if s in b:
-                print(f"- {s}: {b[s][0]:.1f} s, {b[s][1]:.0f} MB")
+                print(f"- {s}: {b[s][0]:.1f} job-s over {b[s][2]} job(s), largest {b[s][1]:.0f} MB")
         print()
-    print("### Scaling: stage commands run directly (seconds, peak RSS)\n")
-    print("| samples | VCF MB | floor bcftools -R (s) | ingest | ingest / floor | floor Parquet read (s) | call | "
-          "phenotype | guidance | ingest..guidance (s) | ms per sample | genotype rows | guidance rows |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    c = cores_list[-1] if cores_list else 2
+    print(f"### Scaling: workflow `--until match_guidance` at --cores {c} (job-seconds / largest job peak RSS)\n")
+    stages = ["ingest", "call", "phenotype", "guidance"]
+    print("| samples | VCF MB | floor bcftools -R (s) | floor Parquet read (s) | wall (s) | "
+          + " | ".join(stages) + " | ingest / floor | ingest..guidance job-s | ms per sample | genotype rows |")
+    print("|---|---|---|---|---|" + "---|" * len(stages) + "---|---|---|---|")
     for label, r in series:
         if "error" in r:
-            print(f"| {label} | | | | | | | | | | | | {r['error'][:120]} |")
+            print(f"| {label} | " + " | " * (8 + len(stages)) + f"{r['error'][:120]} |")
             continue
-        tot = r["ingest"] + r["call"] + r["phenotype"] + r["guidance"]
-        print(f"| {label} | {r['vcf_mb']:.0f} | {r['floor_bcftools']:.2f} | {r['ingest']:.2f} s / {r['ingest_mb']:.0f} MB | "
-              f"{r['ingest'] / r['floor_bcftools']:.1f}x | {r['floor_parquet']:.2f} | "
-              f"{r['call']:.2f} s / {r['call_mb']:.0f} MB | {r['phenotype']:.2f} s / {r['phenotype_mb']:.0f} MB | "
-              f"{r['guidance']:.2f} s / {r['guidance_mb']:.0f} MB | {tot:.1f} | {1000 * tot / r['samples']:.2f} | "
-              f"{r['genotype_rows']:,} | {r['guidance_rows']:,} |")
+        st = r["stages"]
+        cells = [f"{st[k][0]:.1f} s ({st[k][2]} jobs) / {st[k][1]:.0f} MB" if k in st else "" for k in stages]
+        tot = sum(st[k][0] for k in stages if k in st)
+        ingest = st.get("ingest", (float("nan"),))[0]
+        print(f"| {label} | {r['vcf_mb']:.0f} | {r['floor_bcftools']:.2f} | {r['floor_parquet']:.2f} | {r['wall']:.1f} | "
+              + " | ".join(cells) + f" | {ingest / r['floor_bcftools']:.1f}x | {tot:.1f} | "
+              f"{1000 * tot / r['samples']:.2f} | {r['genotype_rows']:,} |")
     if tmp_ctx:
         tmp_ctx.cleanup()
 

@@ -2,6 +2,7 @@ import pandas as pd
 from snakemake.utils import validate
 
 from pgx_pipeline.inputs import inputs_from_config
+from pgx_pipeline.sharding import plan_input, report_subdir
 
 validate(config, schema="../config/schemas/config.schema.yaml")
 
@@ -9,6 +10,16 @@ RESULTS = config["results"]
 INPUTS = {spec.input_id: spec for spec in inputs_from_config(config)}
 INPUT_IDS = sorted(INPUTS)
 SAMPLE_SHEET = config.get("sample_sheet") or ""
+SHARDING = config.get("sharding") or {}
+# Parts (sample chunks) and gene groups of every input, planned from VCF headers so the DAG is static.
+PLANS = {
+    i: plan_input(
+        spec.vcfs,
+        samples_per_part=SHARDING.get("samples_per_part", 2000),
+        gene_groups=SHARDING.get("gene_groups", 4),
+    )
+    for i, spec in INPUTS.items()
+}
 
 if SAMPLE_SHEET:
     validate(
@@ -30,10 +41,63 @@ KB_TABLES = [
 
 wildcard_constraints:
     input_id="[A-Za-z0-9][A-Za-z0-9._-]*",
+    part="part-[0-9]+",
+    group="genes-[0-9]+",
 
 
 def kb_table(name):
     return f"{RESULTS}/knowledge/{name}.parquet"
+
+
+def part_of(wildcards):
+    # The single-part report rule has no {part} wildcard.
+    return getattr(wildcards, "part", "part-000")
+
+
+def stage_file(stage):
+    return lambda wc: f"{RESULTS}/{stage}/{wc.input_id}/{part_of(wc)}.parquet"
+
+
+def ingest_groups(wildcards):
+    return [
+        f"{RESULTS}/ingest/{wildcards.input_id}/{g}"
+        for g in PLANS[wildcards.input_id].groups
+    ]
+
+
+def group_part_args(kind):
+    def args(wildcards):
+        part = part_of(wildcards)
+        return " ".join(
+            f"--{kind} '{d}/{part}.{kind}.parquet'" for d in ingest_groups(wildcards)
+        )
+
+    return args
+
+
+def gene_group_arg(wildcards):
+    groups = PLANS[wildcards.input_id].groups
+    return f"{groups.index(wildcards.group)}/{len(groups)}"
+
+
+def n_parts(wildcards):
+    return len(PLANS[wildcards.input_id].parts)
+
+
+def all_parts(stage):
+    return [
+        f"{RESULTS}/{stage}/{i}/{part}.parquet"
+        for i in INPUT_IDS
+        for part in PLANS[i].parts
+    ]
+
+
+def report_dirs():
+    return [
+        f"{RESULTS}/reports/{report_subdir(i, part, len(PLANS[i].parts))}"
+        for i in INPUT_IDS
+        for part in PLANS[i].parts
+    ]
 
 
 def input_vcfs(wildcards):
@@ -75,7 +139,7 @@ def knowledge_source_args():
 
 def final_outputs():
     return [
-        *[f"{RESULTS}/reports/{i}" for i in INPUT_IDS],
+        *report_dirs(),
         f"{RESULTS}/reports/cohort_summary.html",
         f"{RESULTS}/reports/calls_only.tsv",
     ]

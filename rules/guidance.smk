@@ -1,14 +1,14 @@
 rule match_guidance:
     input:
-        phenotypes=f"{RESULTS}/phenotypes/{{input_id}}.parquet",
+        phenotypes=f"{RESULTS}/phenotypes/{{input_id}}/{{part}}.parquet",
         guidance=kb_table("guidance"),
         messages=kb_table("messages"),
     output:
-        f"{RESULTS}/guidance/{{input_id}}.parquet",
+        f"{RESULTS}/guidance/{{input_id}}/{{part}}.parquet",
     log:
-        f"{RESULTS}/logs/guidance/{{input_id}}.log",
+        f"{RESULTS}/logs/guidance/{{input_id}}/{{part}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/guidance/{{input_id}}.tsv"
+        f"{RESULTS}/benchmarks/guidance/{{input_id}}/{{part}}.tsv"
     conda:
         "../envs/pgx.yaml"
     params:

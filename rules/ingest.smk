@@ -1,15 +1,17 @@
+# One job per input and gene group; each writes every sample part of its genes (pgx_pipeline.sharding).
+
+
 rule ingest_vcf:
     input:
         vcfs=input_vcfs,
         positions=kb_table("positions"),
         genes=kb_table("genes"),
     output:
-        genotypes=f"{RESULTS}/ingest/{{input_id}}/genotypes.parquet",
-        samples=f"{RESULTS}/ingest/{{input_id}}/samples.parquet",
+        directory(f"{RESULTS}/ingest/{{input_id}}/{{group}}"),
     log:
-        f"{RESULTS}/logs/ingest/{{input_id}}.log",
+        f"{RESULTS}/logs/ingest/{{input_id}}/{{group}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ingest/{{input_id}}.tsv"
+        f"{RESULTS}/benchmarks/ingest/{{input_id}}/{{group}}.tsv"
     conda:
         "../envs/pgx.yaml"
     resources:
@@ -19,7 +21,9 @@ rule ingest_vcf:
         absent=absent_flag,
         sheet=sample_sheet_arg,
         kb=subpath(input.positions, parent=True),
-        out=subpath(output.genotypes, parent=True),
+        group=gene_group_arg,
+        parts=n_parts,
     shell:
         "pgx-pipeline ingest --input-id {wildcards.input_id} {params.vcfs} --kb {params.kb} "
-        "--out-dir {params.out} {params.absent} {params.sheet} 2> {log}"
+        "--gene-group {params.group} --parts {params.parts} "
+        "--out-dir {output} {params.absent} {params.sheet} 2> {log}"

@@ -30,13 +30,13 @@ rule train_warfarin_model:
 
 rule predict_warfarin_dose:
     input:
-        phenotypes=f"{RESULTS}/phenotypes/{{input_id}}.parquet",
+        phenotypes=f"{RESULTS}/phenotypes/{{input_id}}/{{part}}.parquet",
         model=rules.train_warfarin_model.output.model,
         sheet=[SAMPLE_SHEET] if SAMPLE_SHEET else [],
     output:
-        f"{RESULTS}/predictions/{{input_id}}.parquet",
+        f"{RESULTS}/predictions/{{input_id}}/{{part}}.parquet",
     log:
-        f"{RESULTS}/logs/model/predict_warfarin_dose/{{input_id}}.log",
+        f"{RESULTS}/logs/model/predict_warfarin_dose/{{input_id}}/{{part}}.log",
     conda:
         "../envs/pgx.yaml"
     threads: 1

@@ -1,12 +1,14 @@
 rule assign_phenotypes:
     input:
-        calls=f"{RESULTS}/calls/{{input_id}}.parquet",
+        calls=f"{RESULTS}/calls/{{input_id}}/{{part}}.parquet",
         functions=kb_table("allele_functions"),
         table=kb_table("diplotype_phenotypes"),
     output:
-        f"{RESULTS}/phenotypes/{{input_id}}.parquet",
+        f"{RESULTS}/phenotypes/{{input_id}}/{{part}}.parquet",
     log:
-        f"{RESULTS}/logs/phenotype/{{input_id}}.log",
+        f"{RESULTS}/logs/phenotype/{{input_id}}/{{part}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/phenotype/{{input_id}}/{{part}}.tsv"
     conda:
         "../envs/pgx.yaml"
     params:

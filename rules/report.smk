@@ -4,12 +4,11 @@
 
 rule render_patient_reports:
     input:
-        samples=f"{RESULTS}/ingest/{{input_id}}/samples.parquet",
-        genotypes=f"{RESULTS}/ingest/{{input_id}}/genotypes.parquet",
-        calls=f"{RESULTS}/calls/{{input_id}}.parquet",
-        phenotypes=f"{RESULTS}/phenotypes/{{input_id}}.parquet",
-        guidance=f"{RESULTS}/guidance/{{input_id}}.parquet",
-        predictions=f"{RESULTS}/predictions/{{input_id}}.parquet",
+        groups=ingest_groups,
+        calls=stage_file("calls"),
+        phenotypes=stage_file("phenotypes"),
+        guidance=stage_file("guidance"),
+        predictions=stage_file("predictions"),
         kb=[kb_table(name) for name in KB_TABLES],
     output:
         report(
@@ -25,25 +24,50 @@ rule render_patient_reports:
     benchmark:
         f"{RESULTS}/benchmarks/report/{{input_id}}.tsv"
     wildcard_constraints:
-        # reports/cohort_summary.html must never look like a patient-report folder
-        input_id="|".join(i.replace(".", r"\.") for i in INPUT_IDS) or "(?!)",
+        # only inputs of one part; reports/cohort_summary.html must never look like a patient-report folder
+        input_id="|".join(
+            i.replace(".", r"\.") for i in INPUT_IDS if len(PLANS[i].parts) == 1
+        )
+        or "(?!)",
     conda:
         "../envs/pgx.yaml"
     params:
-        results=subpath(input.samples, ancestor=3),
+        results=subpath(input.calls, ancestor=3),
+        part=part_of,
         date=config.get("report_date") or "",
     shell:
         "pgx-pipeline report patients --results {params.results} --input-id {wildcards.input_id} "
-        "--out {output} --report-date '{params.date}' 2> {log}"
+        "--part {params.part} --out {output} --report-date '{params.date}' 2> {log}"
+
+
+# An input of several parts gets one report folder per part: reports/<input>/<part>/.
+use rule render_patient_reports as render_patient_reports_part with:
+    output:
+        report(
+            directory(f"{RESULTS}/reports/{{input_id}}/{{part}}"),
+            patterns=["{name}.html"],
+            caption="../report/patient_reports.rst",
+            category="Patient reports",
+            subcategory="{input_id}",
+            labels={"input": "{input_id}", "report": "{name}"},
+        ),
+    log:
+        f"{RESULTS}/logs/report/{{input_id}}/{{part}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report/{{input_id}}/{{part}}.tsv"
+    wildcard_constraints:
+        input_id="|".join(
+            i.replace(".", r"\.") for i in INPUT_IDS if len(PLANS[i].parts) > 1
+        )
+        or "(?!)",
 
 
 rule summarize_cohort:
     input:
-        reports=[f"{RESULTS}/reports/{i}" for i in INPUT_IDS],
-        samples=[f"{RESULTS}/ingest/{i}/samples.parquet" for i in INPUT_IDS],
-        calls=[f"{RESULTS}/calls/{i}.parquet" for i in INPUT_IDS],
-        phenotypes=[f"{RESULTS}/phenotypes/{i}.parquet" for i in INPUT_IDS],
-        guidance=[f"{RESULTS}/guidance/{i}.parquet" for i in INPUT_IDS],
+        reports=report_dirs(),
+        calls=all_parts("calls"),
+        phenotypes=all_parts("phenotypes"),
+        guidance=all_parts("guidance"),
         kb=[kb_table(name) for name in KB_TABLES],
     output:
         summary=report(

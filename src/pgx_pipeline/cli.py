@@ -38,9 +38,14 @@ def main() -> None:
 @click.option("--absent-is-reference", is_flag=True, help="Positions absent from the VCFs are reference (variant-only files).")
 @click.option("--cores", default=1, show_default=True, type=int, help="Cores for Snakemake.")
 @click.option("--report-date", default=None, help="Date printed on reports (YYYY-MM-DD); default today.")
+@click.option("--samples-per-part", type=click.IntRange(min=0), default=None,
+              help="Samples per job after ingestion (config sharding.samples_per_part; 0 = whole input).")
+@click.option("--gene-groups", type=click.IntRange(min=1), default=None,
+              help="Ingestion jobs per indexed input, one per group of genes (config sharding.gene_groups).")
 @click.option("--snakemake-args", default="", help="Extra arguments passed to snakemake, e.g. '--dry-run'.")
 @user_errors
-def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_reference, cores, report_date, snakemake_args):
+def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_reference, cores, report_date,
+        samples_per_part, gene_groups, snakemake_args):
     """Run the whole workflow on VCF files (single- or multi-sample; per-chromosome splits are grouped)."""
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -64,6 +69,11 @@ def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_referen
     config["training"]["iwpc_xlsx"] = str((REPO_ROOT / config["training"]["iwpc_xlsx"]).resolve())
     if report_date:
         config["report_date"] = report_date
+    sharding_cfg = config.setdefault("sharding", {})
+    if samples_per_part is not None:
+        sharding_cfg["samples_per_part"] = samples_per_part
+    if gene_groups is not None:
+        sharding_cfg["gene_groups"] = gene_groups
     cfg_path = out / "run_config.yaml"
     cfg_path.write_text(yaml.safe_dump(config, sort_keys=False))
     cmd = [
@@ -77,7 +87,7 @@ def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_referen
     # Rules call `pgx-pipeline`: make sure it is the one from this interpreter's environment.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     code = subprocess.call(cmd, env=env)
-    produced = list((out / "calls").glob("*.parquet"))
+    produced = list((out / "calls").glob("*/*.parquet"))
     if code != 0 and not produced:
         raise PgxInputError(f"nothing could be produced; see the logs under {out / 'logs'}")
     if code != 0:
@@ -123,21 +133,26 @@ def knowledge_fetch(url, sha256, out_dir):
 @click.option("--absent-is-reference", is_flag=True)
 @click.option("--sample-sheet", default="", help="Sample sheet (for sex).")
 @click.option("--strict", is_flag=True, help="Fail on bad input instead of recording the failure.")
+@click.option("--gene-group", default=None, help="K/N: read only gene group K of N (groups balance defining positions).")
+@click.option("--parts", "n_parts", default=None, type=click.IntRange(min=1),
+              help="Cut the samples into N parts, written as part-NNN.genotypes/samples.parquet.")
 @user_errors
-def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, sample_sheet, strict):
-    """Ingest one input's VCF(s) into genotypes.parquet and samples.parquet."""
+def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, sample_sheet, strict, gene_group, n_parts):
+    """Ingest one input's VCF(s) into genotypes and samples Parquet (one pair per part with --parts)."""
     from .ingest.vcf import ingest_vcf, record_failed_input
+    from .sharding import parse_group
 
+    group = parse_group(gene_group) if gene_group else None
     sex = {}
     if sample_sheet:
         sex = {r["sample_id"]: (r.get("sex") or None) for r in read_sample_sheet(sample_sheet)}
     try:
         result = ingest_vcf(list(vcfs), kb_dir, out_dir, input_id=input_id,
-                            absent_is_reference=absent_is_reference, sample_sex=sex)
+                            absent_is_reference=absent_is_reference, sample_sex=sex, gene_group=group, n_parts=n_parts)
     except PgxInputError as exc:
         if strict:
             raise
-        record_failed_input(list(vcfs), out_dir, input_id=input_id, error=str(exc))
+        record_failed_input(list(vcfs), out_dir, input_id=input_id, error=str(exc), n_parts=n_parts)
         click.echo(f"pgx-pipeline: error: {exc} (input {input_id} recorded as failed; other inputs continue)", err=True)
         return
     click.echo(f"{input_id}: {result.n_samples} samples, {result.n_records_used} records used", err=True)
@@ -146,19 +161,22 @@ def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, sample_sheet, s
 
 
 @main.command("call")
-@click.option("--genotypes", required=True, type=click.Path(dir_okay=False))
-@click.option("--samples", required=True, type=click.Path(dir_okay=False))
+@click.option("--genotypes", required=True, multiple=True, type=click.Path(dir_okay=False),
+              help="Genotypes Parquet; repeat for the gene groups of one part.")
+@click.option("--samples", required=True, multiple=True, type=click.Path(dir_okay=False),
+              help="Samples Parquet; repeat for the gene groups of one part (a failure in any group fails the sample).")
 @click.option("--kb", "kb_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False))
 @click.option("--sample-sheet", default="")
 @user_errors
 def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet):
-    """Call star-allele diplotypes for every gene and sample of one input."""
+    """Call star-allele diplotypes for every gene and sample of one input (or one part of it)."""
     from .calling.call import call_input
     from .calling.outside import read_outside_calls
+    from .sharding import read_samples
 
-    sample_ids = list(schema.read_table(samples, schema.SAMPLES)["sample_id"])
+    sample_ids = list(read_samples(list(samples))["sample_id"])
     files = list(outside_calls)
     if sample_sheet:
         files += [r["outside_calls"] for r in read_sample_sheet(sample_sheet) if r.get("outside_calls") and r["sample_id"] in sample_ids]
@@ -168,7 +186,7 @@ def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet):
             oc.extend(read_outside_calls(f, sample_ids))
         except PgxInputError as exc:
             click.echo(f"pgx-pipeline: error: {exc} (outside calls from this file ignored)", err=True)
-    calls = call_input(genotypes, samples, kb_dir, out_path, outside_calls=oc)
+    calls = call_input(list(genotypes), list(samples), kb_dir, out_path, outside_calls=oc)
     click.echo(f"{calls['sample_id'].nunique()} samples, {len(calls)} call rows", err=True)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pgx_pipeline import schema
+from pgx_pipeline import schema, sharding
 
 HOSTILE = "<script>alert(1)</script>"
 INPUT = "batch1"
@@ -147,15 +147,18 @@ def write_results(root: Path, samples: dict[str, str], *, failed: dict[str, str]
         srows.append(_row(schema.SAMPLES, sample_id=sid, input_id=input_id, source_file="cohort.vcf.gz",
                           absent_is_reference=False, status="failed", error=err))
     meta = {"input_id": input_id}
-    schema.write_table(pd.DataFrame(srows), root / "ingest" / input_id / "samples.parquet", schema.SAMPLES, meta)
+    group = sharding.ingest_dir(root, input_id) / "genes-0"
+    schema.write_table(pd.DataFrame(srows), group / "part-000.samples.parquet", schema.SAMPLES, meta)
     schema.write_table(pd.DataFrame(genos, columns=schema.GENOTYPES.column_names),
-                       root / "ingest" / input_id / "genotypes.parquet", schema.GENOTYPES, meta)
-    schema.write_table(pd.DataFrame(calls), root / "calls" / f"{input_id}.parquet", schema.CALLS, meta)
-    schema.write_table(pd.DataFrame(phens), root / "phenotypes" / f"{input_id}.parquet", schema.PHENOTYPES, meta)
-    schema.write_table(pd.DataFrame(guids), root / "guidance" / f"{input_id}.parquet", schema.GUIDANCE, meta)
+                       group / "part-000.genotypes.parquet", schema.GENOTYPES, meta)
+    schema.write_table(pd.DataFrame(calls), sharding.stage_file(root, "calls", input_id, "part-000"), schema.CALLS, meta)
+    schema.write_table(pd.DataFrame(phens), sharding.stage_file(root, "phenotypes", input_id, "part-000"),
+                       schema.PHENOTYPES, meta)
+    schema.write_table(pd.DataFrame(guids), sharding.stage_file(root, "guidance", input_id, "part-000"),
+                       schema.GUIDANCE, meta)
     if predictions is not None:
         schema.write_table(pd.DataFrame(predictions, columns=schema.PREDICTIONS.column_names),
-                           root / "predictions" / f"{input_id}.parquet", schema.PREDICTIONS, meta)
+                           sharding.stage_file(root, "predictions", input_id, "part-000"), schema.PREDICTIONS, meta)
     if kb:
         write_kb(root)
     return root

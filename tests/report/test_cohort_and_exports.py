@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from pgx_pipeline import schema
+from pgx_pipeline import schema, sharding
 from pgx_pipeline.report import safe_filename, safe_filenames, write_cohort_outputs
 from pgx_pipeline.report.exports import CALLS_ONLY_COLUMNS
 from tests.report.conftest import HOSTILE, INPUT, Page, call, guide, phen, write_kb
@@ -65,10 +65,16 @@ def _big_cohort(root, n: int) -> None:
                            classification="Strong", alternate=i % 3 == 0))
         guids.append(guide(sid, "codeine", "CPIC", ["CYP2D6"], "no_recommendation", reason="none"))
     meta = {"input_id": INPUT}
-    schema.write_table(pd.DataFrame(samples), root / "ingest" / INPUT / "samples.parquet", schema.SAMPLES, meta)
-    schema.write_table(pd.DataFrame(calls), root / "calls" / f"{INPUT}.parquet", schema.CALLS, meta)
-    schema.write_table(pd.DataFrame(phens), root / "phenotypes" / f"{INPUT}.parquet", schema.PHENOTYPES, meta)
-    schema.write_table(pd.DataFrame(guids), root / "guidance" / f"{INPUT}.parquet", schema.GUIDANCE, meta)
+    # Two sample parts, as the workflow cuts a cohort: the summary must add them up.
+    half = len(samples) // 2
+    for part, rows in (("part-000", samples[:half]), ("part-001", samples[half:])):
+        ids = {r["sample_id"] for r in rows}
+        schema.write_table(pd.DataFrame(rows), sharding.ingest_dir(root, INPUT) / "genes-0" / f"{part}.samples.parquet",
+                           schema.SAMPLES, meta)
+        for stage, table, frame in (("calls", schema.CALLS, calls), ("phenotypes", schema.PHENOTYPES, phens),
+                                    ("guidance", schema.GUIDANCE, guids)):
+            df = pd.DataFrame(frame)
+            schema.write_table(df[df["sample_id"].isin(ids)], sharding.stage_file(root, stage, INPUT, part), table, meta)
     write_kb(root)
 
 
@@ -85,6 +91,12 @@ def test_cohort_summary_for_3202_samples_stays_small(tmp_path):
     assert html.count("<tr") < 200  # aggregated tables; the per-sample list is paged by script, not a wall
     assert "<b>odd/" not in html
     assert len(tsv_path.read_text().splitlines()) == 2 + 3198 * len(GENES)
+    # The cohort came in two sample parts: each patient's link points into its part's report folder.
+    rows = json.loads(re.search(r'<script type="application/json" id="sample-data">(.*?)</script>', html, re.S).group(1))
+    by_id = {r[0]: r for r in rows}
+    assert len(by_id) == 3202
+    assert by_id["HG00001"][2] == f"{INPUT}/part-000/HG00001.html"
+    assert by_id["HG03201"][2] == f"{INPUT}/part-001/HG03201.html"
 
 
 # ---------------------------------------------------------------- calls-only TSV

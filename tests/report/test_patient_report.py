@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from pgx_pipeline import sharding
 from pgx_pipeline.calling.outside import read_outside_calls
 from pgx_pipeline.errors import PgxInputError
 from pgx_pipeline.report import render_reports, safe_filename
@@ -217,6 +218,6 @@ def test_bad_report_date_is_a_user_error(results, tmp_path):
 
 
 def test_missing_stage_table_is_a_user_error(results, tmp_path):
-    (results / "guidance" / f"{INPUT}.parquet").unlink()
+    sharding.stage_file(results, "guidance", INPUT, "part-000").unlink()
     with pytest.raises(PgxInputError, match="guidance table not found"):
         render_reports(results, INPUT, tmp_path / "x", report_date=DATE)

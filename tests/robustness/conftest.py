@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pgx_pipeline import sharding
+
 EXE = str(Path(sys.executable).parent / "pgx-pipeline")
 
 
@@ -36,14 +38,16 @@ def run_stages(cli, vcf: Path, results: Path, kb_dir: Path, input_id: str, *, re
     kb = results / "knowledge"
     if not kb.exists():
         shutil.copytree(kb_dir, kb)
+    ingest_out = results / "ingest" / input_id / "genes-0"
+    part = "part-000"
     steps = [
-        ["ingest", "--input-id", input_id, "--vcf", vcf, "--kb", kb, "--out-dir", results / "ingest" / input_id],
-        ["call", "--genotypes", results / "ingest" / input_id / "genotypes.parquet",
-         "--samples", results / "ingest" / input_id / "samples.parquet", "--kb", kb, "--out", results / "calls" / f"{input_id}.parquet"],
-        ["phenotype", "--calls", results / "calls" / f"{input_id}.parquet", "--kb", kb,
-         "--out", results / "phenotypes" / f"{input_id}.parquet"],
-        ["guidance", "--phenotypes", results / "phenotypes" / f"{input_id}.parquet", "--kb", kb,
-         "--out", results / "guidance" / f"{input_id}.parquet"],
+        ["ingest", "--input-id", input_id, "--vcf", vcf, "--kb", kb, "--out-dir", ingest_out, "--parts", "1"],
+        ["call", "--genotypes", ingest_out / f"{part}.genotypes.parquet", "--samples", ingest_out / f"{part}.samples.parquet",
+         "--kb", kb, "--out", sharding.stage_file(results, "calls", input_id, part)],
+        ["phenotype", "--calls", sharding.stage_file(results, "calls", input_id, part), "--kb", kb,
+         "--out", sharding.stage_file(results, "phenotypes", input_id, part)],
+        ["guidance", "--phenotypes", sharding.stage_file(results, "phenotypes", input_id, part), "--kb", kb,
+         "--out", sharding.stage_file(results, "guidance", input_id, part)],
     ]
     if report_date:
         steps.append(["report", "patients", "--results", results, "--input-id", input_id,

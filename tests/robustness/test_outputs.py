@@ -8,6 +8,7 @@ import stat
 
 import pyarrow.parquet as pq
 
+from pgx_pipeline import sharding
 from tests.robustness.conftest import run_stages
 from tests.robustness.harness import stage_copy
 
@@ -40,7 +41,8 @@ def test_outputs_not_world_readable(tmp_path, kb_dir, cli):
     """The CLI runs under umask 027: Parquet tables and reports are rw-r----- (folders rwxr-x---)."""
     vcf = stage_copy("good.vcf", tmp_path / "in")
     results = run_stages(cli, vcf, tmp_path / "results", kb_dir, "good", report_date=DATE)
-    for path in [results / "ingest" / "good" / "genotypes.parquet", results / "calls" / "good.parquet",
+    for path in [results / "ingest" / "good" / "genes-0" / "part-000.genotypes.parquet",
+                 sharding.stage_file(results, "calls", "good", "part-000"),
                  next((results / "reports" / "good").glob("*.html")), next((results / "reports" / "good").glob("*.json"))]:
         mode = stat.S_IMODE(os.stat(path).st_mode)
         assert mode & stat.S_IRWXO == 0, (path, oct(mode))

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pgx_pipeline import schema
+from pgx_pipeline import schema, sharding
 from tests.conftest import FALLBACK, PHARMCAT, REPO
 from tests.robustness.conftest import EXE
 from tests.robustness.harness import stage_copy
@@ -47,20 +47,20 @@ def _tables(root: Path) -> dict[str, Path]:
 
 def test_good_inputs_complete_bad_ones_are_recorded(cohort):
     for input_id in ["bundled_samples", "good", "contig_10", "gvcf_blocks.g", "odd_sample_ids"]:
-        assert len(schema.read_table(cohort / "guidance" / f"{input_id}.parquet", schema.GUIDANCE)) > 0, input_id
-    calls = schema.read_table(cohort / "calls" / "gvcf_blocks.g.parquet", schema.CALLS)
+        assert len(schema.read_table(sharding.stage_file(cohort, "guidance", input_id, "part-000"), schema.GUIDANCE)) > 0, input_id
+    calls = schema.read_table(sharding.stage_file(cohort, "calls", "gvcf_blocks.g", "part-000"), schema.CALLS)
     assert calls[(calls.gene == "CYP2C19") & (calls["rank"] == 1)]["diplotype"].tolist() == ["*1/*2"]
     for input_id, message in [("truncated", "BGZF end-of-file marker missing"), ("duplicate_samples", "duplicate sample id")]:
-        failed = schema.read_table(cohort / "ingest" / input_id / "samples.parquet", schema.SAMPLES)
+        failed = sharding.read_part_samples(cohort, input_id, "part-000")
         assert failed["status"].tolist() == ["failed"] and message in failed["error"].iloc[0]
         assert BAD[input_id] in failed["error"].iloc[0]  # names the file
-        log = (cohort / "logs" / "ingest" / f"{input_id}.log").read_text()
-        assert "Traceback" not in log and "recorded as failed" in log
+        logs = [p.read_text() for p in (cohort / "logs" / "ingest" / input_id).glob("*.log")]
+        assert logs and all("Traceback" not in log and "recorded as failed" in log for log in logs)
 
 
 def test_failed_input_flows_through_the_call_stage(cohort):
-    assert (cohort / "calls" / "truncated.parquet").exists()
-    assert "Traceback" not in (cohort / "logs" / "call" / "truncated.log").read_text()
+    assert sharding.stage_file(cohort, "calls", "truncated", "part-000").exists()
+    assert "Traceback" not in (cohort / "logs" / "call" / "truncated" / "part-000.log").read_text()
 
 
 def test_sigkill_then_rerun_incomplete_gives_the_same_outputs(cohort, tmp_path):
@@ -78,7 +78,7 @@ def test_sigkill_then_rerun_incomplete_gives_the_same_outputs(cohort, tmp_path):
         deadline = time.monotonic() + 120
         # kill once some, but not all, per-input outputs exist: in the middle of the cohort
         while time.monotonic() < deadline and proc.poll() is None:
-            if len(list((out / "calls").glob("*.parquet"))) >= 2:
+            if len(list((out / "calls").glob("*/*.parquet"))) >= 2:
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the run finished before it could be killed"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pgx_pipeline import schema
+from pgx_pipeline import schema, sharding
 from tests.conftest import FALLBACK, PHARMCAT, REPO
 
 SAMPLES = REPO / "data" / "sample_vcfs"
@@ -43,11 +43,11 @@ def run_dir(tmp_path_factory) -> Path:
 def test_every_stage_wrote_its_table(run_dir):
     input_id = "bundled_samples"
     for path, table in [
-        (f"ingest/{input_id}/genotypes.parquet", schema.GENOTYPES),
-        (f"calls/{input_id}.parquet", schema.CALLS),
-        (f"phenotypes/{input_id}.parquet", schema.PHENOTYPES),
-        (f"guidance/{input_id}.parquet", schema.GUIDANCE),
-        (f"predictions/{input_id}.parquet", schema.PREDICTIONS),
+        *[(f"ingest/{input_id}/genes-{g}/part-000.genotypes.parquet", schema.GENOTYPES) for g in range(4)],
+        (f"calls/{input_id}/part-000.parquet", schema.CALLS),
+        (f"phenotypes/{input_id}/part-000.parquet", schema.PHENOTYPES),
+        (f"guidance/{input_id}/part-000.parquet", schema.GUIDANCE),
+        (f"predictions/{input_id}/part-000.parquet", schema.PREDICTIONS),
     ]:
         assert len(schema.read_table(run_dir / path, table)) > 0, path
     assert (run_dir / "reports" / "cohort_summary.html").stat().st_size > 0
@@ -56,7 +56,7 @@ def test_every_stage_wrote_its_table(run_dir):
 
 def test_calls_match_the_generators_truth(run_dir):
     truth = pd.read_csv(SAMPLES / "truth.tsv", sep="\t")
-    calls = schema.read_table(run_dir / "calls" / "bundled_samples.parquet", schema.CALLS)
+    calls = schema.read_table(run_dir / "calls" / "bundled_samples" / "part-000.parquet", schema.CALLS)
     top = calls[calls["rank"] == 1].set_index(["sample_id", "gene"])
     outside = {(r.sample_id, r.gene) for r in truth.itertuples() if "overridden" in str(r.notes)}
     for r in truth.itertuples():
@@ -79,8 +79,8 @@ def test_bad_input_fails_alone(tmp_path):
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert len(schema.read_table(out / "guidance" / "bundled_samples.parquet", schema.GUIDANCE)) > 0
-    failed = schema.read_table(out / "ingest" / "broken" / "samples.parquet", schema.SAMPLES)
+    assert len(schema.read_table(out / "guidance" / "bundled_samples" / "part-000.parquet", schema.GUIDANCE)) > 0
+    failed = sharding.read_part_samples(out, "broken", "part-000")
     assert failed["status"].tolist() == ["failed"] and "not a readable VCF" in failed["error"].iloc[0]
 
 
@@ -106,3 +106,43 @@ def test_report_json_snapshot(run_dir):
         pytest.skip("snapshot written; review it and commit")
     expected = json.loads(SNAPSHOT.read_text())
     assert got == expected
+
+
+def test_sharded_run_gives_the_same_results(run_dir, tmp_path):
+    """The bundled input cut into 3 sample parts x 3 gene groups: the same tables and report JSON, part by part.
+
+    The knowledge base and the trained model are copied from the unsharded run so only the sharded stages rerun.
+    """
+    import shutil
+
+    out = tmp_path / "sharded"
+    out.mkdir()
+    for folder in ("knowledge", "model"):
+        shutil.copytree(run_dir / folder, out / folder)
+    proc = subprocess.run(
+        [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), "--out", str(out),
+         "--knowledge", str(PHARMCAT), "--knowledge", str(FALLBACK),
+         "--sample-sheet", str(SAMPLES / "sample_sheet.tsv"),
+         "--outside-calls", str(SAMPLES / "bundled_outside_calls.tsv"),
+         "--cores", "2", "--report-date", "2026-01-01", "--samples-per-part", "5", "--gene-groups", "3"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "train_warfarin_model" not in proc.stderr  # the copied model was reused
+    input_id = "bundled_samples"
+    parts = sharding.list_parts(out, input_id)
+    assert parts == ["part-000", "part-001", "part-002"]
+    assert sorted(p.name for p in (out / "ingest" / input_id).iterdir()) == ["genes-0", "genes-1", "genes-2"]
+    for stage, table in [("calls", schema.CALLS), ("phenotypes", schema.PHENOTYPES), ("guidance", schema.GUIDANCE),
+                         ("predictions", schema.PREDICTIONS)]:
+        whole = schema.read_table(sharding.stage_file(run_dir, stage, input_id, "part-000"), table)
+        pieces = pd.concat([schema.read_table(sharding.stage_file(out, stage, input_id, p), table) for p in parts],
+                           ignore_index=True)
+        assert len(pieces) == len(whole), stage
+        pd.testing.assert_frame_equal(pieces, whole, check_dtype=False, obj=stage)
+    genotypes = lambda root: sharding.read_part_genotypes(root, input_id, "part-000")  # noqa: E731
+    assert len(genotypes(out)) < len(genotypes(run_dir))  # one part holds only its samples
+    sharded_reports = {}
+    for p in parts:
+        sharded_reports |= _digest(out / "reports" / input_id / p)
+    assert sharded_reports == _digest(run_dir / "reports" / input_id)

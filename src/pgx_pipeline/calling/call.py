@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import schema
+from .. import schema, sharding
 from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
 from .matcher import GeneModel, MatchResult, Pattern, match_pattern
 from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
@@ -36,22 +36,27 @@ def load_gene_models(kb_dir: str | os.PathLike) -> dict[str, GeneModel]:
 
 
 def call_input(
-    genotypes_path: str | os.PathLike,
-    samples_path: str | os.PathLike,
+    genotypes_path: str | os.PathLike | list,
+    samples_path: str | os.PathLike | list,
     kb_dir: str | os.PathLike,
     out_path: str | os.PathLike,
     *,
     outside_calls: list[OutsideCall] | None = None,
 ) -> pd.DataFrame:
-    """Call every gene for every sample of one input and write the calls table atomically."""
+    """Call every gene for every sample of one input and write the calls table atomically.
+
+    Lists of paths are the gene groups of one part (see `sharding`): their genotypes are concatenated.
+    """
+    geno_paths = genotypes_path if isinstance(genotypes_path, list) else [genotypes_path]
+    sample_paths = samples_path if isinstance(samples_path, list) else [samples_path]
     models = load_gene_models(kb_dir)
-    genotypes = schema.read_table(genotypes_path, schema.GENOTYPES, columns=MATCH_COLUMNS)
-    samples = schema.read_table(samples_path, schema.SAMPLES)
+    genotypes = sharding.read_genotypes(geno_paths, columns=MATCH_COLUMNS)
+    samples = sharding.read_samples(sample_paths)
     functions_path = Path(kb_dir) / "allele_functions.parquet"
     functions = schema.read_table(functions_path, schema.KB_ALLELE_FUNCTIONS) if functions_path.exists() else None
     calls = call_genotypes(genotypes, samples, models, functions)
     calls = apply_outside_calls(calls, outside_calls or [], set(samples["sample_id"]))
-    meta = schema.read_metadata(genotypes_path)
+    meta = schema.read_metadata(geno_paths[0])
     schema.write_table(calls, out_path, schema.CALLS, metadata={"input_id": meta.get("input_id", "")})
     return calls
 

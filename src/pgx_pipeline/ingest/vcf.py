@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import schema
+from .. import schema, sharding
 from ..errors import PgxInputError
 from .alleles import DefinitionSite, map_record_alleles, ref_consistent
 from .contigs import ContigMap
@@ -156,17 +156,26 @@ def ingest_vcf(
     input_id: str,
     absent_is_reference: bool = False,
     sample_sex: dict[str, str] | None = None,
+    gene_group: tuple[int, int] | None = None,
+    n_parts: int | None = None,
 ) -> IngestResult:
     """Write `genotypes.parquet` and `samples.parquet` for one input into `out_dir`.
 
     An input is one VCF, or several VCFs holding the same samples split by chromosome or region
     (as labs often deliver them); records for one position found in several files are merged.
+    With `gene_group=(k, n)` only group k's genes are read; with `n_parts` the samples are cut into that
+    many parts, each written as `part-NNN.genotypes.parquet` / `part-NNN.samples.parquet` (see `sharding`).
     """
     paths = [Path(p) for p in (vcf_paths if isinstance(vcf_paths, (list, tuple)) else [vcf_paths])]
     kb_dir = Path(kb_dir)
     out_dir = Path(out_dir)
     kb_positions = schema.read_table(kb_dir / "positions.parquet", schema.KB_POSITIONS)
     kb_genes = schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)
+    if gene_group is not None:
+        k, n = gene_group
+        mine = {g for g, grp in sharding.assign_gene_groups(kb_positions, n).items() if grp == k}
+        kb_positions = kb_positions[kb_positions["gene"].isin(mine)]
+        kb_genes = kb_genes[kb_genes["gene"].isin(mine)]
     notes: list[str] = []
     reader: _MatrixBuilder | None = None
     samples: list[str] = []
@@ -202,8 +211,6 @@ def ingest_vcf(
 
     names = ",".join(p.name for p in paths)
     meta = {"input_id": input_id, "source_file": names, "absent_is_reference": str(absent_is_reference)}
-    geno_path = out_dir / "genotypes.parquet"
-    _write_genotypes(geno_path, mats, samples, input_id, meta, reader.covered)
     sample_sex = sample_sex or {}
     samples_df = pd.DataFrame(
         {
@@ -216,8 +223,19 @@ def ingest_vcf(
             "error": None,
         }
     )
-    samples_path = schema.write_table(samples_df, out_dir / "samples.parquet", schema.SAMPLES, metadata=meta)
-    return IngestResult(geno_path, samples_path, len(samples), reader.n_records_used, notes)
+    outputs = _output_paths(out_dir, n_parts)
+    slices = sharding.part_slices(len(samples), len(outputs))
+    for (geno_path, samples_path), part in zip(outputs, slices):
+        _write_genotypes(geno_path, mats, samples, input_id, meta, reader.covered, part)
+        schema.write_table(samples_df.iloc[part], samples_path, schema.SAMPLES, metadata=meta)
+    return IngestResult(outputs[0][0], outputs[0][1], len(samples), reader.n_records_used, notes)
+
+
+def _output_paths(out_dir: Path, n_parts: int | None) -> list[tuple[Path, Path]]:
+    if n_parts is None:
+        return [(out_dir / "genotypes.parquet", out_dir / "samples.parquet")]
+    return [(out_dir / f"{sharding.part_name(i)}.genotypes.parquet", out_dir / f"{sharding.part_name(i)}.samples.parquet")
+            for i in range(n_parts)]
 
 
 class _MatrixBuilder:
@@ -438,7 +456,7 @@ def _states(m: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], input_id: str, meta: dict,
-                     covered: set[str]) -> None:
+                     covered: set[str], part: slice | None = None) -> None:
     """Sample-major long table, written in sample chunks so memory stays bounded by the chunk."""
     table = schema.GENOTYPES
     prepared = []
@@ -459,8 +477,9 @@ def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], i
     os.close(fd)
     try:
         with pq.ParquetWriter(tmp, arrow_schema, compression="zstd") as writer:
-            for s0 in range(0, len(samples), SAMPLE_CHUNK):
-                s1 = min(s0 + SAMPLE_CHUNK, len(samples))
+            start, stop = (part.start, part.stop) if part is not None else (0, len(samples))
+            for s0 in range(start, stop, SAMPLE_CHUNK):
+                s1 = min(s0 + SAMPLE_CHUNK, stop)
                 writer.write_table(_chunk_table(prepared, samples, s0, s1, input_id, arrow_schema))
         os.replace(tmp, path)
     except BaseException:
@@ -521,15 +540,17 @@ def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=arrow_schema)
 
 
-def record_failed_input(vcf_paths: list[str], out_dir: str | os.PathLike, *, input_id: str, error: str) -> None:
-    """An input that cannot be read still gets its tables: no genotypes, one failed row saying why."""
+def record_failed_input(vcf_paths: list[str], out_dir: str | os.PathLike, *, input_id: str, error: str,
+                        n_parts: int | None = None) -> None:
+    """An input that cannot be read still gets its tables: no genotypes, one failed row saying why (in the first part)."""
     out_dir = Path(out_dir)
     names = ",".join(Path(p).name for p in vcf_paths)
     meta = {"input_id": input_id, "source_file": names, "absent_is_reference": "False"}
     empty = pd.DataFrame({c: [] for c in schema.GENOTYPES.column_names})
-    schema.write_table(empty, out_dir / "genotypes.parquet", schema.GENOTYPES, metadata=meta)
     failed = pd.DataFrame(
         [{"sample_id": input_id, "input_id": input_id, "source_file": names, "absent_is_reference": False,
           "sex": None, "status": "failed", "error": error}]
     )
-    schema.write_table(failed, out_dir / "samples.parquet", schema.SAMPLES, metadata=meta)
+    for i, (geno_path, samples_path) in enumerate(_output_paths(out_dir, n_parts)):
+        schema.write_table(empty, geno_path, schema.GENOTYPES, metadata=meta)
+        schema.write_table(failed if i == 0 else failed.iloc[0:0], samples_path, schema.SAMPLES, metadata=meta)

@@ -28,13 +28,14 @@ def report() -> None:
 @report.command("patients")
 @click.option("--results", "results_dir", required=True, type=click.Path(file_okay=False, exists=True))
 @click.option("--input-id", required=True)
+@click.option("--part", default="part-000", show_default=True, help="Sample part of the input (see docs/SCHEMAS.md).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--report-date", default="", help="Date printed on the reports (YYYY-MM-DD); default today.")
-def patients(results_dir: str, input_id: str, out_dir: str, report_date: str) -> None:
-    """One HTML, JSON and outside-call TSV per sample of INPUT_ID."""
+def patients(results_dir: str, input_id: str, part: str, out_dir: str, report_date: str) -> None:
+    """One HTML, JSON and outside-call TSV per sample of one part of INPUT_ID."""
     from .html import render_reports
 
-    names = _run(render_reports, results_dir, input_id, out_dir, report_date=report_date or _today())
+    names = _run(render_reports, results_dir, input_id, out_dir, report_date=report_date or _today(), part=part)
     click.echo(f"pgx-pipeline report: {len(names)} patient report(s) in {out_dir}", err=True)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import schema
+from .. import schema, sharding
 from .context import GENE_STATUS_LABELS, PRIORITIES, _priority, _s
 
 MAX_FAILURE_EXAMPLES = 8
@@ -68,17 +68,19 @@ def build_cohort_context(
     kb: dict[str, str], pipeline_version: str,
 ) -> dict[str, Any]:
     root = Path(results_dir)
-    inputs, sample_rows, failures = [], [], Counter()
+    by_input: dict[str, dict] = {}
+    sample_rows, failures = [], Counter()
     failure_examples: dict[str, list[str]] = {}
     gene_counts: dict[str, Counter] = {}
     pheno_counts: dict[str, Counter] = {}
-    for input_id in input_ids:
-        samples = schema.read_table(root / "ingest" / input_id / "samples.parquet", schema.SAMPLES)
-        calls = schema.read_table(root / "calls" / f"{input_id}.parquet", schema.CALLS,
+    parts = [(input_id, part) for input_id in input_ids for part in sharding.list_parts(root, input_id)]
+    for input_id, part in parts:
+        samples = sharding.read_part_samples(root, input_id, part)
+        calls = schema.read_table(sharding.stage_file(root, "calls", input_id, part), schema.CALLS,
                                   columns=["sample_id", "gene", "rank", "status", "n_candidates", "outside_phenotype"])
-        phen = schema.read_table(root / "phenotypes" / f"{input_id}.parquet", schema.PHENOTYPES,
+        phen = schema.read_table(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES,
                                  columns=["sample_id", "gene", "rank", "phenotype", "candidates_agree"])
-        guid_path = root / "guidance" / f"{input_id}.parquet"
+        guid_path = sharding.stage_file(root, "guidance", input_id, part)
         guid = schema.read_table(guid_path, schema.GUIDANCE, columns=[
             "sample_id", "drug", "status", "classification", "recommendation", "dosing_information",
             "alternate_drug", "other_guidance"])
@@ -90,8 +92,12 @@ def build_cohort_context(
             lambda s: ", ".join(sorted(s))).to_dict()
         prio = sample_priorities(guid).set_index("sample_id")
         n_ok = int((samples["status"] == "ok").sum())
-        inputs.append({"input_id": input_id, "source_files": sorted(set(samples["source_file"].dropna())),
-                       "n_samples": len(samples), "n_ok": n_ok, "n_failed": len(samples) - n_ok})
+        entry = by_input.setdefault(input_id, {"input_id": input_id, "source_files": [], "n_samples": 0, "n_ok": 0,
+                                             "n_failed": 0})
+        entry["source_files"] = sorted(set(entry["source_files"]) | set(samples["source_file"].dropna()))
+        entry["n_samples"] += len(samples)
+        entry["n_ok"] += n_ok
+        entry["n_failed"] += len(samples) - n_ok
         for sid, status, err in zip(samples["sample_id"], samples["status"], samples["error"]):
             reason = (_s(err) or "no reason recorded") if status != "ok" else None
             if reason:
@@ -104,6 +110,7 @@ def build_cohort_context(
             # Compact row: [id, input, href, status, act, consider, genes not called/ambiguous, failure reason]
             sample_rows.append([sid, input_id, hrefs.get((input_id, sid), ""), status, act, consider,
                                 not_called.get(sid, ""), reason or ""])
+    inputs = list(by_input.values())
     n_total = sum(i["n_samples"] for i in inputs)
     genes = []
     for gene in sorted(gene_counts):

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from .. import __version__, schema
+from .. import __version__, schema, sharding
 from ..errors import PgxInputError
 
 GENOME_BUILD = "GRCh38"
@@ -146,15 +146,19 @@ def kb_info(results_dir: str | os.PathLike) -> dict[str, str]:
     raise PgxInputError("no knowledge-base table found; build the knowledge base first", path=kb_dir)
 
 
-def load_input_tables(results_dir: str | os.PathLike, input_id: str) -> InputTables:
-    """Read one input's tables. Predictions are optional: the warfarin model may be switched off."""
+def load_input_tables(results_dir: str | os.PathLike, input_id: str, part: str = "part-000") -> InputTables:
+    """Read one part of one input (see `sharding`). Predictions are optional: the warfarin model may be off."""
     root = Path(results_dir)
-    samples = _required(root / "ingest" / input_id / "samples.parquet", schema.SAMPLES)
-    genotypes = _required(root / "ingest" / input_id / "genotypes.parquet", schema.GENOTYPES)
-    calls = _required(root / "calls" / f"{input_id}.parquet", schema.CALLS)
-    phenotypes = _required(root / "phenotypes" / f"{input_id}.parquet", schema.PHENOTYPES)
-    guidance = _required(root / "guidance" / f"{input_id}.parquet", schema.GUIDANCE)
-    pred_path = root / "predictions" / f"{input_id}.parquet"
+    sample_files = sharding.group_files(root, input_id, part, "samples")
+    if not sample_files:
+        raise PgxInputError(f"no ingested samples for input {input_id!r} {part}; run the earlier stages first",
+                            path=sharding.ingest_dir(root, input_id))
+    samples = sharding.read_samples(sample_files)
+    genotypes = sharding.read_genotypes(sharding.group_files(root, input_id, part, "genotypes"))
+    calls = _required(sharding.stage_file(root, "calls", input_id, part), schema.CALLS)
+    phenotypes = _required(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES)
+    guidance = _required(sharding.stage_file(root, "guidance", input_id, part), schema.GUIDANCE)
+    pred_path = sharding.stage_file(root, "predictions", input_id, part)
     predictions = _group(schema.read_table(pred_path, schema.PREDICTIONS)) if pred_path.is_file() else None
     rsids: dict[tuple[str, int], str] = {}
     pos_path = root / "knowledge" / "positions.parquet"

@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .. import __version__, schema
+from .. import __version__, schema, sharding
 from ..errors import PgxInputError
 from . import exports
 from .cohort import build_cohort_context
@@ -83,16 +83,17 @@ def _model_card_href(tables: InputTables, out_dir: Path) -> str | None:
 
 
 def render_reports(
-    results_dir: str | os.PathLike, input_id: str, out_dir: str | os.PathLike, *, report_date: str
+    results_dir: str | os.PathLike, input_id: str, out_dir: str | os.PathLike, *, report_date: str,
+    part: str = "part-000",
 ) -> dict[str, str]:
-    """Write `<safe>.html`, `<safe>.json` and `<safe>.outside_calls.tsv` per sample of one input.
+    """Write `<safe>.html`, `<safe>.json` and `<safe>.outside_calls.tsv` per sample of one part of an input.
 
     Returns {sample_id: file stem}. Failed samples still get a report that says why they failed.
     """
     _check_date(report_date)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = load_input_tables(results_dir, input_id)
+    tables = load_input_tables(results_dir, input_id, part)
     names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
     card = _model_card_href(tables, out)
     for ctx in sample_contexts(tables, report_date=report_date, model_card_href=card):
@@ -108,8 +109,8 @@ def write_cohort_outputs(
 ) -> tuple[Path, Path]:
     """Write `cohort_summary.html` and `calls_only.tsv` into `out_dir`.
 
-    Patient reports are expected in `out_dir/<input_id>/` (the layout `render_reports` is given by the
-    workflow), so the summary links to them by relative path and the folder can be moved as a whole.
+    Patient reports are expected in `out_dir/<input_id>/` (`out_dir/<input_id>/<part>/` for an input cut into
+    several parts: `sharding.report_subdir`, the layout the workflow gives `render_reports`), so the summary links to them by relative path and the folder can be moved as a whole.
     """
     _check_date(report_date)
     root, out = Path(results_dir), Path(out_dir)
@@ -122,13 +123,16 @@ def write_cohort_outputs(
                  if functions_path.is_file() else None)
     activity = exports.allele_activity_values(functions)
     for input_id in input_ids:
-        samples = schema.read_table(root / "ingest" / input_id / "samples.parquet", schema.SAMPLES,
-                                    columns=["sample_id"])
-        for sid, stem in safe_filenames([str(s) for s in samples["sample_id"]]).items():
-            hrefs[(input_id, sid)] = f"{input_id}/{stem}.html"
-        calls = schema.read_table(root / "calls" / f"{input_id}.parquet", schema.CALLS)
-        phen = schema.read_table(root / "phenotypes" / f"{input_id}.parquet", schema.PHENOTYPES)
-        blocks.append(list(exports.calls_only_rows(calls, phen, activity)))
+        parts = sharding.list_parts(root, input_id)
+        for part in parts:
+            samples = sharding.read_part_samples(root, input_id, part)
+            folder = sharding.report_subdir(input_id, part, len(parts))
+            for sid, stem in safe_filenames([str(s) for s in samples["sample_id"]]).items():
+                hrefs[(input_id, sid)] = f"{folder}/{stem}.html"
+            calls = schema.read_table(sharding.stage_file(root, "calls", input_id, part), schema.CALLS)
+            phen = schema.read_table(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES)
+            # Rendered now, so only one part's tables are in memory at a time.
+            blocks.append(list(exports.calls_only_rows(calls, phen, activity)))
     ctx = build_cohort_context(root, input_ids, report_date=report_date, hrefs=hrefs, kb=kb,
                                pipeline_version=__version__)
     html_path = write_text_atomic(out / "cohort_summary.html", render_cohort_html(ctx))

@@ -125,20 +125,24 @@ def group_files(results: str | Path, input_id: str, part: str, kind: str) -> lis
 def combine_samples(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """One samples table from the gene groups' copies of a part.
 
-    A group that could not read the input fails every sample of the part with its error: a file that breaks
-    in one gene region is not trusted in the others (as when one job reads the whole input).
+    A group that could not read the input at all (every row failed) fails every sample of the part with its
+    error: a file that breaks in one gene region is not trusted in the others, as when one job reads it all.
+    Otherwise a sample failed in any group is failed, keeping that group's error.
     """
+    tables = [t for t in tables if len(t)]
     if not tables:
         return pd.DataFrame({c: [] for c in schema.SAMPLES.column_names})
-    both = pd.concat(tables, ignore_index=True)
-    failed = both[both["status"] != "ok"]
-    ok = both[both["status"] == "ok"].drop_duplicates("sample_id")
-    if failed.empty:
-        return ok[schema.SAMPLES.column_names].reset_index(drop=True)
-    if ok.empty:
-        return failed.drop_duplicates("sample_id")[schema.SAMPLES.column_names].reset_index(drop=True)
-    out = ok.assign(status="failed", error=failed["error"].iloc[0])
-    return out[schema.SAMPLES.column_names].reset_index(drop=True)
+    broken = [t for t in tables if (t["status"] != "ok").all()]
+    readable = [t for t in tables if not (t["status"] != "ok").all()]
+    if broken and not readable:
+        return broken[0][schema.SAMPLES.column_names].reset_index(drop=True)
+    both = pd.concat(readable, ignore_index=True)
+    order = pd.unique(both["sample_id"])
+    both = both.assign(_ok=both["status"] == "ok").sort_values("_ok", kind="stable").drop_duplicates("sample_id")
+    out = both.set_index("sample_id").loc[order].reset_index()
+    if broken:
+        out = out.assign(status="failed", error=broken[0]["error"].iloc[0])
+    return out[schema.SAMPLES.column_names]
 
 
 def read_samples(paths: list[str | Path]) -> pd.DataFrame:

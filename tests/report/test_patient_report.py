@@ -221,3 +221,23 @@ def test_missing_stage_table_is_a_user_error(results, tmp_path):
     sharding.stage_file(results, "guidance", INPUT, "part-000").unlink()
     with pytest.raises(PgxInputError, match="guidance table not found"):
         render_reports(results, INPUT, tmp_path / "x", report_date=DATE)
+
+
+def test_summary_names_the_population_when_a_drug_has_rows_for_several(results, tmp_path):
+    """Two recommendations for one drug that differ only by population must not look like a contradiction."""
+    import pandas as pd
+
+    from pgx_pipeline import schema
+
+    path = sharding.stage_file(results, "guidance", INPUT, "part-000")
+    guid = schema.read_table(path, schema.GUIDANCE)
+    clopi = guid[(guid["sample_id"] == "PGX01") & (guid["drug"] == "clopidogrel") & (guid["status"] == "matched")]
+    assert len(clopi) >= 1
+    extra = clopi.iloc[[0]].assign(population="pediatrics", recommendation="Pediatric: use an alternative agent.")
+    schema.write_table(pd.concat([guid, extra], ignore_index=True), path, schema.GUIDANCE)
+    render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
+    page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
+    summary = page.table(caption="Results that change")
+    clopi_rows = [r for r in summary if r[1].startswith("clopidogrel") and r[-1] == extra["source"].iloc[0]]
+    assert len(clopi_rows) == 2
+    assert sorted(r[1] for r in clopi_rows) == ["clopidogrel", "clopidogrelpopulation: pediatrics"]

@@ -470,6 +470,7 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
                 actions.append({
                     "drug": d["drug"],
                     "source": g["source"],
+                    "population": g["population"] if g["population"] not in (None, "", "general") else None,
                     "genes": g["genes"],
                     "phenotypes": g["phenotypes"],
                     "recommendation": g["recommendation"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
@@ -81,13 +81,17 @@ def calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activi
         ]
 
 
-def calls_only_tsv(blocks: Iterable[Iterable[list[str]]], kb_version: str) -> str:
-    """The whole cohort's calls-only TSV; the first line names the tool, as PharmCAT's does."""
-    lines = [f"pgx-pipeline {__version__} (PharmCAT calls-only layout; knowledge base {kb_version})",
-             "\t".join(CALLS_ONLY_COLUMNS)]
+def calls_only_lines(blocks: Iterable[Iterable[list[str]]], kb_version: str) -> Iterator[str]:
+    """The whole cohort's calls-only TSV, line by line; the first line names the tool, as PharmCAT's does."""
+    yield f"pgx-pipeline {__version__} (PharmCAT calls-only layout; knowledge base {kb_version})\n"
+    yield "\t".join(CALLS_ONLY_COLUMNS) + "\n"
     for block in blocks:
-        lines.extend("\t".join(row) for row in block)
-    return "\n".join(lines) + "\n"
+        for row in block:
+            yield "\t".join(row) + "\n"
+
+
+def calls_only_tsv(blocks: Iterable[Iterable[list[str]]], kb_version: str) -> str:
+    return "".join(calls_only_lines(blocks, kb_version))
 
 
 def outside_call_tsv(ctx: dict[str, Any]) -> str:

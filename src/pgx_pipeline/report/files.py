@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Iterable
 
 from ..schema import atomic_path
 
@@ -46,13 +47,19 @@ def safe_filenames(sample_ids: list[str]) -> dict[str, str]:
     return names
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write UTF-8 text via a temporary file in the same folder, then rename over `path`."""
+def write_text_atomic(path: str | os.PathLike, text: str | Iterable[str]) -> Path:
+    """Write UTF-8 text via a temporary file in the same folder, then rename over `path`.
+
+    `text` may be an iterable of pieces, so a cohort-sized file is streamed rather than built in memory.
+    """
     path = Path(path)
     fd, tmp = atomic_path(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                fh.writelines(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, FILE_MODE)

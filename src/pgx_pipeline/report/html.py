@@ -117,24 +117,27 @@ def write_cohort_outputs(
     out.mkdir(parents=True, exist_ok=True)
     kb = kb_info(root)
     hrefs: dict[tuple[str, str], str] = {}
-    blocks = []
     functions_path = root / "knowledge" / "allele_functions.parquet"
     functions = (schema.read_table(functions_path, schema.KB_ALLELE_FUNCTIONS)
                  if functions_path.is_file() else None)
     activity = exports.allele_activity_values(functions)
-    for input_id in input_ids:
-        parts = sharding.list_parts(root, input_id)
-        for part in parts:
-            samples = sharding.read_part_samples(root, input_id, part)
-            folder = sharding.report_subdir(input_id, part, len(parts))
-            for sid, stem in safe_filenames([str(s) for s in samples["sample_id"]]).items():
-                hrefs[(input_id, sid)] = f"{folder}/{stem}.html"
+    parts = [(input_id, part) for input_id in input_ids for part in sharding.list_parts(root, input_id)]
+    n_parts = {i: sum(1 for j, _ in parts if j == i) for i in input_ids}
+    for input_id, part in parts:
+        samples = sharding.read_part_samples(root, input_id, part)
+        folder = sharding.report_subdir(input_id, part, n_parts[input_id])
+        for sid, stem in safe_filenames([str(s) for s in samples["sample_id"]]).items():
+            hrefs[(input_id, sid)] = f"{folder}/{stem}.html"
+
+    def blocks():
+        # One part's tables in memory at a time; the TSV is streamed to disk.
+        for input_id, part in parts:
             calls = schema.read_table(sharding.stage_file(root, "calls", input_id, part), schema.CALLS)
             phen = schema.read_table(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES)
-            # Rendered now, so only one part's tables are in memory at a time.
-            blocks.append(list(exports.calls_only_rows(calls, phen, activity)))
+            yield exports.calls_only_rows(calls, phen, activity)
+
     ctx = build_cohort_context(root, input_ids, report_date=report_date, hrefs=hrefs, kb=kb,
                                pipeline_version=__version__)
     html_path = write_text_atomic(out / "cohort_summary.html", render_cohort_html(ctx))
-    tsv_path = write_text_atomic(out / "calls_only.tsv", exports.calls_only_tsv(blocks, kb.get("data_version", "unknown")))
+    tsv_path = write_text_atomic(out / "calls_only.tsv", exports.calls_only_lines(blocks(), kb.get("data_version", "unknown")))
     return html_path, tsv_path

@@ -193,6 +193,8 @@ SAMPLES = _t(
     ("sex", STR, "'male', 'female' or null when unknown (from the sample sheet)"),
     ("status", STR, "'ok' or 'failed'", False),
     ("error", STR, "why the sample failed"),
+    ("notes", STR_LIST, "what ingestion read differently from the file's face value (input-level, e.g. haploid "
+                        "genotypes on an autosome read as missing); shown on the report"),
 )
 
 GENOTYPES = _t(

@@ -241,3 +241,17 @@ def test_summary_names_the_population_when_a_drug_has_rows_for_several(results, 
     clopi_rows = [r for r in summary if r[1].startswith("clopidogrel") and r[-1] == extra["source"].iloc[0]]
     assert len(clopi_rows) == 2
     assert sorted(r[1] for r in clopi_rows) == ["clopidogrel", "clopidogrelpopulation: pediatrics"]
+
+
+def test_ingestion_notes_are_on_the_report(results, tmp_path):
+    """What ingestion read differently (here: haploid calls on an autosome) is said to the clinician, not only logged."""
+    from pgx_pipeline import schema
+
+    path = sharding.group_files(results, INPUT, "part-000", "samples")[0]
+    samples = schema.read_table(path, schema.SAMPLES)
+    note = "haploid genotype(s) on autosomal CYP2C19 (3): read as missing; check the caller's ploidy setting"
+    samples["notes"] = [[note]] * len(samples)
+    schema.write_table(samples, path, schema.SAMPLES)
+    render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
+    page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
+    assert f"How the input file was read: {note}" in page.text

@@ -65,10 +65,13 @@ def test_haploid_chrx_still_haploid(tmp_path, defs_dir):
 @pytest.mark.parametrize("name, note", [
     ("polyploid.vcf", "polyploid genotype(s) in CYP2C19 (1)"),
     ("ref_mismatch.vcf", "REF differs from the allele definitions at 1 position(s) of CYP2C19 (94761900)"),
-    ("grch37_as_grch38.vcf", "no record at any allele-defining position (35 record(s) read)"),
+    ("grch37_as_grch38.vcf", "no record at any allele-defining position of ABCG2, CACNA1S"),
     ("stale_index.vcf.gz", "index is older than the file, so it was ignored"),
 ])
 def test_silent_reinterpretations_are_now_said(tmp_path, defs_dir, name, note):
     """Was: these inputs were read as missing/ignored with no word in the log."""
     lines, _ = ingest_and_call(stage_copy(name, tmp_path / "in"), defs_dir, tmp_path / "out")
     assert any(note in line for line in lines), lines
+    # ... and they travel with the samples to the report, not only to the log.
+    samples = schema.read_table(tmp_path / "out" / "samples.parquet", schema.SAMPLES)
+    assert all(any(note in n for n in notes) for notes in samples["notes"]), samples["notes"].tolist()

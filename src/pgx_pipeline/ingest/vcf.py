@@ -207,7 +207,7 @@ def ingest_vcf(
     skipped = sorted(set(kb_genes["gene"]) - seen_genes)
     notes.extend(f"no contig for {g} in the input: its positions are absent" for g in skipped)
     notes.extend(reader.warnings)
-    notes.extend(reader.summary_notes())
+    notes.extend(reader.summary_notes(sorted(kb_genes["gene"])))
 
     names = ",".join(p.name for p in paths)
     meta = {"input_id": input_id, "source_file": names, "absent_is_reference": str(absent_is_reference)}
@@ -221,6 +221,7 @@ def ingest_vcf(
             "sex": [sample_sex.get(s) for s in samples],
             "status": "ok",
             "error": None,
+            "notes": [list(notes)] * len(samples),
         }
     )
     outputs = _output_paths(out_dir, n_parts)
@@ -253,12 +254,12 @@ class _MatrixBuilder:
         self.polyploid: Counter = Counter()
         self.ref_mismatch_sites: dict[str, list[int]] = {}
 
-    def summary_notes(self) -> list[str]:
-        """What was read differently from the file's face value, for the log and the caller."""
+    def summary_notes(self, genes: list[str]) -> list[str]:
+        """What was read differently from the file's face value, for the log, samples.notes and the report."""
         notes = []
-        if self.n_sites_seen == 0:
-            notes.append(f"no record at any allele-defining position ({self.n_records_read} record(s) read): every gene will "
-                         "be not called; check the file is on GRCh38 and covers the pharmacogenes")
+        if self.n_sites_seen == 0 and genes:
+            notes.append(f"no record at any allele-defining position of {', '.join(genes)} ({self.n_records_read} record(s) "
+                         "read): these genes will be not called; check the file is on GRCh38 and covers the pharmacogenes")
         for gene, n in sorted(self.haploid_autosome.items()):
             notes.append(f"haploid genotype(s) on autosomal {gene} ({n}): read as missing; check the caller's ploidy setting")
         for gene, n in sorted(self.polyploid.items()):
@@ -549,7 +550,7 @@ def record_failed_input(vcf_paths: list[str], out_dir: str | os.PathLike, *, inp
     empty = pd.DataFrame({c: [] for c in schema.GENOTYPES.column_names})
     failed = pd.DataFrame(
         [{"sample_id": input_id, "input_id": input_id, "source_file": names, "absent_is_reference": False,
-          "sex": None, "status": "failed", "error": error}]
+          "sex": None, "status": "failed", "error": error, "notes": []}]
     )
     for i, (geno_path, samples_path) in enumerate(_output_paths(out_dir, n_parts)):
         schema.write_table(empty, geno_path, schema.GENOTYPES, metadata=meta)

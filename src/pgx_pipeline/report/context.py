@@ -223,6 +223,7 @@ def build_sample_context(
         ),
         "status": _s(s["status"]) or "failed",
         "error": _s(s["error"]),
+        "input_notes": _l(s["notes"]) if "notes" in s.index else [],
     }
     genes = _genes(calls, phen, geno, tables.rsids)
     drugs = _drugs(guid)

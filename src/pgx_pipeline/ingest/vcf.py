@@ -302,9 +302,12 @@ class _MatrixBuilder:
             "a1": np.full(shape, UNSET, dtype=np.int16),
             "a2": np.full(shape, UNSET, dtype=np.int16),
             "phased": np.zeros(shape, dtype=bool),
-            "ps": np.full(shape, -1, dtype=np.int64),
-            "dp": np.full(shape, -1, dtype=np.int32),
-            "gq": np.full(shape, -1, dtype=np.int32),
+            # PS/DP/GQ are allocated when a record first carries them: most cohort VCFs have none, and these
+            # three would be 16 of the 21 bytes per (position, sample) cell.
+            "ps": None,
+            "dp": None,
+            "gq": None,
+            "shape": shape,
             "filter": [None] * len(g.sites),
             "vcf_ref": [None] * len(g.sites),
             "vcf_alts": [None] * len(g.sites),
@@ -390,6 +393,8 @@ class _MatrixBuilder:
         for key, fmt in (("ps", "PS"), ("dp", "DP"), ("gq", "GQ")):
             values = _format_int(rec, fmt, self.n)
             if values is not None:
+                if m[key] is None:
+                    m[key] = np.full(m["shape"], -1, dtype=np.int64 if key == "ps" else np.int32)
                 m[key][i] = np.maximum(m[key][i], values)
 
 
@@ -523,10 +528,10 @@ def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
         parts["state"].append(_strings(st, STATE_NAMES))
         parts["ploidy"].append(pa.array(ploidy[sl].astype(np.int32)))
         parts["phased"].append(pa.array(m["phased"][sl]))
-        ps = m["ps"][sl]
+        ps = m["ps"][sl] if m["ps"] is not None else np.full(n, -1, dtype=np.int64)
         parts["phase_set"].append(pa.array(ps, mask=ps < 0))
         for key, name in (("dp", "depth"), ("gq", "genotype_quality")):
-            v = m[key][sl]
+            v = m[key][sl] if m[key] is not None else np.full(n, -1, dtype=np.int32)
             parts[name].append(pa.array(v, type=pa.int32(), mask=v < 0))
         site_codes = np.where(np.array([f is None for f in m["filter"]]), -1, np.arange(npos))[pos_idx]
         parts["filter"].append(_strings(site_codes, [f or "" for f in m["filter"]]))

@@ -449,8 +449,9 @@ def _format_int(rec, field: str, n: int) -> np.ndarray | None:
 STATE_NAMES = np.array(["called", "partial", "no_call", "absent", "ref_mismatch"], dtype=object)
 
 
-def _states(m: dict) -> tuple[np.ndarray, np.ndarray]:
-    a1, a2 = m["a1"], m["a2"]
+def _states(m: dict, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+    """State and ploidy codes of the samples in `cols` (per chunk, so no full-cohort temporaries)."""
+    a1, a2 = m["a1"][:, cols], m["a2"][:, cols]
     haploid = a2 == NOT_PRESENT
     known1 = a1 >= 0
     known2 = (a2 >= 0) | haploid
@@ -468,13 +469,12 @@ def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], i
     prepared = []
     for gene in sorted(by_gene):
         m = by_gene[gene]
-        state, ploidy = _states(m)
         vocab = m["vocab"]
         width = max(len(v) for v in vocab)
         vmat = np.full((len(vocab), width), None, dtype=object)
         for i, v in enumerate(vocab):
             vmat[i, : len(v)] = v
-        prepared.append((gene, m, state, ploidy, vmat, gene in covered))
+        prepared.append((gene, m, vmat, gene in covered))
 
     arrow_schema = table.arrow_schema.with_metadata(
         {b"pgx_pipeline.table": table.name.encode(), **{f"pgx_pipeline.{k}".encode(): str(v).encode() for k, v in meta.items()}}
@@ -502,7 +502,7 @@ def _strings(indices: np.ndarray, dictionary) -> pa.Array:
 def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
     parts: dict[str, list] = {name: [] for name in arrow_schema.names}
     ns = s1 - s0
-    for gene, m, state, ploidy, vmat, region_read in prepared:
+    for gene, m, vmat, region_read in prepared:
         g: GeneSites = m["gene"]
         npos = len(g.sites)
         n = npos * ns
@@ -510,7 +510,8 @@ def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
         pos_idx = np.tile(np.arange(npos), ns)
         samp_idx = np.repeat(np.arange(ns), npos)
         sl = (pos_idx, samp_idx + s0)
-        st = state[sl]
+        state, ploidy = _states(m, slice(s0, s1))
+        st = state[pos_idx, samp_idx]
         conflict = (m["a1"][sl] == CONFLICT) | (m["a2"][sl] == CONFLICT)
         st = np.where(conflict & (st < 3), 2, st)
         usable = st != 4
@@ -526,7 +527,7 @@ def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
         parts["chromosome"].append(_strings(np.zeros(n, dtype=np.int64), [g.kb_contig]))
         parts["position"].append(pa.array(g.positions["position"].to_numpy(np.int64)[pos_idx]))
         parts["state"].append(_strings(st, STATE_NAMES))
-        parts["ploidy"].append(pa.array(ploidy[sl].astype(np.int32)))
+        parts["ploidy"].append(pa.array(ploidy[pos_idx, samp_idx].astype(np.int32)))
         parts["phased"].append(pa.array(m["phased"][sl]))
         ps = m["ps"][sl] if m["ps"] is not None else np.full(n, -1, dtype=np.int64)
         parts["phase_set"].append(pa.array(ps, mask=ps < 0))

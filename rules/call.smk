@@ -18,7 +18,8 @@ rule call_star_alleles:
     conda:
         "../envs/pgx.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=scaled(400, 300),
+        runtime=minutes(20),
     params:
         genotypes=group_part_args("genotypes"),
         samples=group_part_args("samples"),

@@ -49,6 +49,19 @@ def kb_table(name):
     return f"{RESULTS}/knowledge/{name}.parquet"
 
 
+def scaled(base_mb, per_1000_samples_mb=0):
+    """mem_mb from measured peaks (benchmarks/README.md) plus headroom, grown with the part size and
+    doubled on each retry (`attempt`), so a job killed for memory is resubmitted with more.
+    """
+    part = SHARDING.get("samples_per_part", 2000) or 50000
+    need = base_mb + per_1000_samples_mb * part / 1000
+    return lambda wildcards, attempt: int(need * attempt)
+
+
+def minutes(base):
+    return lambda wildcards, attempt: base * attempt
+
+
 def part_of(wildcards):
     # The single-part report rule has no {part} wildcard.
     return getattr(wildcards, "part", "part-000")

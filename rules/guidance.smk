@@ -11,6 +11,9 @@ rule match_guidance:
         f"{RESULTS}/benchmarks/guidance/{{input_id}}/{{part}}.tsv"
     conda:
         "../envs/pgx.yaml"
+    resources:
+        mem_mb=scaled(500, 400),
+        runtime=minutes(20),
     params:
         kb=subpath(input.guidance, parent=True),
     shell:

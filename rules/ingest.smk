@@ -15,7 +15,8 @@ rule ingest_vcf:
     conda:
         "../envs/pgx.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=scaled(1500),
+        runtime=minutes(30),
     params:
         vcfs=vcf_args,
         absent=absent_flag,

@@ -23,6 +23,9 @@ rule build_knowledge_base:
         f"{RESULTS}/benchmarks/build_knowledge_base.tsv"
     conda:
         "../envs/pgx.yaml"
+    resources:
+        mem_mb=scaled(1000),
+        runtime=minutes(10),
     params:
         sources=knowledge_source_args(),
         out=subpath(output[0], parent=True),

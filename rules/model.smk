@@ -19,7 +19,8 @@ rule train_warfarin_model:
         "../envs/pgx.yaml"
     threads: 2
     resources:
-        mem_mb=3000,
+        mem_mb=scaled(3000),
+        runtime=minutes(30),
     params:
         seed=config["training"].get("seed", 0),
         out=subpath(output.model, parent=True),
@@ -40,6 +41,9 @@ rule predict_warfarin_dose:
     conda:
         "../envs/pgx.yaml"
     threads: 1
+    resources:
+        mem_mb=scaled(500, 150),
+        runtime=minutes(10),
     params:
         sheet=sample_sheet_arg,
     shell:

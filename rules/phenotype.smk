@@ -11,6 +11,9 @@ rule assign_phenotypes:
         f"{RESULTS}/benchmarks/phenotype/{{input_id}}/{{part}}.tsv"
     conda:
         "../envs/pgx.yaml"
+    resources:
+        mem_mb=scaled(400, 150),
+        runtime=minutes(20),
     params:
         kb=subpath(input.functions, parent=True),
     shell:

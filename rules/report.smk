@@ -31,6 +31,9 @@ rule render_patient_reports:
         or "(?!)",
     conda:
         "../envs/pgx.yaml"
+    resources:
+        mem_mb=scaled(500, 300),
+        runtime=minutes(30),
     params:
         results=subpath(input.calls, ancestor=3),
         part=part_of,
@@ -84,6 +87,9 @@ rule summarize_cohort:
         f"{RESULTS}/logs/report/summarize_cohort.log",
     conda:
         "../envs/pgx.yaml"
+    resources:
+        mem_mb=scaled(1000),
+        runtime=minutes(30),
     params:
         results=subpath(output.summary, ancestor=2),
         ids=" ".join(f"--input-id '{i}'" for i in INPUT_IDS),

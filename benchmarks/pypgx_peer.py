@@ -114,6 +114,8 @@ def main() -> None:
                 rows.append({"gene": gene, "samples": n, "pypgx_s": t_peer, "ours_s": t_ours,
                              "pypgx_ms": 1000 * t_peer / n, "ours_ms": 1000 * t_ours / n, "ratio": t_peer / t_ours,
                              "agree": agree, "compared": len(both)})
+                print(f"[peer] {gene} {n}: PyPGx {t_peer:.1f} s, ours {t_ours:.1f} s, same diplotype {agree}/{len(both)}",
+                      file=sys.stderr, flush=True)
                 shutil.rmtree(work)
     print(f"\nPyPGx {version} vs pgx-pipeline, GRCh38 panel subsets, same run.\n")
     print("| gene | samples | PyPGx (s) | ours: ingest + call (s) | PyPGx ms/sample | ours ms/sample | PyPGx / ours | "

@@ -2,7 +2,7 @@
 # A real single-node SLURM cluster on localhost, and the workflow run through it with the slurm profile;
 # the calls / phenotypes / guidance Parquet of that run are compared with a local (--cores 2) run.
 #
-# Run as root from the repo root (on demand; not part of CI: apt-get + daemons + ~3 min):
+# Run as root from the repo root (on demand; not part of CI: apt-get + daemons + ~6.5 min with UNTIL=all):
 #     bash benchmarks/slurm_local.sh [WORKDIR]          # default WORKDIR: a new /tmp/pgx-slurm.XXXX
 # Env: KEEP_CLUSTER=1 leaves munged/slurmctld/slurmd running; UNTIL=match_guidance (default) or UNTIL=all.
 #
@@ -75,9 +75,16 @@ NodeName=$HOST CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=local Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
 
+# Job steps (srun inside the batch job) look for /etc/slurm/slurm.conf, not SLURM_CONF: link it there while the
+# cluster runs unless the machine already has one (then that one must describe this cluster).
+linked_conf=0
+if [ ! -e /etc/slurm/slurm.conf ]; then
+    mkdir -p /etc/slurm && ln -s "$SLURM_CONF" /etc/slurm/slurm.conf && linked_conf=1
+fi
 started_ctld=0; started_d=0
 cleanup() {
     if [ "${KEEP_CLUSTER:-0}" != 1 ]; then
+        if [ $linked_conf = 1 ]; then rm -f /etc/slurm/slurm.conf; fi
         [ $started_d = 1 ] && [ -f "$WORK/slurm/slurmd.pid" ] && kill "$(cat "$WORK/slurm/slurmd.pid")" 2>/dev/null || true
         [ $started_ctld = 1 ] && [ -f "$WORK/slurm/slurmctld.pid" ] && kill "$(cat "$WORK/slurm/slurmctld.pid")" 2>/dev/null || true
     fi

@@ -32,7 +32,7 @@ UNSET = -3  # no record seen yet for this position
 CONFLICT = -4  # two records put different ALTs on the same haplotype
 
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-SAMPLE_CHUNK = 2000
+SAMPLE_CHUNK = 500
 
 
 @dataclass

@@ -28,11 +28,8 @@ FORMAT = "pgx-pipeline dose model 1"
 # Types beyond skops' defaults that our fitted pipelines contain.  Anything else in a file is refused.
 TRUSTED_TYPES: tuple[str, ...] = (
     "numpy.dtype",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.model_selection._split.StratifiedKFold",
-    "sklearn.utils._bunch.Bunch",
+    "pgx_pipeline.model.train.PublishedBlendRegressor",
+    "pgx_pipeline.model.train.TwoViewClassifier",
 )
 
 
@@ -60,7 +57,6 @@ def save_model(model: DoseModel, path: str | Path) -> Path:
     fd, tmp = atomic_path(path)
     os.close(fd)
     try:
-        # The tree structure is stored as JSON by skops: ~60 MB raw, ~10x smaller deflated.
         sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         os.replace(tmp, path)
     except BaseException:

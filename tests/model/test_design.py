@@ -1,0 +1,46 @@
+"""The shipped design on the real IWPC workbook: the blend is the formula and the refit averaged on the sqrt scale,
+and the class probabilities follow the dose estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pgx_pipeline.model import iwpc
+from pgx_pipeline.model.registry import WARFARIN_MODEL
+from pgx_pipeline.model.train import DOSE_CLASSES, build_classifier, build_linear, build_regressor, dose_class
+
+
+@pytest.fixture(scope="module")
+def cohort(iwpc_xlsx):
+    return WARFARIN_MODEL.read_cohort(iwpc_xlsx)
+
+
+def test_blend_ends_are_the_formula_and_the_refit(cohort):
+    x, y = cohort.x.iloc[:3000], cohort.dose[:3000]
+    x_new = cohort.x.iloc[3000:]
+    fill = iwpc.height_weight_fill(x)
+    formula = iwpc.iwpc_formula_dose(x_new, "pharmacogenetic", fill)
+    refit = build_linear(WARFARIN_MODEL.spec).fit(x, y).predict(x_new)
+    blend = build_regressor(WARFARIN_MODEL.spec)
+    assert np.allclose(blend.set_params(weight=1.0).fit(x, y).predict(x_new), formula)
+    assert np.allclose(blend.set_params(weight=0.0).fit(x, y).predict(x_new), refit)
+    half = blend.set_params(weight=0.5).fit(x, y).predict(x_new)
+    assert np.allclose(np.sqrt(half), (np.sqrt(formula) + np.sqrt(refit)) / 2)
+    # Patients with a missing height get the training part's race mean, as the formula reference does.
+    assert np.isnan(x_new["height_cm"]).any() and np.isfinite(half).all()
+
+
+def test_class_probabilities_follow_the_dose_estimate(cohort):
+    x, y = cohort.x, cohort.dose
+    regressor = build_regressor(WARFARIN_MODEL.spec).fit(x, y)
+    classifier = build_classifier(WARFARIN_MODEL.spec, regressor).fit(x, dose_class(y))
+    proba = classifier.predict_proba(x)
+    assert np.allclose(proba.sum(axis=1), 1)
+    dose = regressor.predict(x)
+    # Higher estimated doses must carry a higher probability of the high class and a lower one of the low class.
+    order = np.argsort(dose)
+    low_quarter, high_quarter = order[: len(order) // 4], order[-len(order) // 4:]
+    assert proba[high_quarter, 2].mean() > 3 * proba[low_quarter, 2].mean()
+    assert proba[low_quarter, 0].mean() > 3 * proba[high_quarter, 0].mean()
+    assert "<= 21" in DOSE_CLASSES and ">= 49" in DOSE_CLASSES

@@ -109,8 +109,18 @@ def our_calls(calls: Path, gene: str) -> tuple[dict[str, str | None], dict[str, 
     return top, tied, status
 
 
-def concordance(peer: dict[str, str], top: dict, tied: dict, status: dict) -> dict:
-    agree = disagree = in_tie = 0
+def pypgx_alleles(pypgx_bin: str, gene: str) -> set[str]:
+    """The star alleles PyPGx's own allele table defines for `gene` (read from its installed package)."""
+    python = Path(pypgx_bin).with_name("python")
+    code = "import os, pypgx; print(os.path.join(os.path.dirname(pypgx.__file__), 'api', 'data', 'allele-table.csv'))"
+    table = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    with open(table) as fh:
+        return {f[1] for f in (line.split(",") for line in fh) if f[0] == gene}
+
+
+def concordance(peer: dict[str, str], top: dict, tied: dict, status: dict, peer_alleles: set[str]) -> dict:
+    """Agreement of rank-1 diplotypes; a disagreement where we name an allele PyPGx's table lacks is counted apart."""
+    agree = disagree = in_tie = unknown_to_peer = 0
     patterns: collections.Counter = collections.Counter()
     examples: dict[tuple, list[str]] = collections.defaultdict(list)
     for s, p in peer.items():
@@ -121,11 +131,14 @@ def concordance(peer: dict[str, str], top: dict, tied: dict, status: dict) -> di
         disagree += 1
         if a in tied.get(s, set()):
             in_tie += 1
+        if b and not b.startswith("(") and set(b.split("/")) - peer_alleles:
+            unknown_to_peer += 1
         patterns[(a, b)] += 1
         if len(examples[(a, b)]) < 3:
             examples[(a, b)].append(s)
-    top_patterns = [{"pypgx": a, "ours": b, "n": n, "examples": examples[(a, b)]} for (a, b), n in patterns.most_common(8)]
-    return {"agree": agree, "disagree": disagree, "disagree_but_pypgx_among_our_tied": in_tie, "patterns": top_patterns}
+    top_patterns = [{"pypgx": a, "ours": b, "n": n, "examples": examples[(a, b)]} for (a, b), n in patterns.most_common()]
+    return {"agree": agree, "disagree": disagree, "disagree_but_pypgx_among_our_tied": in_tie,
+            "disagree_we_name_an_allele_pypgx_lacks": unknown_to_peer, "patterns": top_patterns}
 
 
 def main() -> int:
@@ -209,7 +222,7 @@ def main() -> int:
                                           step=f"pgx-pipeline call {gene}")
                 ours_s = ing_s + call_s
 
-                conc = concordance(pypgx_calls(out), *our_calls(d / "calls.parquet", gene))
+                conc = concordance(pypgx_calls(out), *our_calls(d / "calls.parquet", gene), pypgx_alleles(args.pypgx_bin, gene))
                 results["concordance"][f"{gene}_{n}"] = conc
                 row = {"gene": gene, "samples": n, "pypgx_s": peer_s, "ours_s": ours_s, "ours_ingest_s": ing_s,
                        "ours_call_s": call_s, "pypgx_cpu_s": peer_cpu, "ours_cpu_s": ing_cpu + call_cpu, "pypgx_rss_kb": peer_rss, "ours_rss_kb": max(ing_rss, call_rss),
@@ -229,7 +242,8 @@ def main() -> int:
             total = c["agree"] + c["disagree"]
             print(f"- **{key.replace('_', ', N=')}**: agree {c['agree']}/{total} ({100 * c['agree'] / total:.1f}%), "
                   f"disagree {c['disagree']} (of which PyPGx's diplotype is among our tied candidates: "
-                  f"{c['disagree_but_pypgx_among_our_tied']})")
+                  f"{c['disagree_but_pypgx_among_our_tied']}; where we name an allele PyPGx's table lacks: "
+                  f"{c['disagree_we_name_an_allele_pypgx_lacks']})")
             for p in c["patterns"]:
                 print(f"  - PyPGx `{p['pypgx']}` vs ours `{p['ours']}`: {p['n']} (e.g. {', '.join(p['examples'])})")
     if args.json:

@@ -71,10 +71,11 @@ def call_genotypes(
     sample_ids = list(samples["sample_id"])
     absent_ref = dict(zip(samples["sample_id"], samples["absent_is_reference"].astype(bool)))
     rows: list[dict] = []
-    by_gene = dict(tuple(genotypes.groupby("gene", sort=False, observed=True)))
-    empty = genotypes.iloc[0:0]
+    # Row indices per gene, and one gene's rows taken at a time: a dict of every gene's sub-frame would hold
+    # a second copy of the whole part in memory.
+    rows_of_gene = genotypes.groupby("gene", sort=False, observed=True).indices
     for gene, model in sorted(models.items()):
-        sub = by_gene.get(gene, empty)
+        sub = genotypes.take(rows_of_gene.get(gene, []))
         if gene in VARIANT_LIST_GENES:
             ranks = function_ranks(allele_functions, gene)
             matcher = lambda m, p: match_variant_list(m, p, ranks)  # noqa: E731

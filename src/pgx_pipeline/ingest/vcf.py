@@ -464,7 +464,8 @@ def _states(m: dict, cols: slice) -> tuple[np.ndarray, np.ndarray]:
 
 def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], input_id: str, meta: dict,
                      covered: set[str], part: slice | None = None) -> None:
-    """Sample-major long table, written in sample chunks so memory stays bounded by the chunk."""
+    """Long table, gene-major then sample-major, written in (gene, sample chunk) row groups so memory stays
+    bounded by one gene x one chunk."""
     table = schema.GENOTYPES
     prepared = []
     for gene in sorted(by_gene):
@@ -484,9 +485,11 @@ def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], i
     try:
         with pq.ParquetWriter(tmp, arrow_schema, compression="zstd") as writer:
             start, stop = (part.start, part.stop) if part is not None else (0, len(samples))
-            for s0 in range(start, stop, SAMPLE_CHUNK):
-                s1 = min(s0 + SAMPLE_CHUNK, stop)
-                writer.write_table(_chunk_table(prepared, samples, s0, s1, input_id, arrow_schema))
+            # Gene-major rows (gene, then sample, then position), built one gene x SAMPLE_CHUNK samples at a time.
+            for gene_prepared in prepared:
+                for s0 in range(start, stop, SAMPLE_CHUNK):
+                    s1 = min(s0 + SAMPLE_CHUNK, stop)
+                    writer.write_table(_chunk_table([gene_prepared], samples, s0, s1, input_id, arrow_schema))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

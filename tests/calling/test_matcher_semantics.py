@@ -195,6 +195,8 @@ def _ugt_records(kb, rec_for_28):
     (233760233, "CAT", "CATAT"),  # the definition's own representation
     (233760233, "C", "CAT"),  # minimal left-aligned insertion of TA
     (233760233, "CATA", "CATATA"),  # one more base of trailing padding
+    # one more base of leading padding (GRCh38 has C at 233760232: ...GGTTTTTGCCATATAT...), as some joiners write it
+    (233760232, "CCAT", "CCATAT"),
 ])
 def test_ugt1a1_ta_repeat_star28_any_padding(kb, defs_dir, tmp_path, pos, ref, alt):
     rec = Record("chr2", pos, ref, [alt], ["0/1"], id="rs3064744")

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pgx_pipeline import schema
-from pgx_pipeline.ingest.alleles import DefinitionSite, map_record_alleles
+from pgx_pipeline.ingest.alleles import DefinitionSite, map_record_alleles, strip_left_padding
 from pgx_pipeline.ingest.vcf import ingest_vcf
 from tests.conftest import GETRM30X, PANEL38
 from tests.vcf_text import write_vcf
@@ -35,6 +35,31 @@ def test_ta_repeat_representations(ref, alts, expected):
 def test_insertion_written_with_extra_padding_maps_to_definition():
     # TA7 written with a longer shared suffix: CATATAT>CATATATAT is the same insertion as CAT>CATAT.
     assert map_record_alleles(TA_REPEAT, 233760233, "CATATAT", ["CATATATAT"])[1] == "CATAT"
+
+
+@pytest.mark.parametrize(
+    "ref, alts, k, expected",
+    [
+        ("CCAT", ["CC", "CCATAT"], 1, ("CAT", ["C", "CATAT"])),  # deletion and insertion padded one base further left
+        ("CCAT", ["CC", "<NON_REF>"], 1, ("CAT", ["C", "<NON_REF>"])),  # symbolic ALT kept
+        ("CCAT", ["TCAT"], 1, None),  # the first base changes: not padding
+        ("CCAT", ["C"], 1, None),  # the ALT would be empty: the site itself is deleted, not described
+        ("CA", ["CG"], 2, None),  # REF too short to reach the site
+    ],
+)
+def test_strip_left_padding(ref, alts, k, expected):
+    assert strip_left_padding(ref, alts, k) == expected
+
+
+def test_left_padded_records_are_read_at_the_defining_position(tmp_path, defs_dir):
+    vcf = write_vcf(tmp_path / "pad.vcf", ["A", "B"], [
+        "chr2 233760232 CCAT CC,CCATAT 1/2 0/2",  # UGT1A1 rs3064744 TA5 and TA7 with one more leading base
+    ])
+    result = ingest_vcf(vcf, defs_dir, tmp_path / "o", input_id="pad")
+    a, b = _rows(tmp_path / "o", "A", 233760233), _rows(tmp_path / "o", "B", 233760233)
+    assert (a.state, a.allele1, a.allele2) == ("called", "C", "CATAT")
+    assert (b.state, b.allele1, b.allele2) == ("called", "CAT", "CATAT")
+    assert any("padded further left" in n and "UGT1A1" in n for n in result.notes)
 
 
 def test_snv_site_reads_the_base_at_pos():

@@ -33,6 +33,28 @@ def _trim(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
     return pos, ref, alt
 
 
+def strip_left_padding(vcf_ref: str, vcf_alts: list[str], k: int) -> tuple[str, list[str]] | None:
+    """The record's alleles with their first k bases dropped, when every allele shares them and keeps a base.
+
+    A record at POS whose alleles all begin with the same k reference bases describes the same haplotypes as
+    the record at POS + k without them (e.g. `GCAT>GC` at POS is `CAT>C` at POS + 1): callers and joiners
+    that pad further left than the normalised form write such records. Symbolic and `*` ALTs are kept as
+    they are. None when the record cannot be read at POS + k this way.
+    """
+    if len(vcf_ref) <= k:
+        return None
+    head = vcf_ref[:k]
+    alts = []
+    for alt in vcf_alts:
+        if alt is None or alt in (".", "*") or alt.startswith("<") or "[" in alt or "]" in alt:
+            alts.append(alt)
+        elif len(alt) > k and alt[:k] == head:
+            alts.append(alt[k:])
+        else:
+            return None
+    return vcf_ref[k:], alts
+
+
 def ref_consistent(site: DefinitionSite, vcf_ref: str) -> bool:
     """Same genome: one REF must be a prefix of the other (padding may differ, bases may not)."""
     return site.ref.startswith(vcf_ref) or vcf_ref.startswith(site.ref)

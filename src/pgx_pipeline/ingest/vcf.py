@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from .. import schema, sharding
 from ..errors import PgxInputError
-from .alleles import DefinitionSite, map_record_alleles, ref_consistent
+from .alleles import DefinitionSite, map_record_alleles, ref_consistent, strip_left_padding
 from .contigs import ContigMap
 
 # Codes in the (position x sample) allele matrices.
@@ -252,6 +252,7 @@ class _MatrixBuilder:
         self.n_records_read = 0
         self.haploid_autosome: Counter = Counter()  # gene -> genotypes read as missing
         self.polyploid: Counter = Counter()
+        self.padded_records: Counter = Counter()  # gene -> records read at a position after their POS
         self.ref_mismatch_sites: dict[str, list[int]] = {}
 
     def summary_notes(self, genes: list[str]) -> list[str]:
@@ -262,6 +263,9 @@ class _MatrixBuilder:
                          "read): these genes will be not called; check the file is on GRCh38 and covers the pharmacogenes")
         for gene, n in sorted(self.haploid_autosome.items()):
             notes.append(f"haploid genotype(s) on autosomal {gene} ({n}): read as missing; check the caller's ploidy setting")
+        for gene, n in sorted(self.padded_records.items()):
+            notes.append(f"{n} record(s) in {gene} padded further left than the normalised form were read at the "
+                         "allele-defining position their alleles describe (bcftools norm writes them there)")
         for gene, n in sorted(self.polyploid.items()):
             notes.append(f"polyploid genotype(s) in {gene} ({n}): cannot be matched to a diplotype, read as missing")
         for gene, positions in sorted(self.ref_mismatch_sites.items()):
@@ -330,6 +334,8 @@ class _MatrixBuilder:
                     for g, i in targets:
                         if restrict is None or g.gene == restrict:
                             self._add(rec, mats[g.gene], i)
+                if len(rec.REF) > 1 and chrom in self._sorted:
+                    self._add_padded(rec, chrom, lookup, mats, restrict)
                 if chrom in self._sorted and _is_reference_block(rec):
                     # gVCF reference block: its genotype holds at every position it covers after POS
                     # (0/0 = called reference; ./. = no call; <NON_REF> = unknown allele, never reference).
@@ -342,16 +348,31 @@ class _MatrixBuilder:
         except Exception as exc:  # htslib read errors surface as several exception types
             raise PgxInputError(f"could not read records ({exc}); the file may be truncated or malformed", path=path) from exc
 
-    def _add(self, rec, m: dict, i: int, *, block: bool = False) -> None:
+    def _add_padded(self, rec, chrom: str, lookup, mats, restrict: str | None) -> None:
+        """Defining positions inside the record's REF after POS, read from a record padded further left."""
+        sorted_pos = self._sorted[chrom]
+        lo, hi = np.searchsorted(sorted_pos, [rec.POS + 1, rec.POS + len(rec.REF)])
+        for pos in sorted_pos[lo:hi]:
+            shifted = strip_left_padding(rec.REF, list(rec.ALT), int(pos) - rec.POS)
+            if shifted is None:
+                continue
+            for g, i in lookup[(chrom, int(pos))]:
+                if (restrict is None or g.gene == restrict) and ref_consistent(g.sites[i], shifted[0]):
+                    self.padded_records[g.gene] += 1
+                    self._add(rec, mats[g.gene], i, alleles=shifted)
+
+    def _add(self, rec, m: dict, i: int, *, block: bool = False, alleles: tuple[str, list[str]] | None = None) -> None:
+        """Put one record's genotypes at definition site i; `alleles` = the record's (REF, ALTs) read at the site."""
         site: DefinitionSite = m["gene"].sites[i]
         self.n_records_used += 1
         first = m["vcf_ref"][i] is None
         if first:
             self.n_sites_seen += 1
+        rec_ref, rec_alts = alleles if alleles is not None else (rec.REF, list(rec.ALT))
         # A reference block's REF is the base at its start, not here: the block asserts the site's REF.
-        vcf_ref = site.ref if block else rec.REF
+        vcf_ref = site.ref if block else rec_ref
         m["vcf_ref"][i] = vcf_ref if first else m["vcf_ref"][i]
-        m["vcf_alts"][i] = list(rec.ALT) if first else m["vcf_alts"][i] + list(rec.ALT)
+        m["vcf_alts"][i] = list(rec_alts) if first else m["vcf_alts"][i] + list(rec_alts)
         m["filter"][i] = (rec.FILTER or "PASS") if first else m["filter"][i]
         if not ref_consistent(site, vcf_ref):
             if not m["ref_mismatch"][i]:
@@ -360,9 +381,9 @@ class _MatrixBuilder:
             m["ref_mismatch"][i] = True
             return
         if block:
-            mapped = [site.ref] + [None] * len(rec.ALT)
+            mapped = [site.ref] + [None] * len(rec_alts)
         else:
-            mapped = map_record_alleles(site, rec.POS, rec.REF, list(rec.ALT))
+            mapped = map_record_alleles(site, site.position if alleles is not None else rec.POS, rec_ref, rec_alts)
         vocab = m["vocab"][i]
         codes = np.empty(len(mapped), dtype=np.int16)
         for k, allele in enumerate(mapped):

@@ -16,8 +16,9 @@ Layout (one Parquet dataset per stage and input; a dataset is a folder of part f
 
 A stage folder reads as one table with `pyarrow.dataset.dataset("results/calls/<input>")` (or
 `pandas.read_parquet` on the folder). Ingestion holds (positions of its group x samples of the input) in
-small integer arrays, about 21 bytes per cell: 50,000 samples x 300 positions is ~300 MB, so more gene
-groups bound it for larger cohorts; every later stage is bounded by `samples_per_part`.
+small integer arrays, about 5 bytes per cell (PS/DP/GQ add 16 when the file has them): 50,000 samples x 300
+positions is ~75 MB, so more gene groups bound it for larger cohorts; it writes one gene x 500 samples at a time.
+Every later stage is bounded by `samples_per_part`.
 """
 
 from __future__ import annotations

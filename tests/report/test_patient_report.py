@@ -12,7 +12,7 @@ from pgx_pipeline import sharding
 from pgx_pipeline.calling.outside import read_outside_calls
 from pgx_pipeline.errors import PgxInputError
 from pgx_pipeline.report import render_reports, safe_filename
-from tests.report.conftest import CLOPIDOGREL_PM_IM, HOSTILE, INPUT, Page
+from tests.report.conftest import CLOPIDOGREL_PM_IM, HOSTILE, INPUT, Page, prediction, write_results
 
 DATE = "2025-01-31"
 
@@ -104,6 +104,20 @@ def test_warfarin_model_estimate_is_labelled_with_bar_dose_interval_and_card(ren
     assert "<svg" in section and "intermediate: 70% (predicted)" in section
     assert 'href="../../model/warfarin/model_card.html"' in section
     assert "Calculate the dose with a validated pharmacogenetic algorithm." in section
+
+
+def test_warfarin_dose_and_class_in_different_classes_is_said(tmp_path, rendered):
+    out, names = rendered
+    consistent, _, _ = _page(out, names, "PGX01")  # 31.5 mg/week and class intermediate agree
+    assert 'id="warfarin-boundary"' not in consistent
+    root = tmp_path / "boundary"
+    write_results(root, {"PGX01": "pgx01"}, predictions=[prediction("PGX01", dose=21.8, predicted_class="low")])
+    names = render_reports(root, INPUT, root / "reports", report_date=DATE)
+    _, page, data = _page(root / "reports", names, "PGX01")
+    assert data["warfarin"]["model"]["dose_band"] == "intermediate"
+    assert ("Near a class boundary: the dose estimate falls in the intermediate class (low <= 21 mg/week; "
+            "intermediate > 21 and < 49 mg/week") in page.text
+    assert "the class probabilities lean low" in page.text
 
 
 def test_warfarin_not_predicted_gives_reason(rendered):

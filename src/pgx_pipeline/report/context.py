@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import __version__, schema, sharding
 from ..errors import PgxInputError
+from ..model.classes import CLASS_NAMES, DOSE_CLASSES, dose_class
 
 GENOME_BUILD = "GRCh38"
 
@@ -518,6 +519,11 @@ def _warfarin(preds: pd.DataFrame, drugs: list[dict], card_href: str | None, mod
                 "predicted_class": _s(r["predicted_class"]),
                 "probabilities": [{"class": c, "p": p} for c, p in probs if p is not None],
                 "predicted_dose": _f(r["predicted_dose"]),
+                # The class the dose estimate falls in: the class probabilities come from a separate model and
+                # can lean to the neighbouring class near a boundary; the report then says so.
+                "dose_band": (CLASS_NAMES[int(dose_class(_f(r["predicted_dose"])))]
+                              if _f(r["predicted_dose"]) is not None else None),
+                "dose_classes": DOSE_CLASSES,
                 "dose_lower": _f(r["dose_lower"]),
                 "dose_upper": _f(r["dose_upper"]),
                 "out_of_distribution": _b(r["out_of_distribution"]),

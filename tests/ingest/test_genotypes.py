@@ -51,10 +51,11 @@ def test_strip_left_padding(ref, alts, k, expected):
     assert strip_left_padding(ref, alts, k) == expected
 
 
-def test_left_padded_records_are_read_at_the_defining_position(tmp_path, defs_dir):
-    vcf = write_vcf(tmp_path / "pad.vcf", ["A", "B"], [
+@pytest.mark.parametrize("name", ["pad.vcf", "pad.vcf.gz"])  # streamed, and indexed (region query)
+def test_left_padded_records_are_read_at_the_defining_position(tmp_path, defs_dir, name):
+    vcf = write_vcf(tmp_path / name, ["A", "B"], [
         "chr2 233760232 CCAT CC,CCATAT 1/2 0/2",  # UGT1A1 rs3064744 TA5 and TA7 with one more leading base
-    ])
+    ], bgzip=name.endswith(".gz"))
     result = ingest_vcf(vcf, defs_dir, tmp_path / "o", input_id="pad")
     a, b = _rows(tmp_path / "o", "A", 233760233), _rows(tmp_path / "o", "B", 233760233)
     assert (a.state, a.allele1, a.allele2) == ("called", "C", "CATAT")

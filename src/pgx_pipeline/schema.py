@@ -384,9 +384,7 @@ def read_table(path: str | os.PathLike, table: Table, columns: list[str] | None 
     missing = [c for c in table.column_names if c not in pf.schema_arrow.names]
     if missing:
         raise PgxInputError(f"is missing columns {missing}; rerun the stage that makes it", path=path)
-    # One chunk per column: row groups would otherwise stay separate Arrow chunks behind pandas string columns,
-    # and every later take() on them allocates per chunk.
-    return pf.read(columns=columns).combine_chunks().to_pandas()
+    return pf.read(columns=columns).to_pandas()
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:

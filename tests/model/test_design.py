@@ -8,7 +8,8 @@ import pytest
 
 from pgx_pipeline.model import iwpc
 from pgx_pipeline.model.registry import WARFARIN_MODEL
-from pgx_pipeline.model.train import DOSE_CLASSES, build_classifier, build_linear, build_regressor, dose_class
+from pgx_pipeline.model.classes import DOSE_CLASSES, dose_class
+from pgx_pipeline.model.train import build_classifier, build_linear, build_regressor
 
 
 @pytest.fixture(scope="module")

@@ -510,7 +510,7 @@ def _write_genotypes(path: Path, by_gene: dict[str, dict], samples: list[str], i
             for gene_prepared in prepared:
                 for s0 in range(start, stop, SAMPLE_CHUNK):
                     s1 = min(s0 + SAMPLE_CHUNK, stop)
-                    writer.write_table(_chunk_table([gene_prepared], samples, s0, s1, input_id, arrow_schema))
+                    writer.write_table(_chunk_table(gene_prepared, samples, s0, s1, input_id, arrow_schema))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -524,50 +524,47 @@ def _strings(indices: np.ndarray, dictionary) -> pa.Array:
 
 
 def _chunk_table(prepared, samples, s0, s1, input_id, arrow_schema) -> pa.Table:
-    parts: dict[str, list] = {name: [] for name in arrow_schema.names}
+    """Rows of one gene for samples s0..s1, sample-major (each sample's positions in definition order)."""
+    gene, m, vmat, region_read = prepared
+    cols: dict[str, pa.Array] = {}
     ns = s1 - s0
-    for gene, m, vmat, region_read in prepared:
-        g: GeneSites = m["gene"]
-        npos = len(g.sites)
-        n = npos * ns
-        # sample-major: for each sample, its positions in definition order
-        pos_idx = np.tile(np.arange(npos), ns)
-        samp_idx = np.repeat(np.arange(ns), npos)
-        sl = (pos_idx, samp_idx + s0)
-        state, ploidy = _states(m, slice(s0, s1))
-        st = state[pos_idx, samp_idx]
-        conflict = (m["a1"][sl] == CONFLICT) | (m["a2"][sl] == CONFLICT)
-        st = np.where(conflict & (st < 3), 2, st)
-        usable = st != 4
-        width = vmat.shape[1]
-        flat_vocab = vmat.reshape(-1)
-        for col, key in (("allele1", "a1"), ("allele2", "a2")):
-            a = m[key][sl].astype(np.int64)
-            parts[col].append(_strings(np.where((a >= 0) & usable, pos_idx * width + np.clip(a, 0, None), -1), flat_vocab))
-        parts["sample_id"].append(_strings(samp_idx + s0, samples))
-        parts["input_id"].append(_strings(np.zeros(n, dtype=np.int64), [input_id]))
-        parts["gene"].append(_strings(np.zeros(n, dtype=np.int64), [gene]))
-        parts["position_index"].append(pa.array(pos_idx.astype(np.int32)))
-        parts["chromosome"].append(_strings(np.zeros(n, dtype=np.int64), [g.kb_contig]))
-        parts["position"].append(pa.array(g.positions["position"].to_numpy(np.int64)[pos_idx]))
-        parts["state"].append(_strings(st, STATE_NAMES))
-        parts["ploidy"].append(pa.array(ploidy[pos_idx, samp_idx].astype(np.int32)))
-        parts["phased"].append(pa.array(m["phased"][sl]))
-        ps = m["ps"][sl] if m["ps"] is not None else np.full(n, -1, dtype=np.int64)
-        parts["phase_set"].append(pa.array(ps, mask=ps < 0))
-        for key, name in (("dp", "depth"), ("gq", "genotype_quality")):
-            v = m[key][sl] if m[key] is not None else np.full(n, -1, dtype=np.int32)
-            parts[name].append(pa.array(v, type=pa.int32(), mask=v < 0))
-        site_codes = np.where(np.array([f is None for f in m["filter"]]), -1, np.arange(npos))[pos_idx]
-        parts["filter"].append(_strings(site_codes, [f or "" for f in m["filter"]]))
-        parts["vcf_ref"].append(_strings(site_codes, [r or "" for r in m["vcf_ref"]]))
-        alts = pa.array([a for a in m["vcf_alts"]], type=pa.list_(pa.string()))
-        parts["vcf_alts"].append(alts.take(pa.array(pos_idx)))
-        parts["gene_region_read"].append(pa.array(np.full(n, region_read)))
-    arrays = [
-        pa.concat_arrays(parts[f.name]).cast(f.type) if parts[f.name] else pa.array([], type=f.type)
-        for f in arrow_schema
-    ]
+    g: GeneSites = m["gene"]
+    npos = len(g.sites)
+    n = npos * ns
+    pos_idx = np.tile(np.arange(npos), ns)
+    samp_idx = np.repeat(np.arange(ns), npos)
+    sl = (pos_idx, samp_idx + s0)
+    state, ploidy = _states(m, slice(s0, s1))
+    st = state[pos_idx, samp_idx]
+    conflict = (m["a1"][sl] == CONFLICT) | (m["a2"][sl] == CONFLICT)
+    st = np.where(conflict & (st < 3), 2, st)
+    usable = st != 4
+    width = vmat.shape[1]
+    flat_vocab = vmat.reshape(-1)
+    for col, key in (("allele1", "a1"), ("allele2", "a2")):
+        a = m[key][sl].astype(np.int64)
+        cols[col] = _strings(np.where((a >= 0) & usable, pos_idx * width + np.clip(a, 0, None), -1), flat_vocab)
+    cols["sample_id"] = _strings(samp_idx + s0, samples)
+    cols["input_id"] = _strings(np.zeros(n, dtype=np.int64), [input_id])
+    cols["gene"] = _strings(np.zeros(n, dtype=np.int64), [gene])
+    cols["position_index"] = pa.array(pos_idx.astype(np.int32))
+    cols["chromosome"] = _strings(np.zeros(n, dtype=np.int64), [g.kb_contig])
+    cols["position"] = pa.array(g.positions["position"].to_numpy(np.int64)[pos_idx])
+    cols["state"] = _strings(st, STATE_NAMES)
+    cols["ploidy"] = pa.array(ploidy[pos_idx, samp_idx].astype(np.int32))
+    cols["phased"] = pa.array(m["phased"][sl])
+    ps = m["ps"][sl] if m["ps"] is not None else np.full(n, -1, dtype=np.int64)
+    cols["phase_set"] = pa.array(ps, mask=ps < 0)
+    for key, name in (("dp", "depth"), ("gq", "genotype_quality")):
+        v = m[key][sl] if m[key] is not None else np.full(n, -1, dtype=np.int32)
+        cols[name] = pa.array(v, type=pa.int32(), mask=v < 0)
+    site_codes = np.where(np.array([f is None for f in m["filter"]]), -1, np.arange(npos))[pos_idx]
+    cols["filter"] = _strings(site_codes, [f or "" for f in m["filter"]])
+    cols["vcf_ref"] = _strings(site_codes, [r or "" for r in m["vcf_ref"]])
+    alts = pa.array([a for a in m["vcf_alts"]], type=pa.list_(pa.string()))
+    cols["vcf_alts"] = alts.take(pa.array(pos_idx))
+    cols["gene_region_read"] = pa.array(np.full(n, region_read))
+    arrays = [cols[f.name].cast(f.type) for f in arrow_schema]
     return pa.Table.from_arrays(arrays, schema=arrow_schema)
 
 

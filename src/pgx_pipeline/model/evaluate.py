@@ -20,7 +20,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from ..errors import PgxInputError
 from .registry import Cohort, DrugModel
-from .train import CLASS_NAMES, DoseModel, dose_class, fit_dose_model
+from .classes import CLASS_NAMES, dose_class
+from .train import DoseModel, fit_dose_model
 
 N_BOOTSTRAP = 1000
 # The paired differences the targets are about: the published formula and the linear model refitted here.

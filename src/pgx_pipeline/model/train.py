@@ -56,7 +56,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from . import iwpc
-from .classes import CLASS_NAMES, DOSE_CLASSES, HIGH_MIN, LOW_MAX, dose_class  # noqa: F401 (re-exported)
+from .classes import CLASS_NAMES, DOSE_CLASSES, dose_class
 from .features import FeatureSpec
 
 INTERVAL_LEVEL = 0.90

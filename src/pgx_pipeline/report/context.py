@@ -512,17 +512,17 @@ def _warfarin(preds: pd.DataFrame, drugs: list[dict], card_href: str | None, mod
         w = preds[preds["drug"].str.lower() == "warfarin"]
         if not w.empty:
             r = w.iloc[0]
+            dose = _f(r["predicted_dose"])
             probs = [("low", _f(r["prob_low"])), ("intermediate", _f(r["prob_intermediate"])), ("high", _f(r["prob_high"]))]
             model = {
                 "status": _s(r["status"]),
                 "model_version": _s(r["model_version"]),
                 "predicted_class": _s(r["predicted_class"]),
                 "probabilities": [{"class": c, "p": p} for c, p in probs if p is not None],
-                "predicted_dose": _f(r["predicted_dose"]),
+                "predicted_dose": dose,
                 # The class the dose estimate falls in: the class probabilities come from a separate model and
                 # can lean to the neighbouring class near a boundary; the report then says so.
-                "dose_band": (CLASS_NAMES[int(dose_class(_f(r["predicted_dose"])))]
-                              if _f(r["predicted_dose"]) is not None else None),
+                "dose_band": CLASS_NAMES[int(dose_class(dose))] if dose is not None else None,
                 "dose_classes": DOSE_CLASSES,
                 "dose_lower": _f(r["dose_lower"]),
                 "dose_upper": _f(r["dose_upper"]),

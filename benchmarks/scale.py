@@ -161,8 +161,8 @@ def workflow(files: list[Path], tmp: Path, cores: int, target: list[str], tag: s
         "knowledge": {"sources": [{"path": str(SOURCES[0]), "stale": False}, {"path": str(SOURCES[1]), "stale": True}]},
         "inputs": [{"id": "panel", "vcfs": [str(f) for f in files], "absent_is_reference": True}],
         "sample_sheet": "",
-        "training": {"iwpc_xlsx": str(SHARED / "training" / "iwpc_warfarin" / "iwpc_warfarin_dev.xlsx"),
-                     "seed": 20090219},
+        "models": {"warfarin": {"training_file": str(SHARED / "training" / "iwpc_warfarin" / "iwpc_warfarin_dev.xlsx"),
+                                "seed": 20090219}},
         "report_date": "2026-01-01",
     }
     cfg_path = tmp / f"config_{tag or cores}.yaml"

@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from pgx_pipeline.model import train as T
-from pgx_pipeline.model.classes import dose_class
+from pgx_pipeline.model.classes import IWPC_CLASSES
 from pgx_pipeline.model.evaluate import reliability, site_split
 from pgx_pipeline.model.features import Feature
 from pgx_pipeline.model.registry import WARFARIN_MODEL
@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_IWPC = REPO.parent / "shared" / "training" / "iwpc_warfarin" / "iwpc_warfarin_dev.xlsx"
 RACES = ("White", "Asian", "Black or African American", "Unknown")
 SPEC = WARFARIN_MODEL.spec
+dose_class = IWPC_CLASSES.of
 SPEC_WITH_FORMULA = replace(SPEC, features=SPEC.features + (Feature("iwpc_sqrt", "numeric", "sqrt(IWPC formula dose)"),))
 
 
@@ -42,7 +43,7 @@ def candidates(x_tr, y_tr, x_te) -> tuple[dict[str, np.ndarray], dict[str, np.nd
     The formula/refit blends are the shipped `build_regressor` at other weights: 1.0 is the formula alone (with its
     height/weight fill learned on x_tr), 0.0 least squares alone (= the linear_refitted reference).
     """
-    blend = {w: T.build_regressor(SPEC).set_params(weight=w).fit(x_tr, y_tr) for w in (1.0, 0.0, 0.3, 0.4, 0.5)}
+    blend = {w: T.build_regressor(WARFARIN_MODEL).set_params(weight=w).fit(x_tr, y_tr) for w in (1.0, 0.0, 0.3, 0.4, 0.5)}
     dose = {"iwpc formula alone": blend[1.0].predict(x_te),
             "least squares sqrt (linear_refitted)": blend[0.0].predict(x_te)}
     for w in (0.3, 0.4):

@@ -2,6 +2,7 @@ import pandas as pd
 from snakemake.utils import validate
 
 from pgx_pipeline.inputs import inputs_from_config
+from pgx_pipeline.model.registry import MODELS as DRUG_MODELS
 from pgx_pipeline.sharding import plan_input, report_subdir
 
 validate(config, schema="../config/schemas/config.schema.yaml")
@@ -10,6 +11,14 @@ RESULTS = config["results"]
 INPUTS = {spec.input_id: spec for spec in inputs_from_config(config)}
 INPUT_IDS = sorted(INPUTS)
 SAMPLE_SHEET = config.get("sample_sheet") or ""
+MODELS_CONFIG = config.get("models") or {}
+MODEL_DRUGS = sorted(d for d, m in MODELS_CONFIG.items() if m.get("enabled", True))
+_unknown_models = sorted(set(MODEL_DRUGS) - set(DRUG_MODELS))
+if _unknown_models:
+    raise ValueError(
+        f"config models: no drug model named {', '.join(_unknown_models)}; known: {', '.join(sorted(DRUG_MODELS))} "
+        "(a new drug needs a DrugModel in pgx_pipeline.model.registry)"
+    )
 SHARDING = config.get("sharding") or {}
 # Parts (sample chunks) and gene groups of every input, planned from VCF headers so the DAG is static.
 PLANS = {

@@ -1,44 +1,47 @@
-# Warfarin dose model: trained on the IWPC workbook named in config (read in place, never copied),
-# applied to each input's phenotypes with the sample sheet's covariates.
+# Drug-response models: one trained per `models:` entry of the config (read in place, never copied) and all of
+# them applied to each part of each input's phenotypes with the sample sheet's covariates. The drug-specific
+# parts live in pgx_pipeline.model (one DrugModel declaration per drug); these rules only name files.
 
 
-rule train_warfarin_model:
+rule train_model:
     input:
-        config["training"]["iwpc_xlsx"],
+        lambda wildcards: MODELS_CONFIG[wildcards.drug]["training_file"],
     output:
-        model=f"{RESULTS}/model/warfarin/model.skops",
-        card_json=f"{RESULTS}/model/warfarin/model_card.json",
-        card_html=f"{RESULTS}/model/warfarin/model_card.html",
-        evaluation=f"{RESULTS}/model/warfarin/evaluation.json",
-        heldout=f"{RESULTS}/model/warfarin/heldout_ids.txt",
+        model=f"{RESULTS}/model/{{drug}}/model.skops",
+        card_json=f"{RESULTS}/model/{{drug}}/model_card.json",
+        card_html=f"{RESULTS}/model/{{drug}}/model_card.html",
+        evaluation=f"{RESULTS}/model/{{drug}}/evaluation.json",
+        heldout=f"{RESULTS}/model/{{drug}}/heldout_ids.txt",
     log:
-        f"{RESULTS}/logs/model/train_warfarin_model.log",
+        f"{RESULTS}/logs/model/train_model/{{drug}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/model/train_warfarin_model.tsv"
+        f"{RESULTS}/benchmarks/model/train_model/{{drug}}.tsv"
+    wildcard_constraints:
+        drug="|".join(MODEL_DRUGS) or "(?!)",
     conda:
         "../envs/pgx.yaml"
     threads: 1
     resources:
-        # measured: 15 s and 283 MB peak with cross-validation and leave-one-site-out
+        # measured for warfarin: 15 s and 283 MB peak with cross-validation and leave-one-site-out
         mem_mb=scaled(1000),
         runtime=minutes(10),
     params:
-        seed=config["training"].get("seed", 0),
+        seed=lambda wildcards: MODELS_CONFIG[wildcards.drug].get("seed", 0),
         out=subpath(output.model, parent=True),
     shell:
-        "OMP_NUM_THREADS={threads} pgx-pipeline model train --iwpc '{input}' --out {params.out} "
-        "--seed {params.seed} 2> {log}"
+        "OMP_NUM_THREADS={threads} pgx-pipeline model train --drug {wildcards.drug} --training-file '{input}' "
+        "--out {params.out} --seed {params.seed} 2> {log}"
 
 
-rule predict_warfarin_dose:
+rule predict_drug_response:
     input:
         phenotypes=f"{RESULTS}/phenotypes/{{input_id}}/{{part}}.parquet",
-        model=rules.train_warfarin_model.output.model,
+        models=expand(f"{RESULTS}/model/{{drug}}/model.skops", drug=MODEL_DRUGS),
         sheet=[SAMPLE_SHEET] if SAMPLE_SHEET else [],
     output:
         f"{RESULTS}/predictions/{{input_id}}/{{part}}.parquet",
     log:
-        f"{RESULTS}/logs/model/predict_warfarin_dose/{{input_id}}/{{part}}.log",
+        f"{RESULTS}/logs/model/predict_drug_response/{{input_id}}/{{part}}.log",
     conda:
         "../envs/pgx.yaml"
     threads: 1
@@ -47,6 +50,7 @@ rule predict_warfarin_dose:
         runtime=minutes(10),
     params:
         sheet=sample_sheet_arg,
+        models=lambda wildcards, input: " ".join(f"--model '{m}'" for m in input.models),
     shell:
-        "pgx-pipeline model predict --model {input.model} --phenotypes {input.phenotypes} "
+        "pgx-pipeline model predict {params.models} --phenotypes {input.phenotypes} "
         "{params.sheet} --out {output} 2> {log}"

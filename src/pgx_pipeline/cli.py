@@ -66,7 +66,8 @@ def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_referen
     else:
         for src in config["knowledge"]["sources"]:
             src["path"] = str((REPO_ROOT / src["path"]).resolve())
-    config["training"]["iwpc_xlsx"] = str((REPO_ROOT / config["training"]["iwpc_xlsx"]).resolve())
+    for entry in (config.get("models") or {}).values():
+        entry["training_file"] = str((REPO_ROOT / entry["training_file"]).resolve())
     if report_date:
         config["report_date"] = report_date
     sharding_cfg = config.setdefault("sharding", {})

@@ -10,18 +10,19 @@ from .errors import PgxInputError, user_errors
 
 @click.group()
 def model() -> None:
-    """Trained drug-response models (warfarin): train, evaluate, predict."""
+    """Trained drug-response models (one per drug in pgx_pipeline.model.registry): train, evaluate, predict."""
 
 
 @model.command()
-@click.option("--iwpc", "training_file", required=True, type=click.Path(dir_okay=False),
-              help="IWPC workbook (PharmGKB PS206767 format) to train on; read in place, never copied.")
+@click.option("--training-file", "--iwpc", "training_file", required=True, type=click.Path(dir_okay=False),
+              help="The drug's training cohort (warfarin: the IWPC workbook, PharmGKB PS206767); read in place, "
+                   "never copied.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for model.skops, model_card.json/html, evaluation.json, heldout_ids.txt.")
 @click.option("--seed", default=0, show_default=True, type=int, help="random_state for the split and the models.")
 @click.option("--heldout", "heldout_file", type=click.Path(dir_okay=False),
               help="Reuse the held-out ids of an earlier run (its heldout_ids.txt) instead of a new split.")
-@click.option("--drug", default="warfarin", show_default=True, type=click.Choice(["warfarin"]))
+@click.option("--drug", default="warfarin", show_default=True, help="A drug model of the registry.")
 @click.option("--no-validation", is_flag=True, help="Skip CV and leave-one-site-out (held-out figures only).")
 @user_errors
 def train(training_file, out_dir, seed, heldout_file, drug, no_validation):
@@ -32,30 +33,37 @@ def train(training_file, out_dir, seed, heldout_file, drug, no_validation):
                               validate=not no_validation)
     m = evaluation["heldout"]["methods"]
     for name in m:
-        click.echo(f"{name:22s} within20={m[name]['within_20pct']:.3f} mae={m[name]['mae_mg_week']:.2f} "
-                   f"accuracy={m[name]['accuracy']:.3f}", err=True)
+        click.echo(f"{name:22s} within20={m[name]['within_20pct']:.3f} mae={m[name]['mae']:.2f} "
+                   f"{evaluation['dose_unit']} accuracy={m[name]['accuracy']:.3f}", err=True)
 
 
 @model.command()
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False), help="model.skops to apply.")
-@click.option("--iwpc", "cohort_file", type=click.Path(dir_okay=False),
-              help="Score an external cohort in the IWPC workbook format (one row per patient).")
+@click.option("--model", "model_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="model.skops to apply; repeat for several drugs (--phenotypes). None: an empty table.")
+@click.option("--iwpc", "--cohort", "cohort_file", type=click.Path(dir_okay=False),
+              help="Score an external cohort in the model's cohort format (warfarin: the IWPC workbook), one row "
+                   "per patient.")
 @click.option("--phenotypes", type=click.Path(dir_okay=False), help="The pipeline's phenotypes Parquet table.")
 @click.option("--sample-sheet", type=click.Path(dir_okay=False),
               help="TSV with sample_id, age, height_cm, weight_kg, race, amiodarone, enzyme_inducer.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Predictions Parquet to write.")
 @user_errors
-def predict(model_path, cohort_file, phenotypes, sample_sheet, out):
-    """Predict dose class and weekly dose for pipeline samples (--phenotypes) or a cohort file (--iwpc)."""
+def predict(model_paths, cohort_file, phenotypes, sample_sheet, out):
+    """Predict dose class and dose for pipeline samples (--phenotypes) or a cohort file (--iwpc / --cohort)."""
     from .model.predict import predict_cohort_files, predict_pipeline_files
     from .model.store import load_model
 
     if bool(cohort_file) == bool(phenotypes):
         raise PgxInputError("give exactly one of --iwpc FILE or --phenotypes FILE")
-    dose_model = load_model(model_path)
+    models = [load_model(p) for p in model_paths]
+    drugs = [m.drug for m in models]
+    if len(set(drugs)) != len(drugs):
+        raise PgxInputError(f"two --model files for the same drug ({', '.join(drugs)}); give one per drug")
     if cohort_file:
-        pred = predict_cohort_files(dose_model, cohort_file, out)
+        if len(models) != 1:
+            raise PgxInputError("scoring a cohort file needs exactly one --model")
+        pred = predict_cohort_files(models[0], cohort_file, out)
     else:
-        pred = predict_pipeline_files(dose_model, phenotypes, sample_sheet, out)
+        pred = predict_pipeline_files(models, phenotypes, sample_sheet, out)
     n_ok = int((pred["status"] == "predicted").sum())
     click.echo(f"{n_ok} of {len(pred)} predicted -> {out}", err=True)

@@ -8,7 +8,7 @@ import pytest
 
 from pgx_pipeline.model import iwpc
 from pgx_pipeline.model.registry import WARFARIN_MODEL
-from pgx_pipeline.model.classes import DOSE_CLASSES, dose_class
+from pgx_pipeline.model.classes import IWPC_CLASSES
 from pgx_pipeline.model.train import build_classifier, build_linear, build_regressor
 
 
@@ -23,7 +23,7 @@ def test_blend_ends_are_the_formula_and_the_refit(cohort):
     fill = iwpc.height_weight_fill(x)
     formula = iwpc.iwpc_formula_dose(x_new, "pharmacogenetic", fill)
     refit = build_linear(WARFARIN_MODEL.spec).fit(x, y).predict(x_new)
-    blend = build_regressor(WARFARIN_MODEL.spec)
+    blend = build_regressor(WARFARIN_MODEL)
     assert np.allclose(blend.set_params(weight=1.0).fit(x, y).predict(x_new), formula)
     assert np.allclose(blend.set_params(weight=0.0).fit(x, y).predict(x_new), refit)
     half = blend.set_params(weight=0.5).fit(x, y).predict(x_new)
@@ -34,8 +34,8 @@ def test_blend_ends_are_the_formula_and_the_refit(cohort):
 
 def test_class_probabilities_follow_the_dose_estimate(cohort):
     x, y = cohort.x, cohort.dose
-    regressor = build_regressor(WARFARIN_MODEL.spec).fit(x, y)
-    classifier = build_classifier(WARFARIN_MODEL.spec, regressor).fit(x, dose_class(y))
+    regressor = build_regressor(WARFARIN_MODEL).fit(x, y)
+    classifier = build_classifier(WARFARIN_MODEL.spec, regressor).fit(x, IWPC_CLASSES.of(y))
     proba = classifier.predict_proba(x)
     assert np.allclose(proba.sum(axis=1), 1)
     dose = regressor.predict(x)
@@ -44,4 +44,11 @@ def test_class_probabilities_follow_the_dose_estimate(cohort):
     low_quarter, high_quarter = order[: len(order) // 4], order[-len(order) // 4:]
     assert proba[high_quarter, 2].mean() > 3 * proba[low_quarter, 2].mean()
     assert proba[low_quarter, 0].mean() > 3 * proba[high_quarter, 0].mean()
-    assert "<= 21" in DOSE_CLASSES and ">= 49" in DOSE_CLASSES
+    assert WARFARIN_MODEL.classes is IWPC_CLASSES
+
+
+def test_iwpc_dose_classes_follow_the_paper():
+    # NEJM 2009: low <= 21 mg/week, intermediate > 21 and < 49, high >= 49 (both cut points belong to the outer class).
+    assert IWPC_CLASSES.of([20.9, 21.0, 21.1, 48.9, 49.0, 70.0]).tolist() == [0, 0, 1, 1, 2, 2]
+    assert IWPC_CLASSES.text == ("low <= 21 mg/week; intermediate > 21 and < 49 mg/week; high >= 49 mg/week "
+                                 "(IWPC, NEJM 2009)")

@@ -14,7 +14,7 @@ def test_evaluation_beats_fixed_dosing_widely(evaluation):
     m = evaluation["heldout"]["methods"]
     assert evaluation["heldout"]["n"] > 700
     assert m["model"]["within_20pct"] > m["fixed_35"]["within_20pct"] + 0.10
-    assert m["model"]["mae_mg_week"] < m["fixed_35"]["mae_mg_week"] - 3
+    assert m["model"]["mae"] < m["fixed_35"]["mae"] - 3
     assert m["model"]["accuracy"] > m["fixed_35"]["accuracy"] + 0.08
     assert m["model"]["calibration"]["ece"] < 0.05
 
@@ -34,7 +34,7 @@ def test_cohort_and_split_are_recorded(evaluation, trained_dir):
     ids = [l for l in (trained_dir / "heldout_ids.txt").read_text().splitlines() if not l.startswith("#")]
     assert len(ids) == cohort["heldout"] == evaluation["heldout"]["n"]
     card = json.loads((trained_dir / "model_card.json").read_text())
-    assert set(card["metrics"]["by_race"]) >= {"White", "Asian", "Black or African American"}
+    assert set(card["metrics"]["by_subgroup"]) >= {"White", "Asian", "Black or African American"}
     html = (trained_dir / "model_card.html").read_text()
     assert "<script" not in html and "http" not in html.split("</style>")[0]
 

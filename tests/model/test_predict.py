@@ -80,7 +80,7 @@ def test_predictions_table_is_written_and_valid(dose_model, tmp_path):
     sheet_path = tmp_path / "sheet.tsv"
     sheet_path.write_text("\t".join(SHEET_COLUMNS) + "\nS1\tfemale\t70\t160\t60\tAsian\t1\t0\n")
     out = tmp_path / "pred.parquet"
-    predict_pipeline_files(dose_model, phen_path, sheet_path, out)
+    predict_pipeline_files([dose_model], phen_path, sheet_path, out)
     back = schema.read_table(out, schema.PREDICTIONS)
     assert back.loc[0, "status"] == "predicted" and back.loc[0, "drug"] == "warfarin"
     assert schema.read_metadata(out)["model_version"] == dose_model.version

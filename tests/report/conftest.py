@@ -180,14 +180,16 @@ def write_kb(root: Path) -> None:
     schema.write_table(fn, root / "knowledge" / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS, meta)
 
 
-def prediction(sample, *, predicted=True, dose=31.5, predicted_class="intermediate"):
+def prediction(sample, *, predicted=True, dose=31.5, predicted_class="intermediate", drug="warfarin",
+               unit="mg/week"):
     if predicted:
-        return _row(schema.PREDICTIONS, sample_id=sample, drug="warfarin", model_version="iwpc-rf-1.0",
+        return _row(schema.PREDICTIONS, sample_id=sample, drug=drug, model_version="iwpc-rf-1.0",
                     status="predicted", predicted_class=predicted_class, prob_low=0.2, prob_intermediate=0.7,
-                    prob_high=0.1, predicted_dose=dose, dose_lower=21.0, dose_upper=45.5, out_of_distribution=False,
-                    reasons=[])
-    return _row(schema.PREDICTIONS, sample_id=sample, drug="warfarin", model_version="iwpc-rf-1.0",
-                status="not_predicted", reasons=["age, height and weight are missing from the sample sheet"])
+                    prob_high=0.1, predicted_dose=dose, dose_lower=21.0, dose_upper=45.5, dose_unit=unit,
+                    out_of_distribution=False, reasons=[])
+    return _row(schema.PREDICTIONS, sample_id=sample, drug=drug, model_version="iwpc-rf-1.0",
+                status="not_predicted", dose_unit=unit,
+                reasons=["age, height and weight are missing from the sample sheet"])
 
 
 @pytest.fixture

@@ -114,10 +114,10 @@ def test_warfarin_dose_and_class_in_different_classes_is_said(tmp_path, rendered
     write_results(root, {"PGX01": "pgx01"}, predictions=[prediction("PGX01", dose=21.8, predicted_class="low")])
     names = render_reports(root, INPUT, root / "reports", report_date=DATE)
     _, page, data = _page(root / "reports", names, "PGX01")
-    assert data["warfarin"]["model"]["dose_band"] == "intermediate"
-    assert ("Near a class boundary: the dose estimate falls in the intermediate class (low <= 21 mg/week; "
-            "intermediate > 21 and < 49 mg/week") in page.text
-    assert "the class probabilities lean low" in page.text
+    assert data["models"][0]["model"]["dose_band"] == "intermediate"
+    assert ("Near a class boundary: the dose estimate falls in the intermediate class while the class "
+            "probabilities lean low") in page.text
+    assert "Dose class: low (low <= 21 mg/week; intermediate > 21 and < 49 mg/week; high >= 49 mg/week" in page.text
 
 
 def test_warfarin_not_predicted_gives_reason(rendered):
@@ -269,3 +269,16 @@ def test_ingestion_notes_are_on_the_report(results, tmp_path):
     render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
     page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
     assert f"How the input file was read: {note}" in page.text
+
+
+def test_every_model_gets_its_own_section_in_its_own_unit(tmp_path):
+    root = tmp_path / "two_models"
+    write_results(root, {"PGX01": "pgx01"}, predictions=[
+        prediction("PGX01"), prediction("PGX01", drug="tacrolimus", dose=6.2, unit="mg/day")])
+    names = render_reports(root, INPUT, root / "reports", report_date=DATE)
+    html, _, data = _page(root / "reports", names, "PGX01")
+    assert [m["drug"] for m in data["models"]] == ["tacrolimus", "warfarin"]
+    tac = html[html.index('id="tacrolimus-model"'):html.index('id="s-warfarin"')]
+    assert "6.2 mg/day" in tac and "mg/week" not in tac
+    assert "No tacrolimus guideline row for this patient." in tac
+    assert "31.5 mg/week" in html[html.index('id="warfarin-model"'):]

@@ -128,7 +128,7 @@ def test_sharded_run_gives_the_same_results(run_dir, tmp_path):
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "train_warfarin_model" not in proc.stderr  # the copied model was reused
+    assert "train_model" not in proc.stderr  # the copied model was reused
     input_id = "bundled_samples"
     parts = sharding.list_parts(out, input_id)
     assert parts == ["part-000", "part-001", "part-002"]

@@ -11,32 +11,9 @@ from pathlib import Path
 
 import jinja2
 
-from .registry import MODELS
+from .registry import drug_model
 from .store import library_versions
 from .train import DoseModel
-
-INTENDED_USE = (
-    "Research and decision support: an estimate of the stable weekly warfarin dose and of the IWPC dose class for "
-    "adults starting warfarin with a target INR of 2-3, from CYP2C9 and VKORC1 genotypes and clinical covariates. "
-    "Shown to clinicians only as a model estimate next to the CPIC warfarin guidance, never instead of it; INR "
-    "monitoring decides the dose."
-)
-LIMITATIONS = (
-    "Trained on the IWPC cohort (21 sites, 2008 data release): doses and stable-dose definitions differ by site, "
-    "and patients are mostly White and East Asian; figures for Black or African American and Unknown-race patients "
-    "rest on few held-out patients and have wide intervals.",
-    "Does not use CYP4F2, CYP2C9*5/*6/*8/*11 beyond their activity score, or the VKORC1/CYP2C cluster variants "
-    "important in African ancestry (e.g. rs12777823): none is available for training in IWPC.",
-    "Not validated for children, pregnancy, liver disease, or target INR ranges other than 2-3.",
-    "On the held-out part the model's gains over the IWPC pharmacogenetic formula and a refitted linear model are "
-    "small; read the paired bootstrap intervals before claiming superiority.",
-    "Leave-one-site-out figures compare a model that never saw the left-out site with the published IWPC "
-    "formulas, which were fitted on all IWPC sites including it: that comparison favours the formulas. Half of "
-    "the dose estimate is the published formula itself, fitted on IWPC patients that may include this file's "
-    "held-out part.",
-    "Inputs outside the training range or genotypes never seen in training are flagged out_of_distribution; "
-    "such estimates are extrapolations.",
-)
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Model card: {{ card.model.drug }} {{ card.model.version }}</title>
@@ -66,26 +43,26 @@ th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weigh
 </table>
 <h2>Held-out figures (n = {{ card.metrics.heldout_n }})</h2>
 <table><caption>Model and reference rules on the same held-out patients (95% bootstrap intervals)</caption>
-<tr><th>method</th><th>within 20%</th><th>MAE mg/week</th><th>3-class accuracy</th><th>recall low / int / high</th><th>low&rarr;high, high&rarr;low</th><th>ECE</th></tr>
+<tr><th>method</th><th>within 20%</th><th>MAE {{ card.model.dose_unit }}</th><th>3-class accuracy</th><th>recall low / int / high</th><th>low&rarr;high, high&rarr;low</th><th>ECE</th></tr>
 {% for name, m in card.metrics.heldout.items() %}<tr><td>{{ name }}</td>
 <td>{{ "%.1f"|format(100*m.within_20pct) }}%{% if m.ci %} ({{ "%.1f"|format(100*m.ci.within_20pct[0]) }}-{{ "%.1f"|format(100*m.ci.within_20pct[1]) }}){% endif %}</td>
-<td>{{ "%.2f"|format(m.mae_mg_week) }}{% if m.ci %} ({{ "%.2f"|format(m.ci.mae_mg_week[0]) }}-{{ "%.2f"|format(m.ci.mae_mg_week[1]) }}){% endif %}</td>
+<td>{{ "%.2f"|format(m.mae) }}{% if m.ci %} ({{ "%.2f"|format(m.ci.mae[0]) }}-{{ "%.2f"|format(m.ci.mae[1]) }}){% endif %}</td>
 <td>{{ "%.1f"|format(100*m.accuracy) }}%{% if m.ci %} ({{ "%.1f"|format(100*m.ci.accuracy[0]) }}-{{ "%.1f"|format(100*m.ci.accuracy[1]) }}){% endif %}</td>
 <td>{% for k, v in m.recall.items() %}{{ "%.2f"|format(v) if v is not none else "-" }}{% if not loop.last %} / {% endif %}{% endfor %}</td>
 <td>{{ m.low_predicted_high }}, {{ m.high_predicted_low }}</td>
 <td>{{ "%.3f"|format(m.ece) if m.ece is not none else "-" }}</td></tr>{% endfor %}
 </table>
-{% for label, d in (("IWPC pharmacogenetic formula", card.metrics.vs_iwpc), ("linear model refitted here", card.metrics.vs_linear_refitted)) %}
+{% for label, d in card.metrics.versus.items() %}
 <p>Model minus {{ label }} (paired bootstrap 95%): within 20%
 {{ "%+.1f"|format(100*d.within_20pct[0]) }} to {{ "%+.1f"|format(100*d.within_20pct[1]) }} points;
 accuracy {{ "%+.1f"|format(100*d.accuracy[0]) }} to {{ "%+.1f"|format(100*d.accuracy[1]) }} points;
-MAE {{ "%+.2f"|format(d.mae_mg_week[0]) }} to {{ "%+.2f"|format(d.mae_mg_week[1]) }} mg/week.</p>{% endfor %}
+MAE {{ "%+.2f"|format(d.mae[0]) }} to {{ "%+.2f"|format(d.mae[1]) }} {{ card.model.dose_unit }}.</p>{% endfor %}
 <p>Dose interval coverage on held-out: {{ "%.1f"|format(100*card.metrics.interval_coverage) }}%.</p>
-<h2>By race (held-out)</h2>
-<table><tr><th>race</th><th>n</th>{% for name in card.metrics.heldout %}<th>{{ name }}<br>within 20% / acc.</th>{% endfor %}<th>model not worse than IWPC (w20, acc, MAE)</th></tr>
-{% for race, g in card.metrics.by_race.items() %}<tr><td>{{ race }}</td><td>{{ g.figures.model.n }}</td>
+<h2>By {{ card.metrics.subgroup }} (held-out)</h2>
+<table><tr><th>{{ card.metrics.subgroup }}</th><th>n</th>{% for name in card.metrics.heldout %}<th>{{ name }}<br>within 20% / acc.</th>{% endfor %}<th>model not worse than {{ card.metrics.published_reference }} (w20, acc, MAE)</th></tr>
+{% for group, g in card.metrics.by_subgroup.items() %}<tr><td>{{ group }}</td><td>{{ g.figures.model.n }}</td>
 {% for name in card.metrics.heldout %}<td>{{ "%.1f"|format(100*g.figures[name].within_20pct) }}% / {{ "%.1f"|format(100*g.figures[name].accuracy) }}%</td>{% endfor %}
-<td>{{ "yes" if g.model_not_worse_than_iwpc.within_20pct else "NO" }}, {{ "yes" if g.model_not_worse_than_iwpc.accuracy else "NO" }}, {{ "yes" if g.model_not_worse_than_iwpc.mae_mg_week else "NO" }}</td></tr>{% endfor %}
+{% set nw = g.model_not_worse_than_published %}<td>{{ "yes" if nw.within_20pct else "NO" }}, {{ "yes" if nw.accuracy else "NO" }}, {{ "yes" if nw.mae else "NO" }}</td></tr>{% endfor %}
 </table>
 {% if card.metrics.validation %}<h2>Validation on the training part</h2>
 <table><tr><th>design</th>{% for name in card.metrics.validation.cross_validation %}<th>{{ name }} within 20% / acc.</th>{% endfor %}</tr>
@@ -102,12 +79,12 @@ MAE {{ "%+.2f"|format(d.mae_mg_week[0]) }} to {{ "%+.2f"|format(d.mae_mg_week[1]
 
 def build_card(model: DoseModel, evaluation: dict) -> dict:
     """The card as a JSON-ready dictionary."""
-    drug = MODELS[model.drug]
+    drug = drug_model(model.drug)
     held = evaluation["heldout"]
     ci = held["ci95"]
     heldout = {}
     for name, m in held["methods"].items():
-        heldout[name] = {k: m[k] for k in ("n", "within_20pct", "within_20pct_by_class", "mae_mg_week", "accuracy",
+        heldout[name] = {k: m[k] for k in ("n", "within_20pct", "within_20pct_by_class", "mae", "accuracy",
                                             "recall", "low_predicted_high", "high_predicted_low")}
         heldout[name]["ece"] = m["calibration"]["ece"] if "calibration" in m else None
         heldout[name]["ci"] = ci.get(name)
@@ -121,11 +98,12 @@ def build_card(model: DoseModel, evaluation: dict) -> dict:
             "drug": model.drug,
             "version": model.version,
             "dose_classes": model.info["dose_classes"],
+            "dose_unit": drug.classes.unit,
             "classifier": "average of the class probabilities of a multinomial logistic regression on the features "
                           "and a logistic regression on the square root of the regressor's dose estimate",
-            "regressor": "average on the sqrt(weekly dose) scale of the published IWPC pharmacogenetic formula and "
-                         "least squares refitted on the training part (the formula's missing height/weight filled "
-                         "with training-part race means)",
+            "regressor": (f"average on the sqrt(dose) scale of the published formula {drug.formula.name} and least "
+                          "squares refitted on the training part (what the formula's inputs lack filled from the "
+                          "training part)" if drug.formula else "least squares on sqrt(dose) fitted on the training part"),
             "interval": f"90% multiplicative interval from cross-validated actual/predicted ratios: dose x "
                         f"[{model.interval_ratio[0]:.3f}, {model.interval_ratio[1]:.3f}]",
             "random_state": model.info["random_state"],
@@ -137,15 +115,16 @@ def build_card(model: DoseModel, evaluation: dict) -> dict:
         "metrics": {
             "heldout_n": held["n"],
             "heldout": heldout,
-            "vs_iwpc": ci["model_minus_iwpc_pharmacogenetic"],
-            "vs_linear_refitted": ci["model_minus_linear_refitted"],
+            "versus": {name: ci[f"model_minus_{name}"] for name in (drug.published_reference, drug.refitted_reference)},
+            "published_reference": drug.published_reference,
             "interval_coverage": held["methods"]["model"]["interval_coverage"],
             "reliability": held["methods"]["model"]["calibration"]["curve"],
-            "by_race": held["by_race"],
+            "subgroup": held["subgroup"],
+            "by_subgroup": held["by_subgroup"],
             "validation": validation,
         },
-        "intended_use": INTENDED_USE,
-        "limitations": list(LIMITATIONS),
+        "intended_use": drug.intended_use,
+        "limitations": list(drug.limitations),
     }
 
 

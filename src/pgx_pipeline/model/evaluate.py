@@ -7,7 +7,8 @@ Design (all in one run, so the figures always describe the saved model):
 * 5-fold cross-validation and leave-one-site-out on the 80% only; the 20% is touched once, by the final model;
 * on the 20%: dose error (MAE, % within 20% of the actual dose overall and per dose class), 3-class accuracy,
   per-class recall, low<->high confusions, calibration (reliability bins, expected calibration error), with
-  percentile-bootstrap 95% intervals, for the model and each reference rule side by side, and per race group.
+  percentile-bootstrap 95% intervals, for the model and each reference rule side by side, and per subgroup
+  (race for warfarin).
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from ..errors import PgxInputError
-from .registry import Cohort, DrugModel
-from .classes import CLASS_NAMES, dose_class
+from .classes import CLASS_NAMES, DoseClasses
+from .drug import Cohort, DrugModel
 from .train import DoseModel, fit_dose_model
 
 N_BOOTSTRAP = 1000
-# The paired differences the issue's targets are about: the published formula and the linear model refitted here.
-VERSUS = (("model", "iwpc_pharmacogenetic"), ("model", "linear_refitted"))
 CALIBRATION_BINS = 10
+
+
+def versus(drug: DrugModel) -> tuple[tuple[str, str], ...]:
+    """The paired differences the targets are about: the model against the published rule and the local refit."""
+    return (("model", drug.published_reference), ("model", drug.refitted_reference))
 
 
 # ---------------------------------------------------------------- split
@@ -53,8 +57,9 @@ def read_heldout(path: str | Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- metrics
-def _per_patient(dose: np.ndarray, pred_dose: np.ndarray, pred_class: np.ndarray) -> dict[str, np.ndarray]:
-    true_class = dose_class(dose)
+def _per_patient(classes: DoseClasses, dose: np.ndarray, pred_dose: np.ndarray,
+                 pred_class: np.ndarray) -> dict[str, np.ndarray]:
+    true_class = classes.of(dose)
     return {
         "abs_error": np.abs(pred_dose - dose),
         "within_20": (np.abs(pred_dose - dose) <= 0.2 * dose).astype(float),
@@ -94,14 +99,14 @@ def _ece_only(proba: np.ndarray, true_class: np.ndarray) -> float:
     return reliability(proba, true_class)["ece"]
 
 
-def point_metrics(dose: np.ndarray, pred_dose: np.ndarray, pred_class: np.ndarray,
+def point_metrics(classes: DoseClasses, dose: np.ndarray, pred_dose: np.ndarray, pred_class: np.ndarray,
                   proba: np.ndarray | None = None) -> dict:
-    """All point figures for one method on one set of patients."""
-    true_class = dose_class(dose)
-    pp = _per_patient(dose, pred_dose, pred_class)
+    """All point figures for one method on one set of patients (`mae` in the classes' dose unit)."""
+    true_class = classes.of(dose)
+    pp = _per_patient(classes, dose, pred_dose, pred_class)
     out: dict = {
         "n": int(len(dose)),
-        "mae_mg_week": float(pp["abs_error"].mean()),
+        "mae": float(pp["abs_error"].mean()),
         "within_20pct": float(pp["within_20"].mean()),
         "within_20pct_by_class": {
             name: (float(pp["within_20"][true_class == k].mean()) if (true_class == k).any() else None)
@@ -121,8 +126,9 @@ def point_metrics(dose: np.ndarray, pred_dose: np.ndarray, pred_class: np.ndarra
     return out
 
 
-def bootstrap(dose: np.ndarray, methods: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]],
-              random_state: int, n_boot: int = N_BOOTSTRAP, versus: tuple[tuple[str, str], ...] = ()) -> dict:
+def bootstrap(classes: DoseClasses, dose: np.ndarray,
+              methods: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]], random_state: int,
+              n_boot: int = N_BOOTSTRAP, versus: tuple[tuple[str, str], ...] = ()) -> dict:
     """Percentile-bootstrap 95% intervals of MAE, within-20% and accuracy (and ECE where there are probabilities).
 
     All methods are resampled with the same patient draws, so each `versus` pair (a, b) also gives the interval of
@@ -131,12 +137,12 @@ def bootstrap(dose: np.ndarray, methods: dict[str, tuple[np.ndarray, np.ndarray,
     rng = np.random.default_rng(random_state)
     n = len(dose)
     draws = rng.integers(0, n, size=(n_boot, n))
-    true_class = dose_class(dose)
+    true_class = classes.of(dose)
     boot: dict[str, dict[str, np.ndarray]] = {}
     for name, (pred_dose, pred_class, proba) in methods.items():
-        pp = _per_patient(dose, pred_dose, pred_class)
+        pp = _per_patient(classes, dose, pred_dose, pred_class)
         stats = {
-            "mae_mg_week": pp["abs_error"][draws].mean(axis=1),
+            "mae": pp["abs_error"][draws].mean(axis=1),
             "within_20pct": pp["within_20"][draws].mean(axis=1),
             "accuracy": pp["correct"][draws].mean(axis=1),
         }
@@ -149,7 +155,7 @@ def bootstrap(dose: np.ndarray, methods: dict[str, tuple[np.ndarray, np.ndarray,
 
     out = {name: {k: ci(v) for k, v in stats.items()} for name, stats in boot.items()}
     for a, b in versus:
-        out[f"{a}_minus_{b}"] = {k: ci(boot[a][k] - boot[b][k]) for k in ("mae_mg_week", "within_20pct", "accuracy")}
+        out[f"{a}_minus_{b}"] = {k: ci(boot[a][k] - boot[b][k]) for k in ("mae", "within_20pct", "accuracy")}
     return out
 
 
@@ -164,12 +170,12 @@ def _model_methods(model: DoseModel, x: pd.DataFrame) -> tuple[np.ndarray, np.nd
     return pred["predicted_dose"].to_numpy(), proba.argmax(axis=1), proba
 
 
-def _fold_summary(dose, model_out, refs) -> dict:
+def _fold_summary(classes: DoseClasses, dose, model_out, refs) -> dict:
     pred_dose, pred_class, proba = model_out
-    row = {"model": point_metrics(dose, pred_dose, pred_class, proba)}
+    row = {"model": point_metrics(classes, dose, pred_dose, pred_class, proba)}
     for name, p in refs.items():
-        row[name] = point_metrics(dose, p, dose_class(p))
-    return {m: {k: v[k] for k in ("n", "mae_mg_week", "within_20pct", "accuracy")}
+        row[name] = point_metrics(classes, dose, p, classes.of(p))
+    return {m: {k: v[k] for k in ("n", "mae", "within_20pct", "accuracy")}
             | ({"ece": v["calibration"]["ece"]} if "calibration" in v else {}) for m, v in row.items()}
 
 
@@ -181,12 +187,13 @@ def cross_validate(drug: DrugModel, cohort: Cohort, train_mask: np.ndarray, vers
     model_dose, model_proba = np.zeros(n), np.zeros((n, 3))
     refs = {r.name: np.zeros(n) for r in drug.references}
     for tr, te in cv.split(x, groups):
-        m = fit_dose_model(drug.spec, x.iloc[tr], y[tr], groups.iloc[tr], version=version, random_state=random_state,
+        m = fit_dose_model(drug, x.iloc[tr], y[tr], groups.iloc[tr], version=version, random_state=random_state,
                            with_interval=False)
         model_dose[te], _, model_proba[te] = _model_methods(m, x.iloc[te])
         for name, p in _reference_predictions(drug, x.iloc[tr], y[tr], x.iloc[te]).items():
             refs[name][te] = p
-    return {"folds": 5, "n": n, **_fold_summary(y, (model_dose, model_proba.argmax(axis=1), model_proba), refs)}
+    return {"folds": 5, "n": n,
+            **_fold_summary(drug.classes, y, (model_dose, model_proba.argmax(axis=1), model_proba), refs)}
 
 
 def leave_one_site_out(drug: DrugModel, cohort: Cohort, train_mask: np.ndarray, version: str,
@@ -197,10 +204,10 @@ def leave_one_site_out(drug: DrugModel, cohort: Cohort, train_mask: np.ndarray, 
     per_site = {}
     for site in sorted(groups.unique()):
         te = (groups == site).to_numpy()
-        m = fit_dose_model(drug.spec, x[~te], y[~te], groups[~te], version=version, random_state=random_state,
+        m = fit_dose_model(drug, x[~te], y[~te], groups[~te], version=version, random_state=random_state,
                            with_interval=False)
         refs = _reference_predictions(drug, x[~te], y[~te], x[te])
-        per_site[str(site)] = _fold_summary(y[te], _model_methods(m, x[te]), refs)
+        per_site[str(site)] = _fold_summary(drug.classes, y[te], _model_methods(m, x[te]), refs)
     methods = list(next(iter(per_site.values())))
     sites_model_better = {
         ref: int(sum(s["model"]["within_20pct"] >= s[ref]["within_20pct"] for s in per_site.values()))
@@ -209,7 +216,7 @@ def leave_one_site_out(drug: DrugModel, cohort: Cohort, train_mask: np.ndarray, 
     weights = np.array([s["model"]["n"] for s in per_site.values()], dtype=float)
     pooled = {
         meth: {k: float(np.average([s[meth][k] for s in per_site.values()], weights=weights))
-               for k in ("mae_mg_week", "within_20pct", "accuracy")}
+               for k in ("mae", "within_20pct", "accuracy")}
         for meth in methods
     }
     return {"sites": len(per_site), "pooled": pooled, "sites_where_model_within20_ge": sites_model_better,
@@ -218,39 +225,45 @@ def leave_one_site_out(drug: DrugModel, cohort: Cohort, train_mask: np.ndarray, 
 
 def evaluate_heldout(drug: DrugModel, model: DoseModel, cohort: Cohort, test_mask: np.ndarray,
                      random_state: int) -> dict:
-    """Every figure on the held-out 20%, the model and each reference side by side, overall and per race."""
+    """Every figure on the held-out 20%, the model and each reference side by side, overall and per subgroup."""
+    classes, published = drug.classes, drug.published_reference
     train_mask = ~test_mask
     x_tr, y_tr = cohort.x[train_mask], cohort.dose[train_mask]
     x_te, y_te = cohort.x[test_mask], cohort.dose[test_mask]
     model_out = _model_methods(model, x_te)
     refs = _reference_predictions(drug, x_tr, y_tr, x_te)
-    methods = {"model": model_out} | {name: (p, dose_class(p), None) for name, p in refs.items()}
+    methods = {"model": model_out} | {name: (p, classes.of(p), None) for name, p in refs.items()}
 
     lo, hi = model.predict_frame(x_te)[["dose_lower", "dose_upper"]].to_numpy().T
-    overall = {name: point_metrics(y_te, *out) for name, out in methods.items()}
+    overall = {name: point_metrics(classes, y_te, *out) for name, out in methods.items()}
     overall["model"]["interval_coverage"] = float(((y_te >= lo) & (y_te <= hi)).mean())
-    overall["model"]["interval_median_width_mg_week"] = float(np.median(hi - lo))
-    cis = bootstrap(y_te, methods, random_state, versus=VERSUS)
+    overall["model"]["interval_median_width"] = float(np.median(hi - lo))
+    cis = bootstrap(classes, y_te, methods, random_state, versus=versus(drug))
 
-    by_race = {}
-    race = x_te["race"].to_numpy()
-    for group in sorted(set(race)):
-        m = race == group
+    by_group = {}
+    group_of = x_te[drug.subgroup].to_numpy()
+    for group in sorted(set(group_of)):
+        m = group_of == group
         sub = {name: (d[m], c[m], None if p is None else p[m]) for name, (d, c, p) in methods.items()}
-        figures = {name: point_metrics(y_te[m], *out) for name, out in sub.items()}
-        figures = {name: {k: f[k] for k in ("n", "mae_mg_week", "within_20pct", "accuracy")} for name, f in figures.items()}
-        ci = bootstrap(y_te[m], sub, random_state, versus=VERSUS[:1])
-        iwpc = figures["iwpc_pharmacogenetic"]
-        by_race[group] = {
+        figures = {name: point_metrics(classes, y_te[m], *out) for name, out in sub.items()}
+        figures = {name: {k: f[k] for k in ("n", "mae", "within_20pct", "accuracy")} for name, f in figures.items()}
+        ci = bootstrap(classes, y_te[m], sub, random_state, versus=versus(drug)[:1])
+        ref = figures[published]
+        by_group[group] = {
             "figures": figures,
-            "ci95": {k: ci[k] for k in ("model", "iwpc_pharmacogenetic", "model_minus_iwpc_pharmacogenetic")},
-            "model_not_worse_than_iwpc": {
-                "within_20pct": figures["model"]["within_20pct"] >= iwpc["within_20pct"],
-                "accuracy": figures["model"]["accuracy"] >= iwpc["accuracy"],
-                "mae_mg_week": figures["model"]["mae_mg_week"] <= iwpc["mae_mg_week"],
+            "ci95": {k: ci[k] for k in ("model", published, f"model_minus_{published}")},
+            "model_not_worse_than_published": {
+                "within_20pct": figures["model"]["within_20pct"] >= ref["within_20pct"],
+                "accuracy": figures["model"]["accuracy"] >= ref["accuracy"],
+                "mae": figures["model"]["mae"] <= ref["mae"],
             },
         }
-    return {"n": int(test_mask.sum()), "methods": overall, "ci95": cis, "by_race": by_race}
+    return {"n": int(test_mask.sum()), "methods": overall, "ci95": cis, "subgroup": drug.subgroup,
+            "by_subgroup": by_group}
+
+
+def _class_counts(classes: DoseClasses, dose: np.ndarray) -> dict[str, int]:
+    return dict(zip(CLASS_NAMES, np.bincount(classes.of(dose), minlength=3).tolist()))
 
 
 def train_and_evaluate(drug: DrugModel, cohort: Cohort, *, version: str, random_state: int,
@@ -262,13 +275,16 @@ def train_and_evaluate(drug: DrugModel, cohort: Cohort, *, version: str, random_
     test_mask = site_split(cohort, random_state, heldout_ids)
     train_mask = ~test_mask
     x_tr = cohort.x[train_mask]
-    model = fit_dose_model(drug.spec, x_tr, cohort.dose[train_mask], cohort.groups[train_mask],
+    model = fit_dose_model(drug, x_tr, cohort.dose[train_mask], cohort.groups[train_mask],
                            version=version, random_state=random_state)
     evaluation = {
         "drug": drug.drug,
         "model_version": version,
         "random_state": random_state,
         "dose_classes": model.info["dose_classes"],
+        "dose_unit": drug.classes.unit,
+        "published_reference": drug.published_reference,
+        "refitted_reference": drug.refitted_reference,
         "cohort": {
             "source": Path(cohort.source).name,
             "rows_in_file": cohort.n_source_rows,
@@ -277,8 +293,8 @@ def train_and_evaluate(drug: DrugModel, cohort: Cohort, *, version: str, random_
             "train": int(train_mask.sum()),
             "heldout": int(test_mask.sum()),
             "sites": int(cohort.groups.nunique()),
-            "dose_classes_train": dict(zip(CLASS_NAMES, np.bincount(dose_class(cohort.dose[train_mask]), minlength=3).tolist())),
-            "dose_classes_heldout": dict(zip(CLASS_NAMES, np.bincount(dose_class(cohort.dose[test_mask]), minlength=3).tolist())),
+            "dose_classes_train": _class_counts(drug.classes, cohort.dose[train_mask]),
+            "dose_classes_heldout": _class_counts(drug.classes, cohort.dose[test_mask]),
         },
         "references": {r.name: r.doc for r in drug.references},
         "heldout": evaluate_heldout(drug, model, cohort, test_mask, random_state),

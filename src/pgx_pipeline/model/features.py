@@ -1,9 +1,9 @@
 """Feature specs: how genotype calls and clinical covariates become model columns, one spec per drug.
 
-A drug model is a `FeatureSpec` (which columns, of which kind, which are required from a sample sheet) plus
-two mapping functions: one from a training/external cohort table, one from the pipeline's own phenotypes table
-and sample sheet.  Training, prediction, out-of-distribution checks and the model card read only the spec, so a
-new drug is a spec and a config entry (see `pgx_pipeline.model.registry`), not new plumbing.
+A `FeatureSpec` says which columns a drug model reads, of which kind, and which sample-sheet covariates it
+requires (with their plausible ranges).  The mappings into those columns (from a cohort file, from one pipeline
+sample) are the drug's hooks in `pgx_pipeline.model.drug.DrugModel`; this module holds the warfarin spec and the
+genotype and covariate mappings it is built from.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ class Feature:
     range_checked: bool = False
     # Values seen in training are remembered; unseen values are flagged.
     seen_checked: bool = False
+    # An external cohort row without this value says "imputed: <name>"; off for a feature the training data
+    # never has (it carries no weight, so its absence changes nothing).
+    note_when_missing: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class FeatureSpec:
     features: tuple[Feature, ...]
     required: tuple[str, ...]
     plausible: tuple[Plausible, ...] = ()
+    # Required covariates that must be 0 or 1 (medications).
+    binary: tuple[str, ...] = ()
     genes_required: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
@@ -219,9 +224,11 @@ WARFARIN = FeatureSpec(
         Feature("cyp2c9_star3", "numeric", "number of CYP2C9*3 alleles (only for *1/*2/*3 diplotypes)", seen_checked=True),
         Feature("cyp2c9_activity", "numeric", "CYP2C9 CPIC activity score", seen_checked=True),
         Feature("vkorc1_a", "numeric", "number of VKORC1 -1639 A alleles (rs9923231 T on the dbSNP strand)", seen_checked=True),
-        Feature("cyp4f2_star3", "numeric", "number of CYP4F2*3 alleles (absent from IWPC: imputed, carries no weight)"),
+        Feature("cyp4f2_star3", "numeric", "number of CYP4F2*3 alleles (absent from IWPC: imputed, carries no weight)",
+                note_when_missing=False),
     ),
     required=("age", "height_cm", "weight_kg", "race", "amiodarone", "enzyme_inducer"),
+    binary=("amiodarone", "enzyme_inducer"),
     plausible=(
         Plausible("age", 0, 120, "years"),
         Plausible("height_cm", 50, 250, "cm"),
@@ -264,3 +271,16 @@ def empty_frame(spec: FeatureSpec, n: int = 0) -> pd.DataFrame:
     return pd.DataFrame(
         {f.name: (np.full(n, np.nan) if f.kind == "numeric" else [None] * n) for f in spec.features}
     )
+
+
+def best_call(phen: pd.DataFrame, gene: str) -> tuple[pd.Series | None, str | None]:
+    """A sample's rank-1 phenotype row for a gene, or why there is none a model can use."""
+    rows = phen[phen["gene"] == gene] if not phen.empty else phen
+    if rows.empty:
+        return None, f"missing: {gene} genotype (gene not in the phenotypes table)"
+    top = rows.sort_values("rank").iloc[0]
+    if top["status"] not in ("called", "outside_call"):
+        return None, f"missing: {gene} genotype (status {top['status']})"
+    if not bool(top["candidates_agree"]):
+        return None, f"ambiguous: {gene} has tied diplotypes with different function; resolve the call first"
+    return top, None

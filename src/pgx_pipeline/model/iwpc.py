@@ -65,7 +65,7 @@ def read_workbook(path: str | Path, *, training: bool = False) -> pd.DataFrame:
     """The 'Subject Data' sheet with normalised headers; raises PgxInputError naming what is missing."""
     path = Path(path)
     if not path.is_file():
-        raise PgxInputError("IWPC workbook not found; set training.iwpc_xlsx (or --iwpc) to the PharmGKB file", path=path)
+        raise PgxInputError("IWPC workbook not found; set models.warfarin.training_file (or --iwpc) to the PharmGKB file", path=path)
     try:
         df = pd.read_excel(path, sheet_name=SHEET)
     except ValueError as exc:

@@ -20,7 +20,7 @@ import skops.io as sio
 from .. import __version__
 from ..errors import PgxInputError
 from ..schema import atomic_path
-from .registry import MODELS
+from .registry import MODELS, drug_model
 from .train import DoseModel
 
 FORMAT = "pgx-pipeline dose model 1"
@@ -45,7 +45,7 @@ def save_model(model: DoseModel, path: str | Path) -> Path:
         "format": FORMAT,
         "drug": model.drug,
         "version": model.version,
-        "features": MODELS[model.drug].spec.names,
+        "features": drug_model(model.drug).spec.names,
         "classifier": model.classifier,
         "regressor": model.regressor,
         "interval_ratio": [float(v) for v in model.interval_ratio],
@@ -88,8 +88,9 @@ def load_model(path: str | Path, trusted: tuple[str, ...] = TRUSTED_TYPES) -> Do
         raise PgxInputError(f"not a {FORMAT!r} file", path=path)
     drug = payload["drug"]
     if drug not in MODELS:
-        raise PgxInputError(f"model is for {drug!r}, which this pgx-pipeline does not know", path=path)
-    if payload["features"] != MODELS[drug].spec.names:
+        raise PgxInputError(f"model is for {drug!r}, which this pgx-pipeline does not know (known: "
+                            f"{', '.join(sorted(MODELS))})", path=path)
+    if payload["features"] != drug_model(drug).spec.names:
         raise PgxInputError("model was trained on a different feature list than this pgx-pipeline's; retrain it",
                             path=path)
     trained = payload["library_versions"]["scikit-learn"]

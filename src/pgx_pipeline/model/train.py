@@ -3,7 +3,7 @@
 * Dose: the average, on the square-root scale, of the published IWPC pharmacogenetic formula (NEJM 2009, S1e) and
   least squares on sqrt(dose) refitted on the training part (`PublishedBlendRegressor`). The interval comes from
   the quantiles of cross-validated dose ratios (actual / predicted) on the training data.
-* Class (IWPC/NEJM 2009 convention: low <= 21 mg/week, intermediate > 21 and < 49, high >= 49; `DOSE_CLASSES`):
+* Class (IWPC/NEJM 2009 convention: low <= 21 mg/week, intermediate > 21 and < 49, high >= 49; `IWPC_CLASSES`):
   the average of the probabilities of a multinomial logistic regression on the features and of a logistic
   regression on sqrt(the dose estimate) (`TwoViewClassifier`).
 
@@ -55,9 +55,10 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from . import iwpc
-from .classes import CLASS_NAMES, DOSE_CLASSES, dose_class
+from .classes import CLASS_NAMES
+from .drug import DrugModel
 from .features import FeatureSpec
+from .registry import published_formula
 
 INTERVAL_LEVEL = 0.90
 
@@ -86,11 +87,11 @@ def preprocessor(spec: FeatureSpec) -> ColumnTransformer:
 
 
 class PublishedBlendRegressor(RegressorMixin, BaseEstimator):
-    """Weekly dose as the average, on the square-root scale, of a published formula and a model refitted here.
+    """Dose as the average, on the square-root scale, of a published formula and a model refitted here.
 
-    `formula` names an entry of `PUBLISHED_FORMULAS`; the only thing learned for it is the per-race mean height and
-    weight that completes its inputs (`iwpc.height_weight_fill`), kept as plain floats so the saved file holds no
-    pandas objects.
+    `formula` names a registered model's `PublishedFormula` (`registry.published_formula`); the only thing learned
+    for it is what completes its inputs (for IWPC the per-race mean height and weight), kept as plain floats so
+    the saved file holds no pandas objects.
     """
 
     def __init__(self, refit=None, formula: str = "iwpc_pharmacogenetic", weight: float = 0.5):
@@ -100,13 +101,11 @@ class PublishedBlendRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, x: pd.DataFrame, y):
         self.refit_ = clone(self.refit).fit(x, y)
-        fill = iwpc.height_weight_fill(x)
-        self.fill_ = {col: {str(race): float(v) for race, v in fill[col].items()} for col in fill.columns}
+        self.fill_ = published_formula(self.formula).learn(x)
         return self
 
     def published_dose(self, x: pd.DataFrame) -> np.ndarray:
-        fill = pd.DataFrame(self.fill_)
-        return PUBLISHED_FORMULAS[self.formula](x, fill)
+        return published_formula(self.formula).dose(x, self.fill_)
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         root = self.weight * np.sqrt(self.published_dose(x)) + (1 - self.weight) * np.sqrt(self.refit_.predict(x))
@@ -145,20 +144,18 @@ class TwoViewClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(x).argmax(axis=1)]
 
 
-PUBLISHED_FORMULAS = {
-    "iwpc_pharmacogenetic": lambda x, fill: iwpc.iwpc_formula_dose(x, "pharmacogenetic", fill),
-}
-
-
 def build_linear(spec: FeatureSpec) -> TransformedTargetRegressor:
     """The reference 'IWPC-style' linear model refitted on our split: least squares on sqrt(dose)."""
     base = Pipeline([("features", preprocessor(spec)), ("linear", LinearRegression())])
     return TransformedTargetRegressor(base, func=np.sqrt, inverse_func=np.square, check_inverse=False)
 
 
-def build_regressor(spec: FeatureSpec) -> PublishedBlendRegressor:
-    """Weekly-dose regressor: the IWPC pharmacogenetic formula and least squares refitted here, averaged."""
-    return PublishedBlendRegressor(build_linear(spec), "iwpc_pharmacogenetic", weight=0.5)
+def build_regressor(entry: DrugModel):
+    """Dose regressor: the drug's published formula and least squares refitted here, averaged (or the refit alone
+    for a drug without a published formula)."""
+    if entry.formula is None:
+        return build_linear(entry.spec)
+    return PublishedBlendRegressor(build_linear(entry.spec), entry.formula.name, weight=0.5)
 
 
 def build_classifier(spec: FeatureSpec, dose_model: PublishedBlendRegressor) -> TwoViewClassifier:
@@ -175,7 +172,7 @@ class DoseModel:
     drug: str
     version: str
     classifier: TwoViewClassifier
-    regressor: PublishedBlendRegressor
+    regressor: RegressorMixin
     interval_ratio: tuple[float, float]
     feature_ranges: dict[str, list[float]]
     seen_values: dict[str, list[float]]
@@ -230,7 +227,7 @@ def training_ranges(spec: FeatureSpec, x: pd.DataFrame) -> tuple[dict, dict]:
 
 
 def fit_dose_model(
-    spec: FeatureSpec, x: pd.DataFrame, dose: np.ndarray, groups, *, version: str, random_state: int = 0,
+    entry: DrugModel, x: pd.DataFrame, dose: np.ndarray, groups, *, version: str, random_state: int = 0,
     with_interval: bool = True,
 ) -> DoseModel:
     """Fit classifier, regressor and interval on (x, dose); `groups` (site) stratifies the internal folds.
@@ -238,10 +235,12 @@ def fit_dose_model(
     Validation folds skip the interval (`with_interval=False`): it needs its own inner CV and is not scored there.
     """
     dose = np.asarray(dose, dtype=float)
-    regressor = build_regressor(spec)
+    regressor = build_regressor(entry)
     interval = interval_ratios(regressor, x, dose, groups, random_state) if with_interval else (float("nan"),) * 2
     regressor.fit(x, dose)
-    classifier = build_classifier(spec, regressor).fit(x, dose_class(dose))
-    ranges, seen = training_ranges(spec, x)
-    return DoseModel(spec.drug, version, classifier, regressor, interval, ranges, seen,
-                     info={"n_train": int(len(x)), "random_state": int(random_state), "dose_classes": DOSE_CLASSES})
+    classifier = build_classifier(entry.spec, regressor).fit(x, entry.classes.of(dose))
+    ranges, seen = training_ranges(entry.spec, x)
+    classes = entry.classes
+    return DoseModel(entry.drug, version, classifier, regressor, interval, ranges, seen,
+                     info={"n_train": int(len(x)), "random_state": int(random_state), "dose_classes": classes.text,
+                           "class_bounds": [classes.low_max, classes.high_min], "dose_unit": classes.unit})

@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import __version__
 from .card import write_card
 from .evaluate import read_heldout, train_and_evaluate
-from .registry import MODELS
+from .registry import drug_model
 from .store import save_model
 
 
@@ -29,7 +29,7 @@ def train_to_dir(training_file: str | Path, out_dir: str | Path, *, drug: str = 
     with the same version were trained the same way on the same bytes.
     """
     training_file, out_dir = Path(training_file), Path(out_dir)
-    entry = MODELS[drug]
+    entry = drug_model(drug)
     cohort = entry.read_cohort(training_file)
     sha = file_sha256(training_file)
     version = f"{drug}-{__version__}-s{seed}-{sha[:10]}"

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import __version__, schema, sharding
 from ..errors import PgxInputError
-from ..model.classes import CLASS_NAMES, DOSE_CLASSES, dose_class
+from ..model.registry import MODELS
 
 GENOME_BUILD = "GRCh38"
 
@@ -119,7 +119,14 @@ class InputTables:
     genotypes: dict[str, pd.DataFrame]
     kb: dict[str, str] = field(default_factory=dict)
     rsids: dict[tuple[str, int], str] = field(default_factory=dict)
-    model_card: Path | None = None
+    # drug -> model_card.html of every model trained in this results folder
+    model_cards: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def model_drugs(self) -> list[str]:
+        """Drugs with a model: trained here (a card) or present in this input's predictions."""
+        predicted = {d for g in (self.predictions or {}).values() for d in g["drug"]}
+        return sorted(predicted | set(self.model_cards))
 
 
 def _group(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -148,7 +155,7 @@ def kb_info(results_dir: str | os.PathLike) -> dict[str, str]:
 
 
 def load_input_tables(results_dir: str | os.PathLike, input_id: str, part: str = "part-000") -> InputTables:
-    """Read one part of one input (see `sharding`). Predictions are optional: the warfarin model may be off."""
+    """Read one part of one input (see `sharding`). Predictions are optional: no model may be configured."""
     root = Path(results_dir)
     sample_files = sharding.group_files(root, input_id, part, "samples")
     if not sample_files:
@@ -166,7 +173,7 @@ def load_input_tables(results_dir: str | os.PathLike, input_id: str, part: str =
     if pos_path.is_file():
         pos = schema.read_table(pos_path, schema.KB_POSITIONS, columns=["gene", "position", "rsid"])
         rsids = {(g, int(p)): r for g, p, r in zip(pos["gene"], pos["position"], pos["rsid"]) if _s(r)}
-    card = root / "model" / "warfarin" / "model_card.html"
+    cards = {p.parent.name: p for p in sorted((root / "model").glob("*/model_card.html"))}
     return InputTables(
         input_id=input_id,
         results_dir=root,
@@ -178,21 +185,21 @@ def load_input_tables(results_dir: str | os.PathLike, input_id: str, part: str =
         genotypes=_group(genotypes),
         kb=kb_info(root),
         rsids=rsids,
-        model_card=card if card.is_file() else None,
+        model_cards=cards,
     )
 
 
 # ---------------------------------------------------------------- per sample
 def sample_contexts(
-    tables: InputTables, *, report_date: str, model_card_href: str | None = None
+    tables: InputTables, *, report_date: str, model_card_hrefs: dict[str, str] | None = None
 ) -> Iterator[dict[str, Any]]:
     """One context per sample of the input, in the samples table's order."""
     for row in tables.samples.itertuples(index=False):
-        yield build_sample_context(tables, row.sample_id, report_date=report_date, model_card_href=model_card_href)
+        yield build_sample_context(tables, row.sample_id, report_date=report_date, model_card_hrefs=model_card_hrefs)
 
 
 def build_sample_context(
-    tables: InputTables, sample_id: str, *, report_date: str, model_card_href: str | None = None
+    tables: InputTables, sample_id: str, *, report_date: str, model_card_hrefs: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Everything the patient report and its JSON say about one sample."""
     srow = tables.samples[tables.samples["sample_id"] == sample_id]
@@ -236,7 +243,8 @@ def build_sample_context(
         "footnotes": _number_footnotes(genes),
         "not_assessed": not_assessed,
         "drugs": drugs,
-        "warfarin": _warfarin(preds, drugs, model_card_href, tables.predictions is not None),
+        "models": [_model_estimate(drug, preds, drugs, (model_card_hrefs or {}).get(drug), tables.predictions is not None)
+                   for drug in tables.model_drugs],
         "matching": _matching(geno, tables.rsids, calls),
         "messages": _dedup(m for d in drugs for g in d["guidelines"] for m in g["messages"]),
     }
@@ -504,37 +512,40 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
     }
 
 
-# ---------------------------------------------------------------- warfarin
-def _warfarin(preds: pd.DataFrame, drugs: list[dict], card_href: str | None, model_ran: bool) -> dict:
-    cpic = next((d for d in drugs if d["drug"].lower() == "warfarin"), None)
+# ---------------------------------------------------------------- model estimates
+def _model_estimate(drug: str, preds: pd.DataFrame, drugs: list[dict], card_href: str | None, model_ran: bool) -> dict:
+    """One drug's model estimate for the sample, with that drug's guideline rows beside it."""
+    guideline = next((d for d in drugs if d["drug"].lower() == drug.lower()), None)
+    entry = MODELS.get(drug)
     model = None
-    if not preds.empty:
-        w = preds[preds["drug"].str.lower() == "warfarin"]
-        if not w.empty:
-            r = w.iloc[0]
-            dose = _f(r["predicted_dose"])
-            probs = [("low", _f(r["prob_low"])), ("intermediate", _f(r["prob_intermediate"])), ("high", _f(r["prob_high"]))]
-            model = {
-                "status": _s(r["status"]),
-                "model_version": _s(r["model_version"]),
-                "predicted_class": _s(r["predicted_class"]),
-                "probabilities": [{"class": c, "p": p} for c, p in probs if p is not None],
-                "predicted_dose": dose,
-                # The class the dose estimate falls in: the class probabilities come from a separate model and
-                # can lean to the neighbouring class near a boundary; the report then says so.
-                "dose_band": CLASS_NAMES[int(dose_class(dose))] if dose is not None else None,
-                "dose_classes": DOSE_CLASSES,
-                "dose_lower": _f(r["dose_lower"]),
-                "dose_upper": _f(r["dose_upper"]),
-                "out_of_distribution": _b(r["out_of_distribution"]),
-                "reasons": _l(r["reasons"]),
-            }
+    rows = preds[preds["drug"].str.lower() == drug.lower()] if not preds.empty else preds
+    if not rows.empty:
+        r = rows.iloc[0]
+        dose = _f(r["predicted_dose"])
+        probs = [("low", _f(r["prob_low"])), ("intermediate", _f(r["prob_intermediate"])), ("high", _f(r["prob_high"]))]
+        model = {
+            "status": _s(r["status"]),
+            "model_version": _s(r["model_version"]),
+            "predicted_class": _s(r["predicted_class"]),
+            "probabilities": [{"class": c, "p": p} for c, p in probs if p is not None],
+            "predicted_dose": dose,
+            "dose_unit": _s(r["dose_unit"]),
+            # The class the dose estimate falls in: the class probabilities come from a separate model and
+            # can lean to the neighbouring class near a boundary; the report then says so.
+            "dose_band": entry.classes.name_of(dose) if dose is not None and entry else None,
+            "dose_classes": entry.classes.text if entry else None,
+            "dose_lower": _f(r["dose_lower"]),
+            "dose_upper": _f(r["dose_upper"]),
+            "out_of_distribution": _b(r["out_of_distribution"]),
+            "reasons": _l(r["reasons"]),
+        }
     reason = None
     if model is None:
-        reason = ("the warfarin model was not run for this input" if not model_ran
-                  else "no warfarin model row for this sample")
-    return {"model": model, "not_run_reason": reason, "model_card_href": card_href,
-            "cpic": cpic["guidelines"] if cpic else []}
+        reason = (f"the {drug} model was not run for this input" if not model_ran
+                  else f"no {drug} model row for this sample")
+    return {"drug": drug, "model": model, "not_run_reason": reason, "model_card_href": card_href,
+            "monitoring": entry.monitoring if entry else "",
+            "guidelines": guideline["guidelines"] if guideline else []}
 
 
 # ---------------------------------------------------------------- matching details

@@ -76,10 +76,8 @@ def _check_date(report_date: str) -> str:
     return report_date
 
 
-def _model_card_href(tables: InputTables, out_dir: Path) -> str | None:
-    if tables.model_card is None:
-        return None
-    return Path(os.path.relpath(tables.model_card, out_dir.resolve())).as_posix()
+def _model_card_hrefs(tables: InputTables, out_dir: Path) -> dict[str, str]:
+    return {drug: Path(os.path.relpath(card, out_dir.resolve())).as_posix() for drug, card in tables.model_cards.items()}
 
 
 def render_reports(
@@ -95,8 +93,8 @@ def render_reports(
     out.mkdir(parents=True, exist_ok=True)
     tables = load_input_tables(results_dir, input_id, part)
     names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
-    card = _model_card_href(tables, out)
-    for ctx in sample_contexts(tables, report_date=report_date, model_card_href=card):
+    cards = _model_card_hrefs(tables, out)
+    for ctx in sample_contexts(tables, report_date=report_date, model_card_hrefs=cards):
         stem = names[ctx["header"]["sample_id"]]
         write_text_atomic(out / f"{stem}.html", render_patient_html(ctx))
         write_text_atomic(out / f"{stem}.json", exports.sample_json(ctx))

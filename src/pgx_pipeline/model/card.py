@@ -101,9 +101,8 @@ def build_card(model: DoseModel, evaluation: dict) -> dict:
             "dose_unit": drug.classes.unit,
             "classifier": "average of the class probabilities of a multinomial logistic regression on the features "
                           "and a logistic regression on the square root of the regressor's dose estimate",
-            "regressor": (f"average on the sqrt(dose) scale of the published formula {drug.formula.name} and least "
-                          "squares refitted on the training part (what the formula's inputs lack filled from the "
-                          "training part)" if drug.formula else "least squares on sqrt(dose) fitted on the training part"),
+            "regressor": (f"average on the sqrt(dose) scale of {drug.formula.doc} and least squares refitted on the "
+                          "training part" if drug.formula else "least squares on sqrt(dose) fitted on the training part"),
             "interval": f"90% multiplicative interval from cross-validated actual/predicted ratios: dose x "
                         f"[{model.interval_ratio[0]:.3f}, {model.interval_ratio[1]:.3f}]",
             "random_state": model.info["random_state"],

@@ -48,6 +48,7 @@ class PublishedFormula:
     """
 
     name: str
+    doc: str
     learn: Callable[[pd.DataFrame], dict]
     dose: Callable[[pd.DataFrame, dict], np.ndarray]
 

@@ -100,6 +100,8 @@ def _refitted_linear(x_train: pd.DataFrame, dose: np.ndarray):
 
 IWPC_PHARMACOGENETIC = PublishedFormula(
     name="iwpc_pharmacogenetic",
+    doc="the IWPC pharmacogenetic formula (NEJM 2009, Suppl. S1e), a missing height or weight filled with the "
+        "training part's race mean",
     learn=_learn_fill,
     dose=lambda x, fill: iwpc.iwpc_formula_dose(x, "pharmacogenetic", pd.DataFrame(fill)),
 )

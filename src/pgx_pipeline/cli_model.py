@@ -67,3 +67,28 @@ def predict(model_paths, cohort_file, phenotypes, sample_sheet, out):
         pred = predict_pipeline_files(models, phenotypes, sample_sheet, out)
     n_ok = int((pred["status"] == "predicted").sum())
     click.echo(f"{n_ok} of {len(pred)} predicted -> {out}", err=True)
+
+
+@model.command()
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False), help="model.skops to validate.")
+@click.option("--iwpc", "--cohort", "cohort_file", required=True, type=click.Path(dir_okay=False),
+              help="A labelled cohort in the model's training format (warfarin: an IWPC workbook with the dose).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Validation figures (JSON) to write.")
+@click.option("--seed", default=0, show_default=True, type=int, help="random_state of the bootstrap intervals.")
+@user_errors
+def validate(model_path, cohort_file, out, seed):
+    """Score a trained model on another site's labelled patients, without retraining: the held-out figures."""
+    import json
+    from pathlib import Path
+
+    from .model.evaluate import validate_on_cohort
+    from .model.store import load_model
+    from .report.files import write_text_atomic
+
+    result = validate_on_cohort(load_model(model_path), cohort_file, random_state=seed)
+    write_text_atomic(Path(out), json.dumps(result, indent=2) + "\n")
+    v = result["validation"]
+    click.echo(f"{v['n']} of {result['cohort']['rows_in_file']} rows pass the cohort filter", err=True)
+    for name, m in v["methods"].items():
+        click.echo(f"{name:22s} within20={m['within_20pct']:.3f} mae={m['mae']:.2f} {result['dose_unit']} "
+                   f"accuracy={m['accuracy']:.3f}", err=True)

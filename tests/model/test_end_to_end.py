@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from pgx_pipeline.cli_model import model as model_cli
@@ -49,3 +50,55 @@ def test_cli_scores_an_iwpc_format_file(trained_dir, iwpc_xlsx, tmp_path):
     assert list(pred["PharmGKB Subject ID"]) == list(raw["PharmGKB Subject ID"].astype(str))
     assert pred["predicted_dose"].notna().all()
     assert set(pred["predicted_class"]) <= {"low", "intermediate", "high"}
+
+
+def test_validate_on_another_sites_file_reproduces_the_heldout_figures(trained_dir, evaluation, iwpc_xlsx, tmp_path):
+    # Another site's file: the held-out patients written back out as an IWPC workbook.  Scoring it with the saved
+    # model alone (no training data) must give the held-out figures the training run computed for the model, the
+    # published formula and the refitted linear model.
+    ids = {line.strip() for line in (trained_dir / "heldout_ids.txt").read_text().splitlines()
+           if line.strip() and not line.startswith("#")}
+    raw = pd.read_excel(iwpc_xlsx, sheet_name="Subject Data")
+    site_file = tmp_path / "site.xlsx"
+    with pd.ExcelWriter(site_file) as writer:
+        raw[raw["PharmGKB Subject ID"].isin(ids)].to_excel(writer, sheet_name="Subject Data", index=False)
+    out = tmp_path / "validation.json"
+    result = CliRunner().invoke(model_cli, ["validate", "--model", str(trained_dir / "model.skops"),
+                                            "--iwpc", str(site_file), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    got = json.loads(out.read_text())["validation"]
+    held = evaluation["heldout"]
+    assert got["n"] == held["n"] == len(ids)
+    for method in ("model", "iwpc_pharmacogenetic", "linear_refitted"):
+        assert got["methods"][method]["confusion"] == held["methods"][method]["confusion"], method
+        for figure in ("within_20pct", "accuracy", "mae"):
+            assert got["methods"][method][figure] == pytest.approx(held["methods"][method][figure]), (method, figure)
+    assert got["methods"]["model"]["calibration"]["ece"] == pytest.approx(held["methods"]["model"]["calibration"]["ece"])
+    assert got["by_subgroup"].keys() == held["by_subgroup"].keys()
+    for group, g in got["by_subgroup"].items():
+        assert g["model_not_worse_than_published"] == held["by_subgroup"][group]["model_not_worse_than_published"]
+
+
+def test_validate_says_when_no_patient_is_usable(trained_dir, iwpc_xlsx, tmp_path):
+    raw = pd.read_excel(iwpc_xlsx, sheet_name="Subject Data", nrows=20)
+    raw["Therapeutic Dose of Warfarin"] = None
+    site_file = tmp_path / "nodose.xlsx"
+    with pd.ExcelWriter(site_file) as writer:
+        raw.to_excel(writer, sheet_name="Subject Data", index=False)
+    result = CliRunner().invoke(model_cli, ["validate", "--model", str(trained_dir / "model.skops"),
+                                            "--iwpc", str(site_file), "--out", str(tmp_path / "v.json")])
+    assert result.exit_code != 0
+    assert "no patient of this file passes the cohort filter" in result.output
+    assert not (tmp_path / "v.json").exists()
+
+
+def test_a_workbook_without_patients_is_one_clear_error(trained_dir, iwpc_xlsx, tmp_path):
+    empty = tmp_path / "empty.xlsx"
+    with pd.ExcelWriter(empty) as writer:
+        pd.read_excel(iwpc_xlsx, sheet_name="Subject Data", nrows=2).iloc[:0].to_excel(
+            writer, sheet_name="Subject Data", index=False)
+    for command in ("predict", "validate"):
+        result = CliRunner().invoke(model_cli, [command, "--model", str(trained_dir / "model.skops"), "--iwpc",
+                                                str(empty), "--out", str(tmp_path / f"{command}.out")])
+        assert result.exit_code == 2  # a user error, not a traceback
+        assert "has no patient rows" in result.output and "empty.xlsx" in result.output

@@ -226,40 +226,85 @@ def leave_one_site_out(drug: DrugModel, cohort: Cohort, train_mask: np.ndarray, 
 def evaluate_heldout(drug: DrugModel, model: DoseModel, cohort: Cohort, test_mask: np.ndarray,
                      random_state: int) -> dict:
     """Every figure on the held-out 20%, the model and each reference side by side, overall and per subgroup."""
-    classes, published = drug.classes, drug.published_reference
     train_mask = ~test_mask
     x_tr, y_tr = cohort.x[train_mask], cohort.dose[train_mask]
     x_te, y_te = cohort.x[test_mask], cohort.dose[test_mask]
-    model_out = _model_methods(model, x_te)
     refs = _reference_predictions(drug, x_tr, y_tr, x_te)
-    methods = {"model": model_out} | {name: (p, classes.of(p), None) for name, p in refs.items()}
+    return score_patients(drug, model, x_te, y_te, refs, random_state, versus(drug))
 
-    lo, hi = model.predict_frame(x_te)[["dose_lower", "dose_upper"]].to_numpy().T
-    overall = {name: point_metrics(classes, y_te, *out) for name, out in methods.items()}
-    overall["model"]["interval_coverage"] = float(((y_te >= lo) & (y_te <= hi)).mean())
+
+def score_patients(drug: DrugModel, model: DoseModel, x: pd.DataFrame, y: np.ndarray, refs: dict[str, np.ndarray],
+                   random_state: int, pairs: tuple[tuple[str, str], ...]) -> dict:
+    """The model and the reference doses `refs` on the same patients: point figures, bootstrap intervals (paired
+    for `pairs`), the model's interval coverage, and per subgroup against the first pair's reference."""
+    classes = drug.classes
+    methods = {"model": _model_methods(model, x)} | {name: (p, classes.of(p), None) for name, p in refs.items()}
+    lo, hi = model.predict_frame(x)[["dose_lower", "dose_upper"]].to_numpy().T
+    overall = {name: point_metrics(classes, y, *out) for name, out in methods.items()}
+    overall["model"]["interval_coverage"] = float(((y >= lo) & (y <= hi)).mean())
     overall["model"]["interval_median_width"] = float(np.median(hi - lo))
-    cis = bootstrap(classes, y_te, methods, random_state, versus=versus(drug))
+    cis = bootstrap(classes, y, methods, random_state, versus=pairs)
 
     by_group = {}
-    group_of = x_te[drug.subgroup].to_numpy()
+    group_of = x[drug.subgroup].to_numpy()
     for group in sorted(set(group_of)):
         m = group_of == group
         sub = {name: (d[m], c[m], None if p is None else p[m]) for name, (d, c, p) in methods.items()}
-        figures = {name: point_metrics(classes, y_te[m], *out) for name, out in sub.items()}
+        figures = {name: point_metrics(classes, y[m], *out) for name, out in sub.items()}
         figures = {name: {k: f[k] for k in ("n", "mae", "within_20pct", "accuracy")} for name, f in figures.items()}
-        ci = bootstrap(classes, y_te[m], sub, random_state, versus=versus(drug)[:1])
-        ref = figures[published]
-        by_group[group] = {
-            "figures": figures,
-            "ci95": {k: ci[k] for k in ("model", published, f"model_minus_{published}")},
-            "model_not_worse_than_published": {
-                "within_20pct": figures["model"]["within_20pct"] >= ref["within_20pct"],
-                "accuracy": figures["model"]["accuracy"] >= ref["accuracy"],
-                "mae": figures["model"]["mae"] <= ref["mae"],
-            },
-        }
-    return {"n": int(test_mask.sum()), "methods": overall, "ci95": cis, "subgroup": drug.subgroup,
-            "by_subgroup": by_group}
+        by_group[group] = {"figures": figures}
+        if pairs:
+            published = pairs[0][1]
+            ci = bootstrap(classes, y[m], sub, random_state, versus=pairs[:1])
+            ref = figures[published]
+            by_group[group] |= {
+                "ci95": {k: ci[k] for k in ("model", published, f"model_minus_{published}")},
+                "model_not_worse_than_published": {
+                    "within_20pct": figures["model"]["within_20pct"] >= ref["within_20pct"],
+                    "accuracy": figures["model"]["accuracy"] >= ref["accuracy"],
+                    "mae": figures["model"]["mae"] <= ref["mae"],
+                },
+            }
+    return {"n": int(len(y)), "methods": overall, "ci95": cis, "subgroup": drug.subgroup, "by_subgroup": by_group}
+
+
+def validate_on_cohort(model: DoseModel, path: str | Path, random_state: int = 0) -> dict:
+    """Score a saved model on an external labelled cohort (same file format as its training data), without refitting.
+
+    The cohort filter of training is applied.  The references are the ones computable without training data: the
+    published formula and the local refit inside the model's dose estimate (for warfarin, exactly the held-out
+    evaluation's `iwpc_pharmacogenetic` and `linear_refitted`: same fill, same least squares fit).
+    """
+    from .registry import drug_model
+    from .train import PublishedBlendRegressor
+
+    drug = drug_model(model.drug)
+    cohort = drug.read_cohort(Path(path))
+    if len(cohort.ids) == 0:
+        raise PgxInputError("no patient of this file passes the cohort filter (" + drug.cohort_filter + ")", path=path)
+    refs: dict[str, np.ndarray] = {}
+    pairs: tuple[tuple[str, str], ...] = ()
+    regressor = model.regressor
+    if isinstance(regressor, PublishedBlendRegressor):
+        refs = {regressor.formula: regressor.published_dose(cohort.x),
+                drug.refitted_reference: regressor.refit_.predict(cohort.x)}
+        # The per-subgroup check is against the published reference when that is the blended formula.
+        first = regressor.formula if regressor.formula == drug.published_reference else drug.refitted_reference
+        pairs = tuple(dict.fromkeys((("model", first), ("model", drug.refitted_reference))))
+    result = score_patients(drug, model, cohort.x, cohort.dose, refs, random_state, pairs)
+    return {
+        "drug": drug.drug,
+        "model_version": model.version,
+        "dose_classes": drug.classes.text,
+        "dose_unit": drug.classes.unit,
+        "cohort": {"source": Path(path).name, "rows_in_file": cohort.n_source_rows,
+                   "after_filter": int(len(cohort.ids)), "filter": drug.cohort_filter,
+                   "dose_classes": _class_counts(drug.classes, cohort.dose)},
+        "references": {name: ("the published formula inside the model's dose estimate" if name != drug.refitted_reference
+                              else "the least squares refit inside the model's dose estimate (training part)")
+                       for name in refs},
+        "validation": result,
+    }
 
 
 def _class_counts(classes: DoseClasses, dose: np.ndarray) -> dict[str, int]:

@@ -71,6 +71,8 @@ def read_workbook(path: str | Path, *, training: bool = False) -> pd.DataFrame:
     except ValueError as exc:
         raise PgxInputError(f"cannot read sheet {SHEET!r} ({exc}); the file must be in the IWPC workbook format", path=path) from exc
     df = df.rename(columns=_normalise)
+    if df.empty:
+        raise PgxInputError(f"sheet {SHEET!r} has no patient rows", path=path)
     needed = INPUT_COLUMNS + (TRAINING_COLUMNS if training else ())
     missing = [c for c in needed if c not in df.columns]
     if missing:
@@ -137,7 +139,8 @@ def warfarin_features(df: pd.DataFrame) -> pd.DataFrame:
     out["race"] = race.where(race.isin(["White", "Asian", "Black or African American"]), "Unknown")
     out["amiodarone"] = _binary(df, AMIODARONE)
     out["enzyme_inducer"] = enzyme_inducer(df)
-    cyp = pd.DataFrame([cyp2c9_features(d) for d in df[CYP2C9].astype(object)], index=df.index)
+    cyp = pd.DataFrame([cyp2c9_features(d) for d in df[CYP2C9].astype(object)], index=df.index,
+                       columns=["cyp2c9_star2", "cyp2c9_star3", "cyp2c9_activity"])
     out = out.join(cyp)
     out["vkorc1_a"] = [vkorc1_a_count(g) for g in imputed_vkorc1(df)]
     cyp4f2 = df[CYP4F2] if CYP4F2 in df.columns else pd.Series([None] * len(df), index=df.index)

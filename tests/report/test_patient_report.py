@@ -282,3 +282,24 @@ def test_every_model_gets_its_own_section_in_its_own_unit(tmp_path):
     assert "6.2 mg/day" in tac and "mg/week" not in tac
     assert "No tacrolimus guideline row for this patient." in tac
     assert "31.5 mg/week" in html[html.index('id="warfarin-model"'):]
+
+
+def test_a_model_switched_off_since_its_card_was_written_is_said_not_run(tmp_path):
+    # results/ still holds an earlier warfarin card, but this input's predictions are empty (no model enabled).
+    root = tmp_path / "off"
+    write_results(root, {"PGX01": "pgx01"}, predictions=[])
+    card = root / "model" / "warfarin" / "model_card.html"
+    card.parent.mkdir(parents=True)
+    card.write_text("<html></html>")
+    names = render_reports(root, INPUT, root / "reports", report_date=DATE)
+    _, page, data = _page(root / "reports", names, "PGX01")
+    assert [m["drug"] for m in data["models"]] == ["warfarin"]
+    assert "Not predicted: the warfarin model was not run for this input." in page.text
+
+
+def test_no_model_no_model_section(tmp_path):
+    root = tmp_path / "none"
+    write_results(root, {"PGX01": "pgx01"}, predictions=[])
+    names = render_reports(root, INPUT, root / "reports", report_date=DATE)
+    html, _, data = _page(root / "reports", names, "PGX01")
+    assert data["models"] == [] and "MODEL ESTIMATE" not in html and "Model estimates (" not in html

@@ -10,6 +10,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -122,11 +123,15 @@ class InputTables:
     # drug -> model_card.html of every model trained in this results folder
     model_cards: dict[str, Path] = field(default_factory=dict)
 
-    @property
+    @cached_property
+    def predicted_drugs(self) -> set[str]:
+        """Drugs whose model ran on this input (rows in its predictions, predicted or not)."""
+        return {d for g in (self.predictions or {}).values() for d in g["drug"]}
+
+    @cached_property
     def model_drugs(self) -> list[str]:
-        """Drugs with a model: trained here (a card) or present in this input's predictions."""
-        predicted = {d for g in (self.predictions or {}).values() for d in g["drug"]}
-        return sorted(predicted | set(self.model_cards))
+        """Drugs with a model: trained in this results folder (a card) or present in this input's predictions."""
+        return sorted(self.predicted_drugs | set(self.model_cards))
 
 
 def _group(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -212,6 +217,7 @@ def build_sample_context(
     guid = tables.guidance.get(sample_id, empty)
     geno = tables.genotypes.get(sample_id, empty)
     preds = (tables.predictions or {}).get(sample_id, empty)
+    ran = tables.predicted_drugs
 
     header = {
         "sample_id": sample_id,
@@ -243,7 +249,7 @@ def build_sample_context(
         "footnotes": _number_footnotes(genes),
         "not_assessed": not_assessed,
         "drugs": drugs,
-        "models": [_model_estimate(drug, preds, drugs, (model_card_hrefs or {}).get(drug), tables.predictions is not None)
+        "models": [_model_estimate(drug, preds, drugs, (model_card_hrefs or {}).get(drug), drug in ran)
                    for drug in tables.model_drugs],
         "matching": _matching(geno, tables.rsids, calls),
         "messages": _dedup(m for d in drugs for g in d["guidelines"] for m in g["messages"]),

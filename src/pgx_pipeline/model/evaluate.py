@@ -164,8 +164,8 @@ def _reference_predictions(drug: DrugModel, x_tr, y_tr, x_te) -> dict[str, np.nd
     return {r.name: np.asarray(r.fit(x_tr, y_tr)(x_te), dtype=float) for r in drug.references}
 
 
-def _model_methods(model: DoseModel, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pred = model.predict_frame(x)
+def _model_methods(pred: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dose, class, probabilities) from a `DoseModel.predict_frame` result."""
     proba = pred[["prob_low", "prob_intermediate", "prob_high"]].to_numpy()
     return pred["predicted_dose"].to_numpy(), proba.argmax(axis=1), proba
 
@@ -189,7 +189,7 @@ def cross_validate(drug: DrugModel, cohort: Cohort, train_mask: np.ndarray, vers
     for tr, te in cv.split(x, groups):
         m = fit_dose_model(drug, x.iloc[tr], y[tr], groups.iloc[tr], version=version, random_state=random_state,
                            with_interval=False)
-        model_dose[te], _, model_proba[te] = _model_methods(m, x.iloc[te])
+        model_dose[te], _, model_proba[te] = _model_methods(m.predict_frame(x.iloc[te]))
         for name, p in _reference_predictions(drug, x.iloc[tr], y[tr], x.iloc[te]).items():
             refs[name][te] = p
     return {"folds": 5, "n": n,
@@ -207,7 +207,7 @@ def leave_one_site_out(drug: DrugModel, cohort: Cohort, train_mask: np.ndarray, 
         m = fit_dose_model(drug, x[~te], y[~te], groups[~te], version=version, random_state=random_state,
                            with_interval=False)
         refs = _reference_predictions(drug, x[~te], y[~te], x[te])
-        per_site[str(site)] = _fold_summary(drug.classes, y[te], _model_methods(m, x[te]), refs)
+        per_site[str(site)] = _fold_summary(drug.classes, y[te], _model_methods(m.predict_frame(x[te])), refs)
     methods = list(next(iter(per_site.values())))
     sites_model_better = {
         ref: int(sum(s["model"]["within_20pct"] >= s[ref]["within_20pct"] for s in per_site.values()))
@@ -238,8 +238,9 @@ def score_patients(drug: DrugModel, model: DoseModel, x: pd.DataFrame, y: np.nda
     """The model and the reference doses `refs` on the same patients: point figures, bootstrap intervals (paired
     for `pairs`), the model's interval coverage, and per subgroup against the first pair's reference."""
     classes = drug.classes
-    methods = {"model": _model_methods(model, x)} | {name: (p, classes.of(p), None) for name, p in refs.items()}
-    lo, hi = model.predict_frame(x)[["dose_lower", "dose_upper"]].to_numpy().T
+    pred = model.predict_frame(x)
+    methods = {"model": _model_methods(pred)} | {name: (p, classes.of(p), None) for name, p in refs.items()}
+    lo, hi = pred[["dose_lower", "dose_upper"]].to_numpy().T
     overall = {name: point_metrics(classes, y, *out) for name, out in methods.items()}
     overall["model"]["interval_coverage"] = float(((y >= lo) & (y <= hi)).mean())
     overall["model"]["interval_median_width"] = float(np.median(hi - lo))
@@ -288,9 +289,8 @@ def validate_on_cohort(model: DoseModel, path: str | Path, random_state: int = 0
     if isinstance(regressor, PublishedBlendRegressor):
         refs = {regressor.formula: regressor.published_dose(cohort.x),
                 drug.refitted_reference: regressor.refit_.predict(cohort.x)}
-        # The per-subgroup check is against the published reference when that is the blended formula.
-        first = regressor.formula if regressor.formula == drug.published_reference else drug.refitted_reference
-        pairs = tuple(dict.fromkeys((("model", first), ("model", drug.refitted_reference))))
+        # Paired against the published reference only when that is the formula the model blends.
+        pairs = versus(drug) if regressor.formula == drug.published_reference else (("model", drug.refitted_reference),)
     result = score_patients(drug, model, cohort.x, cohort.dose, refs, random_state, pairs)
     return {
         "drug": drug.drug,

@@ -19,7 +19,6 @@ import pandas as pd
 
 from .. import schema
 from ..errors import PgxInputError
-from . import iwpc
 from .features import FeatureSpec, empty_frame, normalise_race
 from .registry import drug_model
 from .train import DoseModel
@@ -27,8 +26,6 @@ from .train import DoseModel
 PROB_COLUMNS = ["prob_low", "prob_intermediate", "prob_high"]
 OUTPUT_COLUMNS = ["predicted_class", *PROB_COLUMNS, "predicted_dose", "dose_lower", "dose_upper"]
 
-
-IWPC_PREDICTIONS = schema.cohort_predictions(iwpc.ID)
 
 
 # ---------------------------------------------------------------- shared checks
@@ -141,8 +138,8 @@ def predict_samples(model: DoseModel, phenotypes: pd.DataFrame, sheet: pd.DataFr
             out.loc[idx, col] = pred[col].to_numpy()
         ood = distribution_notes(model, spec, x)
         for i, extra in zip(idx, ood):
-            folded = any(r.startswith(f"{f.name} ") and "treated as" in r for r in out.at[i, "reasons"]
-                         for f in spec.features if f.kind == "categorical")
+            # A sheet value folded into a training category (features.normalise_race) is outside what was seen.
+            folded = any("treated as Unknown" in r for r in out.at[i, "reasons"])
             out.at[i, "reasons"] = list(out.at[i, "reasons"]) + extra
             out.at[i, "out_of_distribution"] = bool(extra) or folded
     return out[schema.PREDICTIONS.column_names]

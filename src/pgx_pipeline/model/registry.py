@@ -8,12 +8,11 @@ and the report are shared.
 
 from __future__ import annotations
 
-from .drug import Cohort, DrugModel, PublishedFormula, ReferenceRule
+from .drug import DrugModel, PublishedFormula
 from .warfarin import WARFARIN_MODEL
 from ..errors import PgxInputError
 
-__all__ = ["Cohort", "DrugModel", "MODELS", "ReferenceRule", "WARFARIN_MODEL", "drug_model", "published_formula",
-           "register"]
+__all__ = ["MODELS", "WARFARIN_MODEL", "drug_model", "published_formula", "register"]
 
 MODELS: dict[str, DrugModel] = {m.drug: m for m in (WARFARIN_MODEL,)}
 

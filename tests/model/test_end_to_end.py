@@ -40,6 +40,16 @@ def test_cohort_and_split_are_recorded(evaluation, trained_dir):
     assert "<script" not in html and "http" not in html.split("</style>")[0]
 
 
+def test_card_shows_within_20_by_class_and_the_reliability_diagram(evaluation, trained_dir):
+    html = (trained_dir / "model_card.html").read_text()
+    by_class = evaluation["heldout"]["methods"]["model"]["within_20pct_by_class"]
+    assert " / ".join(f"{100 * by_class[k]:.1f}" for k in ("low", "intermediate", "high")) in html
+    curve = evaluation["heldout"]["methods"]["model"]["calibration"]["curve"]
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    assert svg.count("<circle") == len(curve) >= 3
+    assert f"{curve[0]['n']} patients: confidence {curve[0]['mean_confidence']:.3f}" in svg
+
+
 def test_cli_scores_an_iwpc_format_file(trained_dir, iwpc_xlsx, tmp_path):
     out = tmp_path / "pred.parquet"
     result = CliRunner().invoke(model_cli, ["predict", "--model", str(trained_dir / "model.skops"),

@@ -43,10 +43,11 @@ th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weigh
 </table>
 <h2>Held-out figures (n = {{ card.metrics.heldout_n }})</h2>
 <table><caption>Model and reference rules on the same held-out patients (95% bootstrap intervals)</caption>
-<tr><th>method</th><th>within 20%</th><th>MAE {{ card.model.dose_unit }}</th><th>3-class accuracy</th><th>recall low / int / high</th><th>low&rarr;high, high&rarr;low</th><th>ECE</th></tr>
+<tr><th>method</th><th>within 20%</th><th>MAE {{ card.model.dose_unit }}</th><th>within 20% by true class<br>low / int / high</th><th>3-class accuracy</th><th>recall low / int / high</th><th>low&rarr;high, high&rarr;low</th><th>ECE</th></tr>
 {% for name, m in card.metrics.heldout.items() %}<tr><td>{{ name }}</td>
 <td>{{ "%.1f"|format(100*m.within_20pct) }}%{% if m.ci %} ({{ "%.1f"|format(100*m.ci.within_20pct[0]) }}-{{ "%.1f"|format(100*m.ci.within_20pct[1]) }}){% endif %}</td>
 <td>{{ "%.2f"|format(m.mae) }}{% if m.ci %} ({{ "%.2f"|format(m.ci.mae[0]) }}-{{ "%.2f"|format(m.ci.mae[1]) }}){% endif %}</td>
+<td>{% for k, v in m.within_20pct_by_class.items() %}{{ "%.1f"|format(100*v) if v is not none else "-" }}{% if not loop.last %} / {% endif %}{% endfor %}</td>
 <td>{{ "%.1f"|format(100*m.accuracy) }}%{% if m.ci %} ({{ "%.1f"|format(100*m.ci.accuracy[0]) }}-{{ "%.1f"|format(100*m.ci.accuracy[1]) }}){% endif %}</td>
 <td>{% for k, v in m.recall.items() %}{{ "%.2f"|format(v) if v is not none else "-" }}{% if not loop.last %} / {% endif %}{% endfor %}</td>
 <td>{{ m.low_predicted_high }}, {{ m.high_predicted_low }}</td>
@@ -69,6 +70,19 @@ MAE {{ "%+.2f"|format(d.mae[0]) }} to {{ "%+.2f"|format(d.mae[1]) }} {{ card.mod
 {% for design, rows in card.metrics.validation.items() %}<tr><td>{{ design }}</td>{% for name, m in rows.items() %}<td>{{ "%.1f"|format(100*m.within_20pct) }}% / {{ "%.1f"|format(100*m.accuracy) }}%</td>{% endfor %}</tr>{% endfor %}
 </table>{% endif %}
 <h2>Calibration (held-out, top-label reliability)</h2>
+<p>ECE {{ "%.3f"|format(card.metrics.heldout.model.ece) }}: the mean gap between the model's confidence in its
+predicted class and how often that class was right, weighted by the patients in each bin.</p>
+{% set r = card.metrics.reliability %}{% set total = r|sum(attribute="n") %}
+<svg width="300" height="300" viewBox="-40 -10 300 300" role="img" aria-label="reliability diagram">
+<rect x="0" y="0" width="250" height="250" fill="none" stroke="#999"/>
+<line x1="0" y1="250" x2="250" y2="0" stroke="#999" stroke-dasharray="4 3"/>
+{% for t in [0, 0.5, 1] %}<text x="{{ 250*t }}" y="266" font-size="11" text-anchor="middle">{{ t }}</text>
+<text x="-6" y="{{ 254 - 250*t }}" font-size="11" text-anchor="end">{{ t }}</text>{% endfor %}
+<text x="125" y="284" font-size="12" text-anchor="middle">mean confidence</text>
+<text x="-30" y="125" font-size="12" text-anchor="middle" transform="rotate(-90 -30 125)">observed accuracy</text>
+<polyline fill="none" stroke="#1f5fa8" stroke-width="1.5" points="{% for b in r %}{{ "%.1f"|format(250*b.mean_confidence) }},{{ "%.1f"|format(250 - 250*b.accuracy) }} {% endfor %}"/>
+{% for b in r %}<circle cx="{{ "%.1f"|format(250*b.mean_confidence) }}" cy="{{ "%.1f"|format(250 - 250*b.accuracy) }}" r="{{ "%.1f"|format(2 + 10*(b.n/total)**0.5) }}" fill="#1f5fa8" fill-opacity=".6"><title>{{ b.n }} patients: confidence {{ "%.3f"|format(b.mean_confidence) }}, accuracy {{ "%.3f"|format(b.accuracy) }}</title></circle>{% endfor %}
+</svg>
 <table><tr><th>confidence bin</th><th>n</th><th>mean confidence</th><th>observed accuracy</th></tr>
 {% for b in card.metrics.reliability %}<tr><td>{{ "%.1f"|format(b.bin[0]) }}-{{ "%.1f"|format(b.bin[1]) }}</td><td>{{ b.n }}</td><td>{{ "%.3f"|format(b.mean_confidence) }}</td><td>{{ "%.3f"|format(b.accuracy) }}</td></tr>{% endfor %}
 </table>

@@ -8,7 +8,6 @@ Needs bcftools (Debian: apt-get install bcftools). Prints a table; nothing here 
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys

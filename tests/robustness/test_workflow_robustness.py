@@ -5,7 +5,6 @@ must give the same tables."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys

@@ -4,6 +4,11 @@ A recommendation applies when, for each gene of its lookup key, the key is one o
 that gene (the CPIC lookup key, the phenotype, `score (phenotype)` as DPWG writes DPYD, the diplotype as
 an allele-count object, or HLA allele presence).  Samples sharing the same keys are matched once.
 Every (sample, drug, guideline) gets at least one row: matched, or a status saying why not.
+
+Each matched row also says whether a patient with reference genotypes would get the same recommendation from the
+same guideline and population (`same_as_reference`).  CPIC flags "dosing information" on the advice for normal
+metabolizers too (atomoxetine: "Initiate with a dose of 40 mg/day..."); comparing with the reference patient is
+what tells a clinician whether this genotype changes prescribing.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import pandas as pd
 
 from . import schema
 from .knowledge.guidance_sources import diplotype_key_text
-from .phenotype import HLA_GENES
+from .phenotype import HLA_ALLELES, HLA_GENES, assign_phenotypes
 
 NOT_ASSESSED_WITHOUT_OUTSIDE = {
     "HLA-A": "HLA-A is not typed from a VCF: supply an outside call (HLA typing) to assess it",
@@ -26,6 +31,11 @@ NO_RESULT = "No Result"
 # Genes never called from a VCF: without an outside call they are "No Result", which guidelines key on
 # (CPIC phenytoin: CYP2C9 advice with HLA-B "No Result").
 ABSENT = {g: ("absent", frozenset({NO_RESULT}), "not assessed") for g in NOT_ASSESSED_WITHOUT_OUTSIDE}
+REFERENCE_PATIENT = "(reference genotypes)"
+# Genes whose reference allele is not the genotype standard doses were set for.  CPIC tacrolimus (Birdwell 2015):
+# starting doses were established in CYP3A5 non-expressers (*3/*3, the usual European genotype); *1 carriers are
+# the ones told to "increase starting dose 1.5 to 2 times".
+REFERENCE_ALLELE_OVERRIDES = {"CYP3A5": "*3"}
 
 
 def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple[str, frozenset[str], str]]:
@@ -64,7 +74,27 @@ def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple[st
     return out
 
 
-def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
+def reference_gene_keys(genes: pd.DataFrame, allele_functions: pd.DataFrame,
+                        diplotype_phenotypes: pd.DataFrame) -> dict[str, tuple[str, frozenset[str], str]]:
+    """Gene -> lookup state of a patient with reference genotypes: each gene's reference allele twice (as its
+    diplotype table phenotypes it; `REFERENCE_ALLELE_OVERRIDES` where dosing was set for another genotype) and none
+    of the HLA alleles guidelines test for."""
+    n = len(genes)
+    ref = [REFERENCE_ALLELE_OVERRIDES.get(g, a) for g, a in zip(genes["gene"], genes["reference_allele"])]
+    calls = pd.DataFrame({
+        "sample_id": [REFERENCE_PATIENT] * n, "gene": list(genes["gene"]), "diplotype": [f"{a}/{a}" for a in ref],
+        "allele1": ref, "allele2": ref, "rank": [1] * n, "status": ["called"] * n, "source": ["vcf"] * n,
+        "outside_phenotype": [None] * n, "outside_activity_score": [None] * n, "warnings": [[] for _ in range(n)],
+    })
+    phen = assign_phenotypes(calls, allele_functions, diplotype_phenotypes)
+    keys = {gene: state for (_, gene), state in sample_gene_keys(phen).items()}
+    for gene, alleles in HLA_ALLELES.items():
+        keys[gene] = ("called", frozenset(f"{a} negative" for a in alleles), "reference")
+    return keys
+
+
+def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: pd.DataFrame,
+                   reference_keys: dict[str, tuple[str, frozenset[str], str]] | None = None) -> pd.DataFrame:
     keys = sample_gene_keys(phenotypes)
     samples = list(dict.fromkeys(phenotypes["sample_id"]))
     diplotypes = {
@@ -85,6 +115,7 @@ def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: p
             for r in recs.itertuples(index=False)
         ]
         no_lookup = all(len(r.lookup_genes) == 0 for r in rec_list)
+        reference = _reference_advice(first, genes, rec_list, no_lookup, reference_keys or {})
         by_combo: dict[tuple, list[str]] = {}
         for s in samples:
             combo = tuple(keys.get((s, g), ABSENT.get(g, ("absent", frozenset(), ""))) for g in genes)
@@ -92,7 +123,7 @@ def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: p
         drug_messages = by_drug.get(drug, [])
         for combo, members in by_combo.items():
             start = len(templates)
-            templates.extend(_decide(first, genes, combo, rec_list, no_lookup))
+            templates.extend(_with_reference(t, reference) for t in _decide(first, genes, combo, rec_list, no_lookup))
             ids = range(start, len(templates))
             for s in members:
                 msgs = _messages(drug_messages, genes, s, diplotypes, first["source"]) if drug_messages else none
@@ -148,6 +179,24 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
     else:
         status, reason = "no_recommendation", f"{first['source']} has no recommendation for this genotype"
     return [{**base, "status": status, "reason": reason}]
+
+
+def _reference_advice(first: dict, genes: list[str], recs: list, no_lookup: bool,
+                      reference_keys: dict) -> dict[str | None, str | None] | None:
+    """Population -> recommendation the reference patient gets from this guideline (None when some gene of it has
+    no reference lookup, e.g. MT-RNR1)."""
+    combo = tuple(reference_keys.get(g, ("absent", frozenset(), "")) for g in genes)
+    if any(state[0] != "called" for state in combo):
+        return None
+    return {t["population"]: t["recommendation"] for t in _decide(first, genes, combo, recs, no_lookup)
+            if t["status"] == "matched"}
+
+
+def _with_reference(row: dict, reference: dict | None) -> dict:
+    same = None
+    if row["status"] == "matched" and reference is not None:
+        same = reference.get(row["population"], None) == row["recommendation"]
+    return {**row, "same_as_reference": same}
 
 
 def _most_specific(matched: list) -> list:
@@ -207,6 +256,9 @@ def run_guidance_stage(phenotypes_path: str | os.PathLike, kb_dir: str | os.Path
     phenotypes = schema.read_table(phenotypes_path, schema.PHENOTYPES)
     guidance = schema.read_table(kb_dir / "guidance.parquet", schema.KB_GUIDANCE)
     messages = schema.read_table(kb_dir / "messages.parquet", schema.KB_MESSAGES)
-    rows = match_guidance(phenotypes, guidance, messages)
+    reference = reference_gene_keys(schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES),
+                                    schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
+                                    schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
+    rows = match_guidance(phenotypes, guidance, messages, reference)
     schema.write_table(rows, out_path, schema.GUIDANCE, metadata=schema.read_metadata(phenotypes_path))
     return rows

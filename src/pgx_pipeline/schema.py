@@ -281,6 +281,9 @@ GUIDANCE = _t(
     ("dosing_information", BOOL, "dose change flagged"),
     ("alternate_drug", BOOL, "alternative drug flagged"),
     ("other_guidance", BOOL, "other prescribing guidance flagged"),
+    ("same_as_reference", BOOL, "a patient with reference genotypes (each gene's reference allele twice, no HLA "
+     "risk allele) gets this same recommendation from this guideline and population, so the genotype does not change "
+     "prescribing; null when not matched or when the reference patient's genes cannot be looked up"),
     ("status", STR, "matched | no_recommendation | gene_not_called | gene_not_assessed | ambiguous", False),
     ("reason", STR, "why there is no single recommendation"),
     ("messages", STR_LIST, "knowledge-base messages attached to this drug"),

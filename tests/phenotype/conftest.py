@@ -25,3 +25,8 @@ def kb_guidance(kb_dir):
 @pytest.fixture(scope="session")
 def kb_messages(kb_dir):
     return schema.read_table(kb_dir / "messages.parquet", schema.KB_MESSAGES)
+
+
+@pytest.fixture(scope="session")
+def kb_genes(kb_dir):
+    return schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)

@@ -52,14 +52,15 @@ def phen(sample, gene, diplotype, phenotype, *, rank=1, status="called", f1=None
 
 
 def guide(sample, drug, source, genes, status, *, recommendation=None, classification=None, phenotypes=(),
-          alternate=False, dosing=False, other=False, reason=None, messages=(), implications=(), url=CPIC_CLOPI_URL):
+          alternate=False, dosing=False, other=False, reason=None, messages=(), implications=(), url=CPIC_CLOPI_URL,
+          same=None):
     return _row(
         schema.GUIDANCE, sample_id=sample, drug=drug, source=source,
         guideline=f"{'Annotation of CPIC Guideline' if source == 'CPIC' else 'Annotation of DPWG Guideline'} for {drug} and {', '.join(genes)}",
         guideline_version="2024-01", url=url, genes=list(genes), lookup_keys=[], phenotypes=list(phenotypes),
         population="general", recommendation=recommendation, implications=list(implications),
         classification=classification, dosing_information=dosing, alternate_drug=alternate, other_guidance=other,
-        status=status, reason=reason, messages=list(messages),
+        same_as_reference=same, status=status, reason=reason, messages=list(messages),
     )
 
 
@@ -95,7 +96,7 @@ def sample_tables(sample: str, *, variant: str = "pgx01") -> dict[str, list[dict
                   reason="HLA-B is not assessed from a VCF; no outside call"),
             guide(sample, "simvastatin", "CPIC", ["SLCO1B1"], "matched",
                   recommendation="Prescribe desired starting dose and adjust doses based on disease-specific guidelines.",
-                  classification="Strong", phenotypes=["SLCO1B1:Normal Function"], dosing=True),
+                  classification="Strong", phenotypes=["SLCO1B1:Normal Function"], dosing=True, same=True),
             guide(sample, "warfarin", "CPIC", ["CYP2C9", "CYP4F2", "VKORC1"], "matched",
                   recommendation="Calculate the dose with a validated pharmacogenetic algorithm.",
                   classification="Strong", phenotypes=["CYP2C9:Intermediate Metabolizer"], dosing=True),
@@ -111,7 +112,12 @@ def sample_tables(sample: str, *, variant: str = "pgx01") -> dict[str, list[dict
               phen(sample, "CYP2D6", "*1/*5", "Intermediate Metabolizer", status="outside_call", score="1.0", key="1.0")]
         g += [guide(sample, "clopidogrel", "CPIC", ["CYP2C19"], "matched",
                     recommendation="If considering clopidogrel, use at standard dose (75 mg/day).",
-                    classification="Strong", phenotypes=["CYP2C19:Normal Metabolizer"])]
+                    classification="Strong", phenotypes=["CYP2C19:Normal Metabolizer"]),
+              # CPIC gives activity score 1.0 the normal metabolizer's atomoxetine advice, flagged "dosing" on both;
+              # the guidance stage found it is the reference advice.
+              guide(sample, "atomoxetine", "CPIC", ["CYP2D6"], "matched",
+                    recommendation="Initiate with a dose of 40 mg/day and increase to 80 mg/day after 3 days.",
+                    classification="Moderate", phenotypes=["CYP2D6:Intermediate Metabolizer"], dosing=True, same=True)]
     return {"calls": c, "phenotypes": p, "guidance": g}
 
 

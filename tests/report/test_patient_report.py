@@ -49,11 +49,22 @@ def test_summary_lists_clopidogrel_as_act_with_text_label(rendered):
     cpic = [r for r in body if r[1] == "clopidogrel" and r[6] == "CPIC"]
     assert cpic == [["Act", "clopidogrel", "CYP2C19", "CYP2C19: Intermediate Metabolizer", CLOPIDOGREL_PM_IM,
                      "Strong", "CPIC"]]
-    # Standard prescribing is not "actionable".
+    # The reference genotype's advice is not "actionable", although CPIC flags it "dosing information".
     assert not [r for r in body if r[1] == "simvastatin"]
     gaps = page.table(caption="Drugs without a recommendation")
     assert page.row([r[1:] for r in gaps[1:]], "CYP2D6") == ["CYP2D6", "Not called", "codeine"]
     assert page.row([r[1:] for r in gaps[1:]], "HLA-B") == ["HLA-B", "Not assessed", "abacavir"]
+
+
+def test_reference_advice_flagged_dosing_is_standard_not_act(rendered):
+    # The atomoxetine row carries CPIC's dosing flag and a Moderate strength, which alone would read "Act"; the
+    # guidance stage found it is what a patient with reference genotypes gets.
+    out, names = rendered
+    _, page, data = _page(out, names, HOSTILE)
+    assert data["summary"]["actions"] == [] and "Results that change or may change prescribing" not in page.text
+    atomoxetine = next(d for d in data["drugs"] if d["drug"] == "atomoxetine")
+    assert atomoxetine["priority"] == "standard" and atomoxetine["guidelines"][0]["dosing_information"] is True
+    assert atomoxetine["guidelines"][0]["same_as_reference"] is True
 
 
 def test_genotype_table_rows(rendered):

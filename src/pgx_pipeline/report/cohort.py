@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .. import schema, sharding
-from .context import GENE_STATUS_LABELS, PRIORITIES, _priority, _s
+from .context import GENE_STATUS_LABELS, PRIORITIES, _b, _priority, _s
 
 MAX_FAILURE_EXAMPLES = 8
 CHART_STATUSES = ("called", "ambiguous", "outside_call", "not_called", "not_assessed")
@@ -47,10 +47,10 @@ def sample_priorities(guid: pd.DataFrame) -> pd.DataFrame:
     if guid.empty:
         return pd.DataFrame(columns=["sample_id", "act", "consider"])
     pr = [
-        _priority(str(st), _s(cl), _s(rec), bool(d) if d is not None else False, bool(a) if a is not None else False,
-                  bool(o) if o is not None else False)
-        for st, cl, rec, d, a, o in zip(guid["status"], guid["classification"], guid["recommendation"],
-                                        guid["dosing_information"], guid["alternate_drug"], guid["other_guidance"])
+        _priority(str(st), _s(cl), _s(rec), _b(d), _b(a), _b(o), _b(same))
+        for st, cl, rec, d, a, o, same in zip(guid["status"], guid["classification"], guid["recommendation"],
+                                              guid["dosing_information"], guid["alternate_drug"],
+                                              guid["other_guidance"], guid["same_as_reference"])
     ]
     g = pd.DataFrame({"sample_id": guid["sample_id"], "drug": guid["drug"], "priority": pr})
     order = {k: i for i, k in enumerate(PRIORITIES)}
@@ -83,7 +83,7 @@ def build_cohort_context(
         guid_path = sharding.stage_file(root, "guidance", input_id, part)
         guid = schema.read_table(guid_path, schema.GUIDANCE, columns=[
             "sample_id", "drug", "status", "classification", "recommendation", "dosing_information",
-            "alternate_drug", "other_guidance"])
+            "alternate_drug", "other_guidance", "same_as_reference"])
         top = rank1_phenotypes(calls, phen)
         for gene, g in top.groupby("gene", sort=True):
             gene_counts.setdefault(gene, Counter()).update(g["display"])

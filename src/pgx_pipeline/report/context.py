@@ -55,18 +55,19 @@ GUIDANCE_STATUS_LABELS = {
 PRIORITIES = {
     "act": ("Act", "Guideline recommends changing the drug or dose"),
     "consider": ("Consider", "Guideline suggests a change or extra care; weaker evidence or optional"),
-    "standard": ("Standard", "Guideline supports standard prescribing"),
+    "standard": ("Standard", "No change for this genotype: the guideline gives the advice a patient with typical "
+                             "(reference) genotypes gets, or says standard prescribing"),
     "unknown": ("No result", "No recommendation could be made for this patient; see why"),
     "none": ("No guidance", "The guideline has no recommendation for this genotype"),
 }
 PRIORITY_ORDER = {k: i for i, k in enumerate(PRIORITIES)}
 STRONG_CLASSES = {"strong", "moderate"}
 # Recommendations that say "no change" even when a dosing flag is set on them.
-STANDARD_TEXT = re.compile(
-    r"(standard|label[- ]recommended|normal|usual) (starting )?(dose|dosing)|(recommended|desired) starting dose|"
-    r"no action is (needed|required)|no reason to (adjust|change)|use .{0,40} per standard",
-    re.IGNORECASE,
-)
+NO_CHANGE_TEXT = re.compile(
+    r"no action is (needed|required)|no reason to (adjust|change)|no need to avoid", re.IGNORECASE)
+# No pattern for "standard dose": it stands inside changes too ("Use 50% of the standard dose", "increase starting
+# dose 1.5 to 2 times recommended starting dose"); whether advice is the usual one is decided by comparing it with
+# the reference patient's (`same_as_reference`, from the guidance stage).
 MAX_LISTED_POSITIONS = 12
 
 
@@ -406,13 +407,17 @@ def _not_assessed(genes: list[dict], guid: pd.DataFrame) -> list[dict]:
 
 # ---------------------------------------------------------------- drugs
 def _priority(status: str, classification: str | None, recommendation: str | None, dosing: bool, alternate: bool,
-              other: bool) -> str:
+              other: bool, same_as_reference: bool | None = None) -> str:
     if status != "matched":
         return "none" if status == "no_recommendation" else "unknown"
+    if same_as_reference:
+        # CPIC sets dosing flags on normal-metabolizer advice too; what a patient with reference genotypes gets
+        # is, by definition, not a change driven by this genotype.
+        return "standard"
     strong = (classification or "").strip().lower() in STRONG_CLASSES
     if alternate:
         return "act" if strong else "consider"
-    if recommendation and STANDARD_TEXT.search(recommendation):
+    if recommendation and NO_CHANGE_TEXT.search(recommendation):
         return "standard"
     if dosing:
         return "act" if strong else "consider"
@@ -432,7 +437,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
         for r in rows:
             status = _s(r["status"]) or "no_recommendation"
             pr = _priority(status, _s(r["classification"]), _s(r["recommendation"]), _b(r["dosing_information"]),
-                           _b(r["alternate_drug"]), _b(r["other_guidance"]))
+                           _b(r["alternate_drug"]), _b(r["other_guidance"]), _b(r["same_as_reference"]))
             gl.append({
                 "source": _s(r["source"]),
                 "guideline": _s(r["guideline"]),
@@ -450,6 +455,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "dosing_information": _b(r["dosing_information"]),
                 "alternate_drug": _b(r["alternate_drug"]),
                 "other_guidance": _b(r["other_guidance"]),
+                "same_as_reference": _b(r["same_as_reference"]),
                 "reason": _s(r["reason"]),
                 "messages": _dedup(_l(r["messages"])),
                 "priority": pr,

@@ -159,17 +159,7 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
     if matched:  # a diplotype-keyed row can apply although the gene has no phenotype
         problems = [p for p in problems if p[0] != "no_recommendation"]
     if matched:
-        status = "matched" if not problems else problems[0][0]
-        return [
-            {
-                **base, "lookup_keys": [f"{g}: {v}" for g, v in zip(rec.lookup_genes, rec.lookup_values)],
-                "population": rec.population, "recommendation": rec.recommendation, "implications": rec.implications,
-                "classification": rec.classification, "dosing_information": rec.dosing_information,
-                "alternate_drug": rec.alternate_drug, "other_guidance": rec.other_guidance, "status": status,
-                "reason": "; ".join(p[1] for p in problems) or None,
-            }
-            for rec in matched
-        ]
+        return [_matched_row(base, rec, problems) for rec in matched]
     if no_lookup:
         status, reason = "no_recommendation", (
             f"{first['source']} gives no genotype lookup for {first['drug']} (e.g. a dosing algorithm); read the guideline"
@@ -179,6 +169,23 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
     else:
         status, reason = "no_recommendation", f"{first['source']} has no recommendation for this genotype"
     return [{**base, "status": status, "reason": reason}]
+
+
+def _matched_row(base: dict, rec, problems: list[tuple[str, str, str]]) -> dict:
+    """A recommendation that applies.  CPIC writes advice for an untested gene ("No Result" in the lookup key, e.g.
+    azathioprine on TPMT alone when NUDT15 is unknown, phenytoin without HLA-B typing): that advice is the match,
+    with the missing gene said in `reason`.  Any other problem gene leaves the row unmatched."""
+    keyed = dict(zip(rec.lookup_genes, rec.lookup_values))
+    unresolved = [p for p in problems if keyed.get(p[2]) != NO_RESULT]
+    notes = [f"{p[1]}: this is the guideline's advice for an untested {p[2]}" if keyed.get(p[2]) == NO_RESULT else p[1]
+             for p in problems]
+    return {
+        **base, "lookup_keys": [f"{g}: {v}" for g, v in zip(rec.lookup_genes, rec.lookup_values)],
+        "population": rec.population, "recommendation": rec.recommendation, "implications": rec.implications,
+        "classification": rec.classification, "dosing_information": rec.dosing_information,
+        "alternate_drug": rec.alternate_drug, "other_guidance": rec.other_guidance,
+        "status": unresolved[0][0] if unresolved else "matched", "reason": "; ".join(notes) or None,
+    }
 
 
 def _reference_advice(first: dict, genes: list[str], recs: list, no_lookup: bool,
@@ -211,19 +218,20 @@ def _most_specific(matched: list) -> list:
     return [rec for rec in matched if specificity(rec) == best[rec.population]]
 
 
-def _problems(genes: list[str], state: dict) -> list[tuple[str, str]]:
+def _problems(genes: list[str], state: dict) -> list[tuple[str, str, str]]:
+    """(status, reason, gene) for each gene of the guideline without a usable result."""
     out = []
     for g in genes:
         kind = state[g][0]
         if kind == "absent":
             text = NOT_ASSESSED_WITHOUT_OUTSIDE.get(g, f"{g} was not assessed")
-            out.append(("gene_not_assessed", text))
+            out.append(("gene_not_assessed", text, g))
         elif kind == "not_called":
-            out.append(("gene_not_called", f"{g} could not be called from the input"))
+            out.append(("gene_not_called", f"{g} could not be called from the input", g))
         elif kind == "ambiguous":
-            out.append(("ambiguous", f"{g} is ambiguous ({state[g][2]}): confirm before acting"))
+            out.append(("ambiguous", f"{g} is ambiguous ({state[g][2]}): confirm before acting", g))
         elif kind == "no_phenotype":
-            out.append(("no_recommendation", f"{g} {state[g][2]} has no phenotype in the knowledge base"))
+            out.append(("no_recommendation", f"{g} {state[g][2]} has no phenotype in the knowledge base", g))
     return out
 
 

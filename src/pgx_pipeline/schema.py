@@ -285,7 +285,8 @@ GUIDANCE = _t(
      "risk allele) gets this same recommendation from this guideline and population, so the genotype does not change "
      "prescribing; null when not matched or when the reference patient's genes cannot be looked up"),
     ("status", STR, "matched | no_recommendation | gene_not_called | gene_not_assessed | ambiguous", False),
-    ("reason", STR, "why there is no single recommendation"),
+    ("reason", STR, "why there is no single recommendation; on a matched row, the gene the advice was given without "
+     "(the guideline's advice for an untested gene, 'No Result' in its lookup key)"),
     ("messages", STR_LIST, "knowledge-base messages attached to this drug"),
 )
 

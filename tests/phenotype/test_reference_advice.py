@@ -105,3 +105,19 @@ def test_dose_reductions_that_mention_the_standard_dose_are_not_standard(stages)
     assert _priority_of(only(rows_for(g, "im", "azathioprine", "CPIC"), "30%-80% of normal dose")) == "act"
     assert _priority_of(only(rows_for(g, "im", "azathioprine", "DPWG"), "50% of the standard dose")) == "consider"
     assert _priority_of(only(rows_for(g, "nm", "azathioprine", "CPIC"), "Start with normal starting dose")) == "standard"
+
+
+def test_tpmt_advice_is_given_when_nudt15_is_not_called_and_flagged(stages):
+    # CPIC keys advice on TPMT alone when NUDT15 is untested ("No Result"); it used to stay hidden behind
+    # "gene not called" although it reduces the dose.
+    check_published("CPIC_azathioprine_and_NUDT15_TPMT.json", "PA166297274",
+                    {"TPMT": "Intermediate Metabolizer", "NUDT15": "No Result"},
+                    "Based on TPMT status, start with reduced starting doses (30%-80% of normal dose)")
+    g = stages([call("s", "TPMT", "*1/*3A"), call("s", "NUDT15", None)])
+    row = only(rows_for(g, "s", "azathioprine", "CPIC"), "Based on TPMT status, start with reduced starting doses")
+    assert row["status"] == "matched" and "NUDT15 could not be called" in row["reason"]
+    assert _priority_of(row) == "act"
+    # A gene that is ambiguous is not "untested": no advice is picked for it.
+    g = stages([call("a", "TPMT", "*1/*3A"), call("a", "NUDT15", "*1/*2", n_candidates=2),
+                call("a", "NUDT15", "*1/*1", rank=1, n_candidates=2)])
+    assert (rows_for(g, "a", "azathioprine", "CPIC")["status"] != "matched").all()

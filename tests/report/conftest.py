@@ -100,6 +100,12 @@ def sample_tables(sample: str, *, variant: str = "pgx01") -> dict[str, list[dict
             guide(sample, "warfarin", "CPIC", ["CYP2C9", "CYP4F2", "VKORC1"], "matched",
                   recommendation="Calculate the dose with a validated pharmacogenetic algorithm.",
                   classification="Strong", phenotypes=["CYP2C9:Intermediate Metabolizer"], dosing=True),
+            guide(sample, "fosphenytoin", "CPIC", ["CYP2C9", "HLA-B"], "matched",
+                  recommendation="Consider 25% reduction of recommended starting maintenance dose.",
+                  classification="Moderate", phenotypes=["CYP2C9:Intermediate Metabolizer", "HLA-B:not assessed"],
+                  dosing=True, same=False,
+                  reason="HLA-B is not typed from a VCF: supply an outside call (HLA typing) to assess it: this is the "
+                         "guideline's advice for an untested HLA-B"),
             guide(sample, "phenytoin", "DPWG", ["CYP2C9"], "no_recommendation",
                   reason="no DPWG recommendation for this genotype"),
         ]

@@ -67,6 +67,16 @@ def test_reference_advice_flagged_dosing_is_standard_not_act(rendered):
     assert atomoxetine["guidelines"][0]["same_as_reference"] is True
 
 
+def test_advice_given_without_a_full_genotype_is_listed_and_says_so(rendered):
+    out, names = rendered
+    html, page, _ = _page(out, names, "PGX01")
+    body = page.table(caption="Results that change or may change prescribing")[1:]
+    assert [r[0] for r in body if r[1] == "fosphenytoin" and r[6] == "CPIC"] == ["Act"]
+    section = html[html.index('data-drug="fosphenytoin"'):]
+    section = section[:section.index("</article>")]
+    assert "Given without a full genotype:" in section and "advice for an untested HLA-B" in section
+
+
 def test_genotype_table_rows(rendered):
     out, names = rendered
     _, page, _ = _page(out, names, "PGX01")

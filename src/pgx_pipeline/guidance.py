@@ -14,6 +14,7 @@ what tells a clinician whether this genotype changes prescribing.
 from __future__ import annotations
 
 import os
+from itertools import product
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,9 @@ NO_RESULT = "No Result"
 # (CPIC phenytoin: CYP2C9 advice with HLA-B "No Result").
 ABSENT = {g: ("absent", frozenset({NO_RESULT}), "not assessed") for g in NOT_ASSESSED_WITHOUT_OUTSIDE}
 REFERENCE_PATIENT = "(reference genotypes)"
+MAX_LISTED_DIPLOTYPES = 4
+# Beyond this many phenotype combinations of ambiguous genes, candidate-wise advice is not spelled out.
+MAX_CANDIDATE_COMBINATIONS = 6
 # Genes whose reference allele is not the genotype standard doses were set for.  CPIC tacrolimus (Birdwell 2015):
 # starting doses were established in CYP3A5 non-expressers (*3/*3, the usual European genotype); *1 carriers are
 # the ones told to "increase starting dose 1.5 to 2 times".
@@ -50,28 +54,59 @@ def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple[st
             out[(sample, gene)] = ("not_called", frozenset({NO_RESULT}), "not called")
             continue
         if not bool(rows[0]["candidates_agree"]):
-            out[(sample, gene)] = ("ambiguous", frozenset(), " or ".join(sorted({str(r["phenotype"]) for r in called})))
+            out[(sample, gene)] = ("ambiguous", frozenset(), " or ".join(sorted({str(r["phenotype"]) for r in called})),
+                                   _candidates(gene, called))
             continue
         r = called[0]
-        keys: set[str] = set()
-        for value in (r["lookup_key"], r["phenotype"], r["activity_score"]):
-            if not isinstance(value, str):
-                continue
-            if gene in HLA_GENES:  # "*15:02 negative; *57:01 positive; ..."
-                keys.update(v.strip() for v in value.split(";"))
-            else:
-                keys.add(value)
-        if isinstance(r["activity_score"], str) and isinstance(r["phenotype"], str):
-            keys.add(f"{r['activity_score']} ({r['phenotype']})")
-        state = "called" if keys else "no_phenotype"
-        if isinstance(r["diplotype"], str):
-            counts: dict[str, int] = {}
-            for a in r["diplotype"].split("/"):
-                counts[a] = counts.get(a, 0) + 1
-            keys.add(diplotype_key_text(counts))  # DPWG keys some rows by diplotype
+        keys = _row_keys(gene, r)
+        state = "called" if _phenotype_keyed(r) else "no_phenotype"
         text = str(r["phenotype"]) if isinstance(r["phenotype"], str) else f"{r['diplotype']} (no phenotype)"
-        out[(sample, gene)] = (state, frozenset(keys), text)
+        out[(sample, gene)] = (state, keys, text)
     return out
+
+
+def _phenotype_keyed(r: dict) -> bool:
+    return any(isinstance(r[k], str) for k in ("lookup_key", "phenotype", "activity_score"))
+
+
+def _row_keys(gene: str, r: dict) -> frozenset[str]:
+    """Every form a guideline may key this phenotype row by."""
+    keys: set[str] = set()
+    for value in (r["lookup_key"], r["phenotype"], r["activity_score"]):
+        if not isinstance(value, str):
+            continue
+        if gene in HLA_GENES:  # "*15:02 negative; *57:01 positive; ..."
+            keys.update(v.strip() for v in value.split(";"))
+        else:
+            keys.add(value)
+    if isinstance(r["activity_score"], str) and isinstance(r["phenotype"], str):
+        keys.add(f"{r['activity_score']} ({r['phenotype']})")
+    if isinstance(r["diplotype"], str):
+        counts: dict[str, int] = {}
+        for a in r["diplotype"].split("/"):
+            counts[a] = counts.get(a, 0) + 1
+        keys.add(diplotype_key_text(counts))  # DPWG keys some rows by diplotype
+    return frozenset(keys)
+
+
+def _candidates(gene: str, called: list[dict]) -> tuple[tuple[str, frozenset[str]], ...]:
+    """An ambiguous gene's tied diplotypes grouped by phenotype: ('Intermediate Metabolizer (*1/*6)', keys).
+
+    Diplotype-specific keys are dropped so that diplotypes sharing a phenotype share one set of advice."""
+    by_phenotype: dict[frozenset[str], list[str]] = {}
+    for r in called:
+        phenotype_keys = frozenset(k for k in _row_keys(gene, r) if not k.startswith("{"))
+        by_phenotype.setdefault(phenotype_keys, []).append(str(r["diplotype"]))
+    out = []
+    for keys, diplotypes in by_phenotype.items():
+        first = next(r for r in called if str(r["diplotype"]) == diplotypes[0])
+        phenotype = str(first["phenotype"]) if isinstance(first["phenotype"], str) else "no phenotype"
+        if isinstance(first["activity_score"], str):
+            phenotype += f", activity score {first['activity_score']}"
+        listed = ", ".join(diplotypes[:MAX_LISTED_DIPLOTYPES]) + (
+            f" and {len(diplotypes) - MAX_LISTED_DIPLOTYPES} more" if len(diplotypes) > MAX_LISTED_DIPLOTYPES else "")
+        out.append((f"{phenotype} ({listed})", keys))
+    return tuple(sorted(out))
 
 
 def reference_gene_keys(genes: pd.DataFrame, allele_functions: pd.DataFrame,
@@ -148,18 +183,15 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
         "lookup_keys": [], "population": None, "recommendation": None, "implications": [], "classification": None,
         "dosing_information": None, "alternate_drug": None, "other_guidance": None,
     }
-    matched = []
-    for rec in recs:
-        if len(rec.lookup_genes) == 0:
-            continue
-        if all(g in state and v in state[g][1] for g, v in zip(rec.lookup_genes, rec.lookup_values)):
-            matched.append(rec)
-    matched = _most_specific(matched)
+    matched = _most_specific([rec for rec in recs if _applies(rec, state)])
     problems = _problems(genes, state)
     if matched:  # a diplotype-keyed row can apply although the gene has no phenotype
         problems = [p for p in problems if p[0] != "no_recommendation"]
     if matched:
         return [_matched_row(base, rec, problems) for rec in matched]
+    possible = _candidate_rows(base, genes, state, recs, problems)
+    if possible:
+        return possible
     if no_lookup:
         status, reason = "no_recommendation", (
             f"{first['source']} gives no genotype lookup for {first['drug']} (e.g. a dosing algorithm); read the guideline"
@@ -169,6 +201,50 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
     else:
         status, reason = "no_recommendation", f"{first['source']} has no recommendation for this genotype"
     return [{**base, "status": status, "reason": reason}]
+
+
+def _candidate_rows(base: dict, genes: list[str], state: dict, recs: list, problems: list) -> list[dict]:
+    """For a guideline held up only by ambiguous genes: the advice each of their candidate phenotypes would get
+    (status 'ambiguous', `reason` saying which candidate), as PharmCAT lists advice per possible diplotype."""
+    ambiguous = [g for g in genes if state[g][0] == "ambiguous"]
+    if not ambiguous or any(p[0] != "ambiguous" for p in problems):
+        return []
+    choices = list(product(*(state[g][3] for g in ambiguous)))
+    if len(choices) > MAX_CANDIDATE_COMBINATIONS:
+        return []
+    # Candidates whose advice is the same text share one row.
+    advice: dict[tuple, tuple[dict, list[str]]] = {}
+    for choice in choices:
+        alt = dict(state)
+        for g, (label, keys) in zip(ambiguous, choice):
+            alt[g] = ("called", keys, label)
+        which = " and ".join(f"{g} is {label}" for g, (label, _) in zip(ambiguous, choice))
+        for rec in _most_specific([r for r in recs if _applies(r, alt)]):
+            key = (rec.population, rec.recommendation)
+            if key not in advice:
+                advice[key] = (_matched_row(base, rec, []), [])
+            advice[key][1].append(which)
+    between = "; ".join(f"{g} could be {' or '.join(label for label, _ in state[g][3])}" for g in ambiguous)
+    per_population: dict[str | None, int] = {}
+    for population, _ in advice:
+        per_population[population] = per_population.get(population, 0) + 1
+    rows = []
+    for (population, _), (row, cases) in advice.items():
+        row["phenotypes"] = [f"{g}: {state[g][2]}" for g in genes if state[g][2]]
+        if len(cases) == len(choices) and per_population[population] == 1:
+            # Every candidate gets this same advice: the tie does not matter here.
+            row["status"] = "matched"
+            row["reason"] = f"{between}; the advice is the same for each"
+        else:
+            row["status"] = "ambiguous"
+            row["reason"] = f"{between}. This is the advice if {' or if '.join(cases)}: confirm the genotype before acting"
+        rows.append(row)
+    return rows
+
+
+def _applies(rec, state: dict) -> bool:
+    return len(rec.lookup_genes) > 0 and all(
+        g in state and v in state[g][1] for g, v in zip(rec.lookup_genes, rec.lookup_values))
 
 
 def _matched_row(base: dict, rec, problems: list[tuple[str, str, str]]) -> dict:
@@ -201,7 +277,7 @@ def _reference_advice(first: dict, genes: list[str], recs: list, no_lookup: bool
 
 def _with_reference(row: dict, reference: dict | None) -> dict:
     same = None
-    if row["status"] == "matched" and reference is not None:
+    if row["status"] in ("matched", "ambiguous") and row["recommendation"] is not None and reference is not None:
         same = reference.get(row["population"], None) == row["recommendation"]
     return {**row, "same_as_reference": same}
 

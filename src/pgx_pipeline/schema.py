@@ -286,7 +286,8 @@ GUIDANCE = _t(
      "prescribing; null when not matched or when the reference patient's genes cannot be looked up"),
     ("status", STR, "matched | no_recommendation | gene_not_called | gene_not_assessed | ambiguous", False),
     ("reason", STR, "why there is no single recommendation; on a matched row, the gene the advice was given without "
-     "(the guideline's advice for an untested gene, 'No Result' in its lookup key)"),
+     "(the guideline's advice for an untested gene, 'No Result' in its lookup key) or the tie it holds across; on an "
+     "ambiguous row with a recommendation, which candidate genotype that advice is for"),
     ("messages", STR_LIST, "knowledge-base messages attached to this drug"),
 )
 

@@ -91,6 +91,18 @@ def sample_tables(sample: str, *, variant: str = "pgx01") -> dict[str, list[dict
                   url="https://www.clinpgx.org/guidelineAnnotation/PA166104956"),
             guide(sample, "efavirenz", "CPIC", ["CYP2B6"], "ambiguous",
                   reason="CYP2B6 has 2 candidate diplotypes with different phenotypes"),
+            # CYP2B6 is ambiguous (*1/*6 or *4/*9): the guidance stage lists each candidate's advice.
+            guide(sample, "sertraline", "CPIC", ["CYP2B6"], "ambiguous",
+                  recommendation="Initiate therapy with recommended starting dose. Consider a slower titration schedule "
+                                 "and lower maintenance dose.", classification="Moderate",
+                  phenotypes=["CYP2B6: Intermediate Metabolizer or Normal Metabolizer"], dosing=True, same=False,
+                  reason="CYP2B6 could be Intermediate Metabolizer (*1/*6) or Normal Metabolizer (*4/*9). This is the "
+                         "advice if CYP2B6 is Intermediate Metabolizer (*1/*6): confirm the genotype before acting"),
+            guide(sample, "sertraline", "CPIC", ["CYP2B6"], "ambiguous",
+                  recommendation="Initiate therapy with recommended starting dose.", classification="Strong",
+                  phenotypes=["CYP2B6: Intermediate Metabolizer or Normal Metabolizer"], same=True,
+                  reason="CYP2B6 could be Intermediate Metabolizer (*1/*6) or Normal Metabolizer (*4/*9). This is the "
+                         "advice if CYP2B6 is Normal Metabolizer (*4/*9): confirm the genotype before acting"),
             guide(sample, "codeine", "CPIC", ["CYP2D6"], "gene_not_called", reason="CYP2D6 was not called"),
             guide(sample, "abacavir", "CPIC", ["HLA-B"], "gene_not_assessed",
                   reason="HLA-B is not assessed from a VCF; no outside call"),

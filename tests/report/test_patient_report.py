@@ -74,7 +74,22 @@ def test_advice_given_without_a_full_genotype_is_listed_and_says_so(rendered):
     assert [r[0] for r in body if r[1] == "fosphenytoin" and r[6] == "CPIC"] == ["Act"]
     section = html[html.index('data-drug="fosphenytoin"'):]
     section = section[:section.index("</article>")]
-    assert "Given without a full genotype:" in section and "advice for an untested HLA-B" in section
+    assert "Genotype note:" in section and "advice for an untested HLA-B" in section
+
+
+def test_ambiguous_genotype_lists_each_candidates_advice_and_asks_to_confirm(rendered):
+    out, names = rendered
+    html, page, data = _page(out, names, "PGX01")
+    body = page.table(caption="Results that change or may change prescribing")[1:]
+    rows = [r for r in body if r[1] == "sertraline"]
+    # Only the candidate whose advice changes prescribing is listed, as "Confirm genotype", not "Act".
+    assert [r[0] for r in rows] == ["Confirm genotype"]
+    assert "advice if CYP2B6 is Intermediate Metabolizer (*1/*6)" in rows[0][4]
+    section = html[html.index('data-drug="sertraline"'):]
+    section = section[:section.index("</article>")]
+    assert section.count("Possible recommendation, genotype ambiguous:") == 2
+    assert "if CYP2B6 is Normal Metabolizer (*4/*9)" in section
+    assert next(d for d in data["drugs"] if d["drug"] == "sertraline")["priority"] == "confirm"
 
 
 def test_genotype_table_rows(rendered):
@@ -209,7 +224,10 @@ def test_json_says_what_the_html_says(rendered):
             assert row[5].startswith(g["status_label"])
         actions = page.table(caption="Results that change") if data["summary"]["actions"] else []
         got = sorted((r[1], r[6], r[4]) for r in actions[1:])
-        assert got == sorted((a["drug"], a["source"], a["recommendation"]) for a in data["summary"]["actions"])
+        # A "confirm genotype" row says under its advice which candidate genotype it is for.
+        said = [(a["drug"], a["source"], a["recommendation"] + (a["reason"] if a["priority"] == "confirm" else ""))
+                for a in data["summary"]["actions"]]
+        assert got == sorted(said)
         assert data["header"]["report_date"] == DATE
 
 

@@ -55,6 +55,8 @@ GUIDANCE_STATUS_LABELS = {
 PRIORITIES = {
     "act": ("Act", "Guideline recommends changing the drug or dose"),
     "consider": ("Consider", "Guideline suggests a change or extra care; weaker evidence or optional"),
+    "confirm": ("Confirm genotype", "The genotype is ambiguous and one of its possibilities changes prescribing: "
+                                    "confirm it before acting"),
     "standard": ("Standard", "No change for this genotype: the guideline gives the advice a patient with typical "
                              "(reference) genotypes gets, or says standard prescribing"),
     "unknown": ("No result", "No recommendation could be made for this patient; see why"),
@@ -408,6 +410,10 @@ def _not_assessed(genes: list[dict], guid: pd.DataFrame) -> list[dict]:
 # ---------------------------------------------------------------- drugs
 def _priority(status: str, classification: str | None, recommendation: str | None, dosing: bool, alternate: bool,
               other: bool, same_as_reference: bool | None = None) -> str:
+    if status == "ambiguous" and recommendation:
+        # One candidate's advice (the guidance stage made candidates that share advice a match).
+        inner = _priority("matched", classification, recommendation, dosing, alternate, other, same_as_reference)
+        return "confirm" if inner in ("act", "consider") else "unknown"
     if status != "matched":
         return "none" if status == "no_recommendation" else "unknown"
     if same_as_reference:
@@ -467,7 +473,8 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
             "genes": sorted({x for g in gl for x in g["genes"]}),
             "priority": best,
             "priority_label": PRIORITIES[best][0],
-            "has_guidance": any(g["status"] == "matched" for g in gl),
+            "has_guidance": any(g["status"] == "matched" or (g["status"] == "ambiguous" and g["recommendation"])
+                                for g in gl),
             "guidelines": gl,
         })
     return out
@@ -488,7 +495,7 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
     actions = []
     for d in drugs:
         for g in d["guidelines"]:
-            if g["priority"] in ("act", "consider"):
+            if g["priority"] in ("act", "consider", "confirm"):
                 actions.append({
                     "drug": d["drug"],
                     "source": g["source"],
@@ -499,6 +506,7 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
                     "classification": g["classification"],
                     "priority": g["priority"],
                     "priority_label": g["priority_label"],
+                    "reason": g["reason"],
                 })
     actions.sort(key=lambda a: (PRIORITY_ORDER[a["priority"]], a["drug"], a["source"] or ""))
     # Drugs left without a recommendation, grouped by the gene that caused it.

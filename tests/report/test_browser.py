@@ -5,6 +5,7 @@ Skipped where Chromium is not installed (`apt-get install chromium`); CI install
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -39,6 +40,10 @@ def test_pages_run_offline_without_errors(results, tmp_path):
     assert f'href="{INPUT}/PGX01.html"' in dom
     assert f'href="{INPUT}/{safe_filename(HOSTILE)}.html"' in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+    # act, consider and confirm-genotype counts land in their columns
+    row = dom[dom.index(f'href="{INPUT}/PGX01.html"'):]
+    row = row[:row.index("</tr>")]
+    assert re.findall(r"<td>(\d+)</td>", row) == ["3", "0", "1"], row
 
     dom, console = _open(out / INPUT / "PGX01.html", tmp_path, "--dump-dom")
     assert console == ""

@@ -36,6 +36,7 @@ def test_cohort_summary_counts_links_and_failures(results):
     rows = json.loads(re.search(r'<script type="application/json" id="sample-data">(.*?)</script>', html, re.S).group(1))
     by_id = {r[0]: r for r in rows}
     assert by_id["PGX01"][2] == f"{INPUT}/PGX01.html" and by_id["PGX01"][4] == 3  # clopidogrel, warfarin, fosphenytoin: act
+    assert by_id["PGX01"][8] == 1 and by_id[HOSTILE][8] == 0  # sertraline: CYP2B6 ambiguous, one candidate changes it
     assert by_id[HOSTILE][2] == f"{INPUT}/{safe_filename(HOSTILE)}.html"
     assert by_id["BAD1"][3] == "failed"
     # The hostile id travels as JSON inside a script element: it must not be able to close it.

@@ -16,6 +16,8 @@ from .. import schema, sharding
 from .context import GENE_STATUS_LABELS, PRIORITIES, _b, _priority, _s
 
 MAX_FAILURE_EXAMPLES = 8
+# Traffic-light classes counted per sample in the cohort table (drugs whose best label is this one).
+COUNTED_PRIORITIES = ("act", "consider", "confirm")
 CHART_STATUSES = ("called", "ambiguous", "outside_call", "not_called", "not_assessed")
 
 
@@ -45,7 +47,7 @@ def rank1_phenotypes(calls: pd.DataFrame, phen: pd.DataFrame) -> pd.DataFrame:
 def sample_priorities(guid: pd.DataFrame) -> pd.DataFrame:
     """Per sample: how many drugs fall in each traffic-light class (the cohort table's columns)."""
     if guid.empty:
-        return pd.DataFrame(columns=["sample_id", "act", "consider"])
+        return pd.DataFrame(columns=["sample_id", *COUNTED_PRIORITIES])
     pr = [
         _priority(str(st), _s(cl), _s(rec), _b(d), _b(a), _b(o), _b(same))
         for st, cl, rec, d, a, o, same in zip(guid["status"], guid["classification"], guid["recommendation"],
@@ -57,10 +59,10 @@ def sample_priorities(guid: pd.DataFrame) -> pd.DataFrame:
     g["rank"] = g["priority"].map(order)
     best = g.sort_values("rank").drop_duplicates(["sample_id", "drug"])
     counts = best.pivot_table(index="sample_id", columns="priority", values="drug", aggfunc="count", fill_value=0)
-    for k in ("act", "consider"):
+    for k in COUNTED_PRIORITIES:
         if k not in counts:
             counts[k] = 0
-    return counts[["act", "consider"]].reset_index()
+    return counts[list(COUNTED_PRIORITIES)].reset_index()
 
 
 def build_cohort_context(
@@ -105,11 +107,11 @@ def build_cohort_context(
                 failure_examples.setdefault(reason, [])
                 if len(failure_examples[reason]) < MAX_FAILURE_EXAMPLES:
                     failure_examples[reason].append(sid)
-            act = int(prio.at[sid, "act"]) if sid in prio.index else 0
-            consider = int(prio.at[sid, "consider"]) if sid in prio.index else 0
-            # Compact row: [id, input, href, status, act, consider, genes not called/ambiguous, failure reason]
+            act, consider, confirm = (int(prio.at[sid, k]) if sid in prio.index else 0 for k in COUNTED_PRIORITIES)
+            # Compact row: [id, input, href, status, act, consider, genes not called/ambiguous, failure reason,
+            # confirm]
             sample_rows.append([sid, input_id, hrefs.get((input_id, sid), ""), status, act, consider,
-                                not_called.get(sid, ""), reason or ""])
+                                not_called.get(sid, ""), reason or "", confirm])
     inputs = list(by_input.values())
     n_total = sum(i["n_samples"] for i in inputs)
     genes = []

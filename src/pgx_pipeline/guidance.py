@@ -42,12 +42,13 @@ MAX_CANDIDATE_COMBINATIONS = 6
 REFERENCE_ALLELE_OVERRIDES = {"CYP3A5": "*3"}
 
 
-def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple[str, frozenset[str], str]]:
-    """(sample, gene) -> (state, lookup keys, phenotype text): state is called | not_called | ambiguous."""
+def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple]:
+    """(sample, gene) -> (state, lookup keys, phenotype text): state is called | not_called | no_phenotype |
+    ambiguous; an ambiguous gene has a fourth element, its candidates (`_candidates`)."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for rec in phenotypes.to_dict("records"):  # plain dicts: pandas row access is the slow part here
         groups.setdefault((rec["sample_id"], rec["gene"]), []).append(rec)
-    out: dict[tuple[str, str], tuple[str, frozenset[str], str]] = {}
+    out: dict[tuple[str, str], tuple] = {}
     for (sample, gene), rows in groups.items():
         called = [r for r in rows if r["status"] in ("called", "outside_call")]
         if not called:

@@ -1,7 +1,7 @@
 """Ingestion and calling on the 3,202-sample GRCh38 panel, as ratios to floors measured in the same run.
 
 Floors: `bcftools view -R` over the same regions (ingestion), and a plain read of the genotypes Parquet
-(calling). Run from the repo root:  python benchmarks/ingest_vs_bcftools.py [--panel DIR] [--repeat N]
+(calling). Run from the repo root:  python benchmarks/panel_ingest_call.py [--panel DIR] [--repeat N]
 Needs bcftools (Debian: apt-get install bcftools). Prints a table; nothing here is a test.
 """
 

@@ -48,6 +48,10 @@ def test_card_shows_within_20_by_class_and_the_reliability_diagram(evaluation, t
     svg = html[html.index("<svg"):html.index("</svg>")]
     assert svg.count("<circle") == len(curve) >= 3
     assert f"{curve[0]['n']} patients: confidence {curve[0]['mean_confidence']:.3f}" in svg
+    # Per race, the paired interval of model minus the published formula stands next to the yes/NO verdict.
+    for group in evaluation["heldout"]["by_subgroup"].values():
+        d = group["ci95"]["model_minus_iwpc_pharmacogenetic"]
+        assert f"{100 * d['accuracy'][0]:+.1f} to {100 * d['accuracy'][1]:+.1f}; {d['mae'][0]:+.2f} to {d['mae'][1]:+.2f}" in html
 
 
 def test_cli_scores_an_iwpc_format_file(trained_dir, iwpc_xlsx, tmp_path):

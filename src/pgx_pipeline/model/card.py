@@ -60,10 +60,11 @@ accuracy {{ "%+.1f"|format(100*d.accuracy[0]) }} to {{ "%+.1f"|format(100*d.accu
 MAE {{ "%+.2f"|format(d.mae[0]) }} to {{ "%+.2f"|format(d.mae[1]) }} {{ card.model.dose_unit }}.</p>{% endfor %}
 <p>Dose interval coverage on held-out: {{ "%.1f"|format(100*card.metrics.interval_coverage) }}%.</p>
 <h2>By {{ card.metrics.subgroup }} (held-out)</h2>
-<table><tr><th>{{ card.metrics.subgroup }}</th><th>n</th>{% for name in card.metrics.heldout %}<th>{{ name }}<br>within 20% / acc.</th>{% endfor %}<th>model not worse than {{ card.metrics.published_reference }} (w20, acc, MAE)</th></tr>
+<table><tr><th>{{ card.metrics.subgroup }}</th><th>n</th>{% for name in card.metrics.heldout %}<th>{{ name }}<br>within 20% / acc.</th>{% endfor %}<th>model not worse than {{ card.metrics.published_reference }} (w20, acc, MAE)</th><th>model minus {{ card.metrics.published_reference }}, paired 95%: within 20% / accuracy (points); MAE</th></tr>
 {% for group, g in card.metrics.by_subgroup.items() %}<tr><td>{{ group }}</td><td>{{ g.figures.model.n }}</td>
 {% for name in card.metrics.heldout %}<td>{{ "%.1f"|format(100*g.figures[name].within_20pct) }}% / {{ "%.1f"|format(100*g.figures[name].accuracy) }}%</td>{% endfor %}
-{% set nw = g.model_not_worse_than_published %}<td>{{ "yes" if nw.within_20pct else "NO" }}, {{ "yes" if nw.accuracy else "NO" }}, {{ "yes" if nw.mae else "NO" }}</td></tr>{% endfor %}
+{% set nw = g.model_not_worse_than_published %}<td>{{ "yes" if nw.within_20pct else "NO" }}, {{ "yes" if nw.accuracy else "NO" }}, {{ "yes" if nw.mae else "NO" }}</td>
+{% set d = g.ci95["model_minus_" ~ card.metrics.published_reference] %}<td>{{ "%+.1f"|format(100*d.within_20pct[0]) }} to {{ "%+.1f"|format(100*d.within_20pct[1]) }} / {{ "%+.1f"|format(100*d.accuracy[0]) }} to {{ "%+.1f"|format(100*d.accuracy[1]) }}; {{ "%+.2f"|format(d.mae[0]) }} to {{ "%+.2f"|format(d.mae[1]) }}</td></tr>{% endfor %}
 </table>
 {% if card.metrics.validation %}<h2>Validation on the training part</h2>
 <table><tr><th>design</th>{% for name in card.metrics.validation.cross_validation %}<th>{{ name }} within 20% / acc.</th>{% endfor %}</tr>

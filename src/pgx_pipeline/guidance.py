@@ -55,7 +55,7 @@ def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple]:
             out[(sample, gene)] = ("not_called", frozenset({NO_RESULT}), "not called")
             continue
         if not bool(rows[0]["candidates_agree"]):
-            out[(sample, gene)] = ("ambiguous", frozenset(), " or ".join(sorted({str(r["phenotype"]) for r in called})),
+            out[(sample, gene)] = ("ambiguous", frozenset(), " or ".join(sorted({_phenotype_text(r) for r in called})),
                                    _candidates(gene, called))
             continue
         r = called[0]
@@ -64,6 +64,10 @@ def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple]:
         text = str(r["phenotype"]) if isinstance(r["phenotype"], str) else f"{r['diplotype']} (no phenotype)"
         out[(sample, gene)] = (state, keys, text)
     return out
+
+
+def _phenotype_text(r: dict) -> str:
+    return str(r["phenotype"]) if isinstance(r["phenotype"], str) else "no phenotype"
 
 
 def _phenotype_keyed(r: dict) -> bool:
@@ -101,7 +105,7 @@ def _candidates(gene: str, called: list[dict]) -> tuple[tuple[str, frozenset[str
     out = []
     for keys, diplotypes in by_phenotype.items():
         first = next(r for r in called if str(r["diplotype"]) == diplotypes[0])
-        phenotype = str(first["phenotype"]) if isinstance(first["phenotype"], str) else "no phenotype"
+        phenotype = _phenotype_text(first)
         if isinstance(first["activity_score"], str):
             phenotype += f", activity score {first['activity_score']}"
         listed = ", ".join(diplotypes[:MAX_LISTED_DIPLOTYPES]) + (

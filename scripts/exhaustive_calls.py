@@ -39,7 +39,14 @@ import pandas as pd
 
 from pgx_pipeline.calling.call import call_genotypes, load_gene_models
 from pgx_pipeline.ingest.vcf import ingest_vcf
-from pgx_pipeline.testing import KnowledgeTables, SampleSpec, allele_haplotype, build_kb_dir, genotype_records, write_vcf
+from pgx_pipeline.testing import (
+    KnowledgeTables,
+    SampleSpec,
+    allele_haplotype,
+    build_kb_dir,
+    genotype_records,
+    write_vcf,
+)
 from pgx_pipeline.testing.synthetic import IUPAC_BASES
 
 DEFAULT_SOURCES = ["../shared/pgx-sources/pharmcat", "../shared/pgx-sources/pharmcat-stale-fallback"]

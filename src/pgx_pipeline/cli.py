@@ -11,8 +11,8 @@ import click
 import yaml
 
 from . import __version__, schema
-from .errors import PgxInputError, user_errors
 from .cli_model import model
+from .errors import PgxInputError, user_errors
 from .inputs import group_vcfs, read_sample_sheet
 from .report.cli import report
 

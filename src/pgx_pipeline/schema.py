@@ -8,7 +8,6 @@ so a column that changes meaning changes here first.  `docs/SCHEMAS.md` is gener
 from __future__ import annotations
 
 import inspect
-
 import os
 import tempfile
 from dataclasses import dataclass

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from pgx_pipeline.model import iwpc
-from pgx_pipeline.model.registry import WARFARIN_MODEL
 from pgx_pipeline.model.classes import IWPC_CLASSES
+from pgx_pipeline.model.registry import WARFARIN_MODEL
 from pgx_pipeline.model.train import build_classifier, build_linear, build_regressor
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 from .. import schema, sharding
 from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
 from .matcher import GeneModel, MatchResult, Pattern, match_pattern
-from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
 from .outside import OutsideCall, apply_outside_calls
+from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
 
 MATCH_COLUMNS = [
     "sample_id", "gene", "position_index", "position", "state", "allele1", "allele2", "ploidy", "phased",

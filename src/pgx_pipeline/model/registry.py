@@ -8,9 +8,9 @@ and the report are shared.
 
 from __future__ import annotations
 
+from ..errors import PgxInputError
 from .drug import DrugModel, PublishedFormula
 from .warfarin import WARFARIN_MODEL
-from ..errors import PgxInputError
 
 __all__ = ["MODELS", "WARFARIN_MODEL", "drug_model", "published_formula", "register"]
 

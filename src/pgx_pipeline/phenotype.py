@@ -12,12 +12,15 @@ import os
 import pandas as pd
 
 from . import schema
+from .calling.matcher import diplotype_name
 from .knowledge.phenotype_sources import pair_key
 
 ACTIVITY_SCORE_GENES = frozenset({"CYP2C9", "CYP2D6", "DPYD"})
 HLA_GENES = frozenset({"HLA-A", "HLA-B"})
 # Alleles CPIC/DPWG guidance tests for; an HLA outside call is read as presence/absence of each.
 HLA_ALLELES = {"HLA-A": ("*31:01",), "HLA-B": ("*15:02", "*15:11", "*57:01", "*58:01")}
+# Whole-gene deletion alleles an SNV VCF cannot see (a homozygous call may be hemizygous).
+DELETION_ALLELES = {"CYP2D6": "*5"}
 
 
 def hla_lookup_keys(gene: str, diplotype: str | None, phenotype: str | None = None) -> list[str]:
@@ -49,6 +52,7 @@ def assign_phenotypes(
     out["allele1_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], out["allele1"])]
     out["allele2_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], _nullable(out["allele2"]))]
 
+    by_key = table.set_index(["gene", "key"])
     notes: list[list[str]] = []
     for i, row in enumerate(out.itertuples(index=False)):
         warnings = list(row.warnings) if row.warnings is not None else []
@@ -57,6 +61,8 @@ def assign_phenotypes(
         elif row.status == "called" and pd.isna(row.phenotype):
             warnings.append(f"diplotype {row.diplotype} is not in the knowledge base's {row.gene} phenotype table: "
                             "no phenotype assigned")
+        if row.status == "called" and row.gene in DELETION_ALLELES and row.allele1 == row.allele2:
+            warnings.append(_hemizygous_note(row.gene, row.allele1, by_key))
         notes.append(warnings)
     out["warnings"] = notes
 
@@ -66,6 +72,21 @@ def assign_phenotypes(
         lambda w: w + ["the tied diplotypes give different phenotypes: no single recommendation can be chosen"]
     )
     return out[schema.PHENOTYPES.column_names].reset_index(drop=True)
+
+
+def _hemizygous_note(gene: str, allele: str, by_key: pd.DataFrame) -> str:
+    """A homozygous call from an SNV VCF cannot be told from one copy of the allele with the gene deleted on the
+    other chromosome (GeT-RM NA18861: SNVs read *29/*29, the consensus is *5/*29)."""
+    deletion = DELETION_ALLELES[gene]
+    hemizygous = "/".join(diplotype_name(allele, deletion))
+    text = (f"{allele}/{allele} is homozygous in the VCF; with copy number not assessed it cannot be told from "
+            f"{hemizygous} (one {allele} and the gene deleted on the other chromosome)")
+    key = (gene, pair_key(allele, deletion))
+    if key in by_key.index:
+        alt = by_key.loc[key]
+        score = f", activity score {alt['activity_score']}" if isinstance(alt["activity_score"], str) else ""
+        text += f", which would be {alt['phenotype']}{score}"
+    return text
 
 
 def _outside(out: pd.DataFrame, i: int, row, warnings: list[str]) -> None:

@@ -41,3 +41,25 @@ def test_getrm30x_all_genes_called(defs_dir, tmp_path):
                     assert all(d.count("*2") == 2 for d in dips), (s, dips)
                 if n_alt == 0:
                     assert all("*2" not in d.split("/") for d in dips), (s, dips)
+
+
+def test_getrm30x_homozygous_cyp2d6_says_it_may_be_a_deletion(kb_dir, tmp_path):
+    """NA18861: the SNVs read CYP2D6 *29/*29, GeT-RM's consensus (the tutorial's outside-call file) is *5/*29.
+    The call must say that a homozygous SNV call cannot be told from one copy plus a deletion."""
+    from pgx_pipeline import schema
+    from pgx_pipeline.phenotype import assign_phenotypes
+    from tests.conftest import GETRM30X
+
+    truth = dict(line.split("\t")[:2] for line in
+                 (GETRM30X / "outside_calls_from_get-rm.NA18861.txt").read_text().splitlines() if line.strip())
+    assert truth["CYP2D6"] == "*5/*29"
+    calls = run_calls(sorted(GETRM30X.glob("*chr22.vcf.bgz")), kb_dir, tmp_path)
+    phen = assign_phenotypes(calls, schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
+                             schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
+    row = phen[(phen["sample_id"] == "NA18861") & (phen["gene"] == "CYP2D6") & (phen["rank"] == 1)].iloc[0]
+    assert row["diplotype"] == "*29/*29"
+    note = next(w for w in row["warnings"] if "homozygous" in w)
+    assert f"cannot be told from {truth['CYP2D6']}" in note and "Intermediate Metabolizer, activity score 0.5" in note
+    # A heterozygous call carries no such note.
+    het = phen[(phen["sample_id"] == "NA18526") & (phen["gene"] == "CYP2D6")]
+    assert not any("homozygous" in w for ws in het["warnings"] for w in ws)

@@ -342,3 +342,17 @@ def test_no_model_no_model_section(tmp_path):
     names = render_reports(root, INPUT, root / "reports", report_date=DATE)
     html, _, data = _page(root / "reports", names, "PGX01")
     assert data["models"] == [] and "MODEL ESTIMATE" not in html and "Model estimates (" not in html
+
+
+def test_cftr_is_named_by_its_variants_as_pharmcat_reports_it(kb_dir):
+    from pgx_pipeline import schema
+    from pgx_pipeline.report.context import CFTR_REFERENCE, _shown_diplotype
+
+    genes = schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES).set_index("gene")
+    assert genes.at["CFTR", "reference_allele"] == CFTR_REFERENCE  # the knowledge base still names it so
+    ref = CFTR_REFERENCE
+    assert _shown_diplotype("CFTR", f"{ref}/{ref}") == "No CPIC variants found"
+    assert _shown_diplotype("CFTR", f"{ref}/G551D") == "G551D (heterozygous)"
+    assert _shown_diplotype("CFTR", "G551D/G551D") == "G551D (homozygous)"
+    assert _shown_diplotype("CFTR", "F508del(CTT)/G551D") == "F508del(CTT)/G551D"
+    assert _shown_diplotype("CYP2C19", "*1/*2") == "*1/*2"

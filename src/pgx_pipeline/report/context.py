@@ -22,6 +22,8 @@ from ..model.registry import MODELS
 
 GENOME_BUILD = "GRCh38"
 
+# CFTR's reference allele in PharmCAT's definitions; the report names CFTR results by their variants instead.
+CFTR_REFERENCE = "ivacaftor non-responsive CFTR sequence"
 # Genes with guidance that an SNV VCF can never type: they only exist as outside calls.
 OUTSIDE_ONLY_GENES = ("HLA-A", "HLA-B")
 # What an SNV VCF cannot show even when the gene is called; said plainly on every report.
@@ -280,6 +282,19 @@ def _unphased_het_counts(geno: pd.DataFrame) -> dict[str, int]:
     return het.groupby("gene").size().to_dict()
 
 
+def _shown_diplotype(gene: str, diplotype: str | None) -> str | None:
+    """CFTR as PharmCAT reports it, by its variants: "No CPIC variants found", "G551D (heterozygous)"; the called
+    diplotype names the reference sequence ("ivacaftor non-responsive CFTR sequence"), which reads as a finding."""
+    if gene != "CFTR" or not diplotype:
+        return diplotype
+    variants = [a for a in diplotype.split("/") if a != CFTR_REFERENCE]
+    if not variants:
+        return "No CPIC variants found"
+    if len(variants) == 1:
+        return f"{variants[0]} (heterozygous)"
+    return f"{variants[0]} (homozygous)" if variants[0] == variants[1] else "/".join(variants)
+
+
 def _gene(gene: str, calls: pd.DataFrame, phen: pd.DataFrame, n_unphased_het: int, rsids: dict) -> dict:
     top = calls.iloc[0]
     status = _s(top["status"]) or "not_called"
@@ -317,8 +332,8 @@ def _gene(gene: str, calls: pd.DataFrame, phen: pd.DataFrame, n_unphased_het: in
         notes.append(
             f"{n} diplotypes fit the data equally well: {listed}. "
             + ("They all give the same phenotype, so the guidance below applies to each of them."
-               if agree else "They give different phenotypes, so no single recommendation can be made; "
-               "consider confirmatory testing.")
+               if agree else "They give different phenotypes: the guidance below gives each candidate's advice "
+               "where it differs; confirm the genotype before acting on it.")
         )
     if missing:
         where = ", ".join(_pos_label(gene, p, rsids) for p in missing[:MAX_LISTED_POSITIONS])
@@ -348,7 +363,8 @@ def _gene(gene: str, calls: pd.DataFrame, phen: pd.DataFrame, n_unphased_het: in
         "gene": gene,
         "status": display_status,
         "status_label": GENE_STATUS_LABELS.get(display_status, display_status),
-        "diplotype": first["diplotype"] if display_status in ("called", "outside_call") else None,
+        "diplotype": _shown_diplotype(gene, first["diplotype"]) if display_status in ("called", "outside_call") else None,
+        "called_diplotype": first["diplotype"],
         "n_candidates": n,
         "candidates": candidates if display_status == "ambiguous" else [],
         "candidates_agree": agree,

@@ -21,7 +21,7 @@ import pandas as pd
 from pgx_pipeline import schema
 from pgx_pipeline.guidance import match_guidance, reference_gene_keys
 from pgx_pipeline.phenotype import assign_phenotypes
-from pgx_pipeline.report.context import _b, _priority, _s
+from pgx_pipeline.report.context import _b, _b_or_none, _priority, _s
 
 sys.path.insert(0, str(Path(__file__).parent))
 from panel_ingest_call import DEFAULT_PANEL, SOURCES  # noqa: E402
@@ -54,7 +54,7 @@ def labelled_guidance(kb: Path, calls: pd.DataFrame) -> pd.DataFrame:
     g = match_guidance(phenotypes, read("guidance.parquet", schema.KB_GUIDANCE),
                        read("messages.parquet", schema.KB_MESSAGES), reference)
     g["label"] = [
-        _priority(str(st), _s(cl), _s(rec), _b(d), _b(a), _b(o), None if pd.isna(same) else bool(same))
+        _priority(str(st), _s(cl), _s(rec), _b(d), _b(a), _b(o), _b_or_none(same))
         for st, cl, rec, d, a, o, same in zip(g["status"], g["classification"], g["recommendation"],
                                               g["dosing_information"], g["alternate_drug"], g["other_guidance"],
                                               g["same_as_reference"])

@@ -65,6 +65,9 @@ def test_reference_advice_flagged_dosing_is_standard_not_act(rendered):
     atomoxetine = next(d for d in data["drugs"] if d["drug"] == "atomoxetine")
     assert atomoxetine["priority"] == "standard" and atomoxetine["guidelines"][0]["dosing_information"] is True
     assert atomoxetine["guidelines"][0]["same_as_reference"] is True
+    # Unknown stays unknown in the JSON (a row the guidance stage could not compare is not "different").
+    clopidogrel = next(d for d in data["drugs"] if d["drug"] == "clopidogrel")
+    assert clopidogrel["guidelines"][0]["same_as_reference"] is None
 
 
 def test_advice_given_without_a_full_genotype_is_listed_and_says_so(rendered):

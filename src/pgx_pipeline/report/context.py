@@ -94,6 +94,11 @@ def _b(v: Any) -> bool:
     return bool(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else False
 
 
+def _b_or_none(v: Any) -> bool | None:
+    """A nullable flag kept nullable: unknown is not the same as no."""
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v)
+
+
 def _f(v: Any) -> float | None:
     if v is None:
         return None
@@ -459,7 +464,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
         for r in rows:
             status = _s(r["status"]) or "no_recommendation"
             pr = _priority(status, _s(r["classification"]), _s(r["recommendation"]), _b(r["dosing_information"]),
-                           _b(r["alternate_drug"]), _b(r["other_guidance"]), _b(r["same_as_reference"]))
+                           _b(r["alternate_drug"]), _b(r["other_guidance"]), _b_or_none(r["same_as_reference"]))
             gl.append({
                 "source": _s(r["source"]),
                 "guideline": _s(r["guideline"]),
@@ -477,7 +482,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "dosing_information": _b(r["dosing_information"]),
                 "alternate_drug": _b(r["alternate_drug"]),
                 "other_guidance": _b(r["other_guidance"]),
-                "same_as_reference": _b(r["same_as_reference"]),
+                "same_as_reference": _b_or_none(r["same_as_reference"]),
                 "reason": _s(r["reason"]),
                 "messages": _dedup(_l(r["messages"])),
                 "priority": pr,

@@ -13,6 +13,11 @@ were scored by the same protocol in the commit that replaced them (0fdf6c2). Tak
 
 --learning-curve instead asks whether more patients would move the figures: the shipped design and the refitted
 linear reference trained on 64%, 80% and 100% of each CV training fold (same test folds), 5 x 5-fold CV.
+
+--repeated-splits N instead asks how often a held-out part of this size shows the model ahead of the references:
+N fresh site-stratified 80/20 splits of the whole cohort (seeds 0..N-1; the shipped design refitted on each
+training part, nothing tuned), the paired differences on each held-out part, and per race whether the model is
+not worse than the IWPC formula. Not a selection step: it measures the noise of the single frozen split.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ def candidates(x_tr, y_tr, x_te) -> tuple[dict[str, np.ndarray], dict[str, np.nd
 
     chosen = blend[0.5]
     c_tr = dose_class(y_tr)
-    classifier = T.build_classifier(SPEC, chosen)
+    classifier = T.build_classifier(SPEC, chosen, WARFARIN_MODEL.dose_view_only)
     proba = {"multinomial logistic": clone(classifier.features_model).fit(x_tr, c_tr).predict_proba(x_te)}
     b_tr, b_te = (np.sqrt(chosen.predict(x)).reshape(-1, 1) for x in (x_tr, x_te))
     proba["logistic on the blended dose"] = LogisticRegression().fit(b_tr, c_tr).predict_proba(b_te)
@@ -115,7 +120,7 @@ def learning_curve(x, y, sites, fractions=(0.64, 0.8, 1.0), repeats: int = 5) ->
                 sub = tr if frac == 1.0 else rng.choice(tr, int(len(tr) * frac), replace=False)
                 n_train = len(sub)
                 reg = T.build_regressor(WARFARIN_MODEL).fit(x.iloc[sub], y[sub])
-                clf = T.build_classifier(SPEC, reg).fit(x.iloc[sub], dose_class(y[sub]))
+                clf = T.build_classifier(SPEC, reg, WARFARIN_MODEL.dose_view_only).fit(x.iloc[sub], dose_class(y[sub]))
                 lin = reg.refit_.predict(x.iloc[te])
                 hits["w"].append(np.abs(reg.predict(x.iloc[te]) - y[te]) <= 0.2 * y[te])
                 hits["a"].append(clf.predict(x.iloc[te]) == true_class[te])
@@ -125,15 +130,69 @@ def learning_curve(x, y, sites, fractions=(0.64, 0.8, 1.0), repeats: int = 5) ->
         print(f"| {n_train:,} | {w:.2f} | {a:.2f} | {lw:.2f} | {la:.2f} |")
 
 
+def repeated_splits(cohort, n_splits: int) -> None:
+    """Model minus each reference on N random site-stratified 80/20 splits of the whole cohort."""
+    from sklearn.model_selection import train_test_split
+
+    refs = {r.name: r for r in WARFARIN_MODEL.references}
+    rows = []
+    idx = np.arange(len(cohort.dose))
+    for seed in range(n_splits):
+        tr, te = train_test_split(idx, test_size=0.2, stratify=cohort.groups, random_state=seed)
+        x_tr, x_te, y_tr, y_te = cohort.x.iloc[tr], cohort.x.iloc[te], cohort.dose[tr], cohort.dose[te]
+        reg = T.build_regressor(WARFARIN_MODEL).fit(x_tr, y_tr)
+        clf = T.build_classifier(SPEC, reg, WARFARIN_MODEL.dose_view_only).fit(x_tr, dose_class(y_tr))
+        true = dose_class(y_te)
+        hits = {"model": (np.abs(reg.predict(x_te) - y_te) <= 0.2 * y_te, clf.predict(x_te) == true,
+                          np.abs(reg.predict(x_te) - y_te))}
+        for name in ("iwpc_pharmacogenetic", "linear_refitted"):
+            pred = refs[name].fit(x_tr, y_tr)(x_te)
+            hits[name] = (np.abs(pred - y_te) <= 0.2 * y_te, dose_class(pred) == true, np.abs(pred - y_te))
+        race = x_te["race"].to_numpy()
+        row = {}
+        for name in ("iwpc_pharmacogenetic", "linear_refitted"):
+            row[f"w20 vs {name}"] = 100 * (hits["model"][0].mean() - hits[name][0].mean())
+            row[f"acc vs {name}"] = 100 * (hits["model"][1].mean() - hits[name][1].mean())
+        f = hits["iwpc_pharmacogenetic"]
+        for who in ("model", "linear_refitted"):
+            ok = {(r, m): (hits[who][m][race == r].mean() <= f[m][race == r].mean() if m == 2
+                           else hits[who][m][race == r].mean() >= f[m][race == r].mean())
+                  for r in RACES if (race == r).any() for m in range(3)}
+            row[f"{who} not worse than formula"] = ok
+        rows.append(row)
+    print(f"\n## {n_splits} site-stratified 80/20 splits of all {len(idx):,} patients (model minus reference, points)\n")
+    print("| comparison | mean | sd | model ahead | tie | model behind |\n|---|---|---|---|---|---|")
+    for key in [k for k in rows[0] if k.startswith(("w20", "acc"))]:
+        d = np.array([r[key] for r in rows])
+        print(f"| {key} | {d.mean():+.2f} | {d.std(ddof=1):.2f} | {(d > 1e-9).mean():.0%} | "
+              f"{(np.abs(d) <= 1e-9).mean():.0%} | {(d < -1e-9).mean():.0%} |")
+    print("\nShare of splits in which each rule is not worse than the IWPC formula (within 20% / accuracy / MAE):\n")
+    print("| race | model | linear_refitted |\n|---|---|---|")
+    for r in RACES:
+        cells = []
+        for who in ("model", "linear_refitted"):
+            oks = [row[f"{who} not worse than formula"] for row in rows]
+            cells.append(" / ".join(f"{np.mean([o[(r, m)] for o in oks if (r, m) in o]):.0%}" for m in range(3)))
+        print(f"| {r} | {cells[0]} | {cells[1]} |")
+    for who in ("model", "linear_refitted"):
+        every = np.mean([all(row[f"{who} not worse than formula"].values()) for row in rows])
+        print(f"\n{who} not worse than the formula in every race on all three: {every:.0%} of splits")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--iwpc", type=Path, default=DEFAULT_IWPC)
     ap.add_argument("--seed", type=int, default=20090219, help="the training seed whose held-out part is left out")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--learning-curve", action="store_true", help="only the learning curve")
+    ap.add_argument("--repeated-splits", type=int, default=0, metavar="N",
+                    help="only the N-random-split comparison with the references")
     args = ap.parse_args()
 
     cohort = WARFARIN_MODEL.read_cohort(args.iwpc)
+    if args.repeated_splits:
+        repeated_splits(cohort, args.repeated_splits)
+        return
     train = ~site_split(cohort, args.seed)
     x, y = cohort.x[train].reset_index(drop=True), cohort.dose[train]
     sites = cohort.groups[train].reset_index(drop=True)

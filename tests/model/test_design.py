@@ -35,7 +35,7 @@ def test_blend_ends_are_the_formula_and_the_refit(cohort):
 def test_class_probabilities_follow_the_dose_estimate(cohort):
     x, y = cohort.x, cohort.dose
     regressor = build_regressor(WARFARIN_MODEL).fit(x, y)
-    classifier = build_classifier(WARFARIN_MODEL.spec, regressor).fit(x, IWPC_CLASSES.of(y))
+    classifier = build_classifier(WARFARIN_MODEL.spec, regressor, WARFARIN_MODEL.dose_view_only).fit(x, IWPC_CLASSES.of(y))
     proba = classifier.predict_proba(x)
     assert np.allclose(proba.sum(axis=1), 1)
     dose = regressor.predict(x)
@@ -52,3 +52,21 @@ def test_iwpc_dose_classes_follow_the_paper():
     assert IWPC_CLASSES.of([20.9, 21.0, 21.1, 48.9, 49.0, 70.0]).tolist() == [0, 0, 1, 1, 2, 2]
     assert IWPC_CLASSES.text == ("low <= 21 mg/week; intermediate > 21 and < 49 mg/week; high >= 49 mg/week "
                                  "(IWPC, NEJM 2009)")
+
+
+def test_unknown_race_gets_the_dose_view_alone(cohort):
+    x, y = cohort.x, cohort.dose
+    regressor = build_regressor(WARFARIN_MODEL).fit(x, y)
+    classifier = build_classifier(WARFARIN_MODEL.spec, regressor, WARFARIN_MODEL.dose_view_only).fit(
+        x, IWPC_CLASSES.of(y))
+    assert WARFARIN_MODEL.dose_view_only == ("race", ("Unknown",))
+    proba = classifier.predict_proba(x)
+    dose_view = classifier.dose_view_.predict_proba(np.sqrt(regressor.predict(x)).reshape(-1, 1))
+    features_view = classifier.features_model_.predict_proba(x)
+    unknown = (x["race"] == "Unknown").to_numpy()
+    assert unknown.sum() > 100 and (~unknown).sum() > 1000
+    assert np.allclose(proba[unknown], dose_view[unknown])
+    assert np.allclose(proba[~unknown], (features_view[~unknown] + dose_view[~unknown]) / 2)
+    # The same patients with race given are averaged again: the rule keys on the value, not on the row.
+    relabelled = x.assign(race=np.where(unknown, "White", x["race"]))
+    assert not np.allclose(classifier.predict_proba(relabelled)[unknown], dose_view[unknown])

@@ -115,7 +115,9 @@ def build_card(model: DoseModel, evaluation: dict) -> dict:
             "dose_classes": model.info["dose_classes"],
             "dose_unit": drug.classes.unit,
             "classifier": "average of the class probabilities of a multinomial logistic regression on the features "
-                          "and a logistic regression on the square root of the regressor's dose estimate",
+                          "and a logistic regression on the square root of the regressor's dose estimate"
+                          + (f"; patients with {drug.dose_view_only[0]} {' or '.join(drug.dose_view_only[1])} get the "
+                             "second alone" if drug.dose_view_only else ""),
             "regressor": (f"average on the sqrt(dose) scale of {drug.formula.doc} and least squares refitted on the "
                           "training part" if drug.formula else "least squares on sqrt(dose) fitted on the training part"),
             "interval": f"90% multiplicative interval from cross-validated actual/predicted ratios: dose x "

@@ -89,6 +89,9 @@ class DrugModel:
     limitations: tuple[str, ...]
     # One sentence the report prints under every estimate: what decides the dose in practice.
     monitoring: str
+    # (column, values): patients with one of these values get the class probabilities of the dose view alone
+    # (`train.TwoViewClassifier`), for a category that stands for missing data rather than a patient trait.
+    dose_view_only: tuple[str, tuple[str, ...]] | None = None
 
     def reference(self, name: str) -> ReferenceRule:
         return next(r for r in self.references if r.name == name)

@@ -159,4 +159,7 @@ WARFARIN_MODEL = DrugModel(
     intended_use=INTENDED_USE,
     limitations=LIMITATIONS,
     monitoring="Start and adjust warfarin on INR.",
+    # IWPC's "Unknown" race is missing data; the features view's coefficient for it mostly marks the sites that
+    # left race out (as missing optional covariates did), so those patients get the dose view alone.
+    dose_view_only=("race", ("Unknown",)),
 )

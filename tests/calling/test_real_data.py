@@ -1,10 +1,13 @@
 """Real data: the PharmCAT tutorial GeT-RM 30x WGS samples (unphased, 11 per-chromosome files = one input).
 
-No GeT-RM consensus diplotypes are asserted here: only behaviour checked against the raw genotypes
-read independently with pysam (e.g. a sample homozygous for rs4244285 A must carry *2 twice).
+Behaviour is checked against the raw genotypes read independently with pysam (e.g. a sample homozygous for
+rs4244285 A must carry *2 twice), and CYP2D6 against GeT-RM's consensus as an SNV VCF can show it (the tutorial's
+outside-call files; no consensus for the other genes is in shared/).
 """
 
 from __future__ import annotations
+
+import re
 
 import pysam
 import pytest
@@ -63,3 +66,33 @@ def test_getrm30x_homozygous_cyp2d6_says_it_may_be_a_deletion(kb_dir, tmp_path):
     # A heterozygous call carries no such note.
     het = phen[(phen["sample_id"] == "NA18526") & (phen["gene"] == "CYP2D6")]
     assert not any("homozygous" in w for ws in het["warnings"] for w in ws)
+
+
+def _snv_view(consensus: str) -> str:
+    """What an SNV VCF can show of a GeT-RM CYP2D6 consensus: copy counts (xN) vanish, *36 (a CYP2D6-2D7 hybrid
+    whose CYP2D6 part carries the *10 core SNVs) reads as *10, a tandem (+) whose parts read alike is one allele,
+    and a *5 deletion leaves the other chromosome looking homozygous."""
+    haplotypes = []
+    for hap in consensus.split("/"):
+        parts = {"*10" if p == "*36" else p for p in (re.sub(r"x\d+$", "", q) for q in hap.split("+"))}
+        assert len(parts) == 1, f"{consensus}: tandem of different alleles, no single SNV view"
+        haplotypes.append(parts.pop())
+    seen = [h for h in haplotypes if h != "*5"] or ["*5"]
+    a, b = (seen * 2)[:2]
+    return "/".join(sorted((a, b), key=lambda n: int(n.strip("*"))))
+
+
+def test_getrm30x_cyp2d6_calls_are_the_snv_view_of_the_getrm_consensus(defs_dir, tmp_path):
+    """The three GeT-RM samples' CYP2D6 consensus (the tutorial's outside-call files) as an SNV VCF can show it must
+    be the rank-1 call: NA18526 *1/*36x2+*10 -> *1/*10, NA18565 *10/*36x2 -> *10/*10, NA18861 *5/*29 -> *29/*29."""
+    from tests.conftest import GETRM30X
+
+    calls = run_calls(sorted(GETRM30X.glob("*chr22.vcf.bgz")), defs_dir, tmp_path)
+    checked = 0
+    for path in sorted(GETRM30X.glob("outside_calls_from_get-rm.*.txt")):
+        sample = path.name.split(".")[1]
+        consensus = dict(line.split("\t")[:2] for line in path.read_text().splitlines() if line.strip())["CYP2D6"]
+        rows = calls[(calls["sample_id"] == sample) & (calls["gene"] == "CYP2D6")]
+        assert rows.loc[rows["rank"] == 1, "diplotype"].iloc[0] == _snv_view(consensus), (sample, consensus)
+        checked += 1
+    assert checked == 3

@@ -91,3 +91,4 @@ def validate(model_path, cohort_file, out, seed):
     for name, m in v["methods"].items():
         click.echo(f"{name:22s} within20={m['within_20pct']:.3f} mae={m['mae']:.2f} {result['dose_unit']} "
                    f"accuracy={m['accuracy']:.3f}", err=True)
+    click.echo("targets: " + ", ".join(f"{k}={'yes' if ok else 'no'}" for k, ok in v["targets"].items()), err=True)

@@ -91,6 +91,11 @@ def test_validate_on_another_sites_file_reproduces_the_heldout_figures(trained_d
     assert got["by_subgroup"].keys() == held["by_subgroup"].keys()
     for group, g in got["by_subgroup"].items():
         assert g["model_not_worse_than_published"] == held["by_subgroup"][group]["model_not_worse_than_published"]
+    # The same yes/no per target, printed for whoever scores the file.
+    assert got["targets"] == held["targets"] and "all_met" in got["targets"]
+    assert "targets: within_20pct_better_than_iwpc_pharmacogenetic=" in result.output
+    ref = held["methods"]["linear_refitted"]["accuracy"]
+    assert held["targets"]["accuracy_better_than_linear_refitted"] is (held["methods"]["model"]["accuracy"] > ref)
 
 
 def test_validate_says_when_no_patient_is_usable(trained_dir, iwpc_xlsx, tmp_path):

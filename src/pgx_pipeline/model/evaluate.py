@@ -26,6 +26,7 @@ from .train import DoseModel, fit_dose_model
 
 N_BOOTSTRAP = 1000
 CALIBRATION_BINS = 10
+ECE_TARGET = 0.05
 
 
 def versus(drug: DrugModel) -> tuple[tuple[str, str], ...]:
@@ -266,7 +267,25 @@ def score_patients(drug: DrugModel, model: DoseModel, x: pd.DataFrame, y: np.nda
                     "mae": figures["model"]["mae"] <= ref["mae"],
                 },
             }
-    return {"n": int(len(y)), "methods": overall, "ci95": cis, "subgroup": drug.subgroup, "by_subgroup": by_group}
+    result = {"n": int(len(y)), "methods": overall, "ci95": cis, "subgroup": drug.subgroup, "by_subgroup": by_group}
+    return result | {"targets": target_verdicts(result, pairs)}
+
+
+def target_verdicts(result: dict, pairs: tuple[tuple[str, str], ...]) -> dict[str, bool]:
+    """The model's targets on these patients, each a plain yes/no: within 20% and accuracy strictly better than each
+    reference it is paired with, top-label ECE below `ECE_TARGET`, and not worse than the first (published)
+    reference in any subgroup on within 20%, accuracy and MAE."""
+    model = result["methods"]["model"]
+    out = {}
+    for _, ref in pairs:
+        for metric in ("within_20pct", "accuracy"):
+            out[f"{metric}_better_than_{ref}"] = bool(model[metric] > result["methods"][ref][metric])
+    out[f"ece_below_{ECE_TARGET:g}"] = bool(model["calibration"]["ece"] < ECE_TARGET)
+    if pairs and result["by_subgroup"]:
+        verdicts = [v for g in result["by_subgroup"].values() for v in g["model_not_worse_than_published"].values()]
+        out[f"not_worse_than_{pairs[0][1]}_in_every_{result['subgroup']}"] = bool(all(verdicts))
+    out["all_met"] = all(out.values())
+    return out
 
 
 def validate_on_cohort(model: DoseModel, path: str | Path, random_state: int = 0) -> dict:

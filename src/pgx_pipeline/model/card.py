@@ -59,7 +59,7 @@ th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weigh
 accuracy {{ "%+.1f"|format(100*d.accuracy[0]) }} to {{ "%+.1f"|format(100*d.accuracy[1]) }} points;
 MAE {{ "%+.2f"|format(d.mae[0]) }} to {{ "%+.2f"|format(d.mae[1]) }} {{ card.model.dose_unit }}.</p>{% endfor %}
 <p>Dose interval coverage on held-out: {{ "%.1f"|format(100*card.metrics.interval_coverage) }}%.</p>
-<p>Targets on this held-out part: {% for k, ok in card.metrics.targets.items() %}{{ k|replace("_", " ") }}: <strong>{{ "yes" if ok else "NO" }}</strong>{% if not loop.last %}; {% endif %}{% endfor %}.</p>
+<p>Targets on this held-out part: {% for k, ok in card.metrics.targets.items() %}{{ k|replace("_20pct", " 20%")|replace("_", " ") }}: <strong>{{ "yes" if ok else "NO" }}</strong>{% if not loop.last %}; {% endif %}{% endfor %}.</p>
 <h2>By {{ card.metrics.subgroup }} (held-out)</h2>
 <table><tr><th>{{ card.metrics.subgroup }}</th><th>n</th>{% for name in card.metrics.heldout %}<th>{{ name }}<br>within 20% / acc.</th>{% endfor %}<th>model not worse than {{ card.metrics.published_reference }} (w20, acc, MAE)</th><th>model minus {{ card.metrics.published_reference }}, paired 95%: within 20% / accuracy (points); MAE</th></tr>
 {% for group, g in card.metrics.by_subgroup.items() %}<tr><td>{{ group }}</td><td>{{ g.figures.model.n }}</td>

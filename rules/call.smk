@@ -21,6 +21,7 @@ rule call_star_alleles:
         mem_mb=scaled(400, 300),
         runtime=minutes(20),
     params:
+        tables=schema.fingerprints(schema.CALLS),
         genotypes=group_part_args("genotypes"),
         samples=group_part_args("samples"),
         outside=outside_call_args,

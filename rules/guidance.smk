@@ -15,6 +15,7 @@ rule match_guidance:
         mem_mb=scaled(500, 400),
         runtime=minutes(20),
     params:
+        tables=schema.fingerprints(schema.GUIDANCE),
         kb=subpath(input.guidance, parent=True),
     shell:
         "pgx-pipeline guidance --phenotypes {input.phenotypes} --kb {params.kb} --out {output} 2> {log}"

@@ -18,6 +18,7 @@ rule ingest_vcf:
         mem_mb=scaled(1500),
         runtime=minutes(30),
     params:
+        tables=schema.fingerprints(schema.GENOTYPES, schema.SAMPLES),
         vcfs=vcf_args,
         absent=absent_flag,
         sheet=sample_sheet_arg,

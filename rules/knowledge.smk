@@ -27,6 +27,7 @@ rule build_knowledge_base:
         mem_mb=scaled(1000),
         runtime=minutes(10),
     params:
+        tables=schema.fingerprints(*(schema.TABLES[f"kb_{name}"] for name in KB_TABLES)),
         sources=knowledge_source_args(),
         out=subpath(output[0], parent=True),
     shell:

@@ -49,6 +49,7 @@ rule predict_drug_response:
         mem_mb=scaled(500, 150),
         runtime=minutes(10),
     params:
+        tables=schema.fingerprints(schema.PREDICTIONS),
         sheet=sample_sheet_arg,
         models=lambda wildcards, input: " ".join(f"--model '{m}'" for m in input.models),
     shell:

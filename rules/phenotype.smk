@@ -15,6 +15,7 @@ rule assign_phenotypes:
         mem_mb=scaled(400, 150),
         runtime=minutes(20),
     params:
+        tables=schema.fingerprints(schema.PHENOTYPES),
         kb=subpath(input.functions, parent=True),
     shell:
         "pgx-pipeline phenotype --calls {input.calls} --kb {params.kb} --out {output} 2> {log}"

@@ -5,6 +5,11 @@ that gene (the CPIC lookup key, the phenotype, `score (phenotype)` as DPWG write
 an allele-count object, or HLA allele presence).  Samples sharing the same keys are matched once.
 Every (sample, drug, guideline) gets at least one row: matched, or a status saying why not.
 
+* An untested gene matches CPIC's "No Result" keys (azathioprine on TPMT alone when NUDT15 is not called): the
+  advice is a match whose `reason` names the missing gene.
+* An ambiguous gene (tied diplotypes, different phenotypes) gets each candidate phenotype's advice as rows of status
+  "ambiguous" saying which candidate they are for; advice every candidate shares is a match.
+
 Each matched row also says whether a patient with reference genotypes would get the same recommendation from the
 same guideline and population (`same_as_reference`).  CPIC flags "dosing information" on the advice for normal
 metabolizers too (atomoxetine: "Initiate with a dose of 40 mg/day..."); comparing with the reference patient is

@@ -22,6 +22,7 @@ rule call_star_alleles:
         runtime=minutes(20),
     params:
         tables=schema.fingerprints(schema.CALLS),
+        code=code_fingerprint("call"),
         genotypes=group_part_args("genotypes"),
         samples=group_part_args("samples"),
         outside=outside_call_args,

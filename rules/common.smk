@@ -3,6 +3,7 @@ from snakemake.utils import validate
 
 from pgx_pipeline import schema
 from pgx_pipeline.inputs import inputs_from_config
+from pgx_pipeline.provenance import code_fingerprint
 from pgx_pipeline.model.registry import MODELS as DRUG_MODELS
 from pgx_pipeline.sharding import plan_input, report_subdir
 

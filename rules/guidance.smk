@@ -16,6 +16,7 @@ rule match_guidance:
         runtime=minutes(20),
     params:
         tables=schema.fingerprints(schema.GUIDANCE),
+        code=code_fingerprint("guidance"),
         kb=subpath(input.guidance, parent=True),
     shell:
         "pgx-pipeline guidance --phenotypes {input.phenotypes} --kb {params.kb} --out {output} 2> {log}"

@@ -19,6 +19,7 @@ rule ingest_vcf:
         runtime=minutes(30),
     params:
         tables=schema.fingerprints(schema.GENOTYPES, schema.SAMPLES),
+        code=code_fingerprint("ingest"),
         vcfs=vcf_args,
         absent=absent_flag,
         sheet=sample_sheet_arg,

@@ -26,6 +26,7 @@ rule train_model:
         mem_mb=scaled(1000),
         runtime=minutes(10),
     params:
+        code=code_fingerprint("model"),
         seed=lambda wildcards: MODELS_CONFIG[wildcards.drug].get("seed", 0),
         out=subpath(output.model, parent=True),
     shell:
@@ -50,6 +51,7 @@ rule predict_drug_response:
         runtime=minutes(10),
     params:
         tables=schema.fingerprints(schema.PREDICTIONS),
+        code=code_fingerprint("model"),
         sheet=sample_sheet_arg,
         models=lambda wildcards, input: " ".join(f"--model '{m}'" for m in input.models),
     shell:

@@ -16,6 +16,7 @@ rule assign_phenotypes:
         runtime=minutes(20),
     params:
         tables=schema.fingerprints(schema.PHENOTYPES),
+        code=code_fingerprint("phenotype"),
         kb=subpath(input.functions, parent=True),
     shell:
         "pgx-pipeline phenotype --calls {input.calls} --kb {params.kb} --out {output} 2> {log}"

@@ -35,6 +35,7 @@ rule render_patient_reports:
         mem_mb=scaled(500, 300),
         runtime=minutes(30),
     params:
+        code=code_fingerprint("report"),
         results=subpath(input.calls, ancestor=3),
         part=part_of,
         date=config.get("report_date") or "",
@@ -91,6 +92,7 @@ rule summarize_cohort:
         mem_mb=scaled(1000),
         runtime=minutes(30),
     params:
+        code=code_fingerprint("report"),
         results=subpath(output.summary, ancestor=2),
         ids=" ".join(f"--input-id '{i}'" for i in INPUT_IDS),
         out=subpath(output.summary, parent=True),

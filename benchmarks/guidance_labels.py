@@ -4,7 +4,7 @@
 
 Builds the knowledge base, ingests and calls the GRCh38 1000 Genomes panel (as `panel_ingest_call.py` does), runs
 the phenotype and guidance stages in process and labels each row with the report's rule
-(`pgx_pipeline.report.context._priority`). Prints the label counts, how many drugs land in a patient's
+(`pgx_pipeline.report.context.row_priority`). Prints the label counts, how many drugs land in a patient's
 "Act / Consider / Confirm genotype" summary, and per drug for --drugs. Nothing here is a test. Takes ~20 s.
 """
 
@@ -21,7 +21,7 @@ import pandas as pd
 from pgx_pipeline import schema
 from pgx_pipeline.guidance import match_guidance, reference_gene_keys
 from pgx_pipeline.phenotype import assign_phenotypes
-from pgx_pipeline.report.context import _b, _b_or_none, _priority, _s
+from pgx_pipeline.report.context import row_priority
 
 sys.path.insert(0, str(Path(__file__).parent))
 from panel_ingest_call import DEFAULT_PANEL, SOURCES  # noqa: E402
@@ -53,12 +53,7 @@ def labelled_guidance(kb: Path, calls: pd.DataFrame) -> pd.DataFrame:
     reference = reference_gene_keys(read("genes.parquet", schema.KB_GENES), functions, diplotypes)
     g = match_guidance(phenotypes, read("guidance.parquet", schema.KB_GUIDANCE),
                        read("messages.parquet", schema.KB_MESSAGES), reference)
-    g["label"] = [
-        _priority(str(st), _s(cl), _s(rec), _b(d), _b(a), _b(o), _b_or_none(same))
-        for st, cl, rec, d, a, o, same in zip(g["status"], g["classification"], g["recommendation"],
-                                              g["dosing_information"], g["alternate_drug"], g["other_guidance"],
-                                              g["same_as_reference"])
-    ]
+    g["label"] = [row_priority(r) for r in g.to_dict("records")]
     return g
 
 

@@ -119,8 +119,9 @@ def learning_curve(x, y, sites, fractions=(0.64, 0.8, 1.0), repeats: int = 5) ->
             for tr, te in StratifiedKFold(5, shuffle=True, random_state=1000 + rep).split(x, sites):
                 sub = tr if frac == 1.0 else rng.choice(tr, int(len(tr) * frac), replace=False)
                 n_train = len(sub)
-                reg = T.build_regressor(WARFARIN_MODEL).fit(x.iloc[sub], y[sub])
-                clf = T.build_classifier(SPEC, reg, WARFARIN_MODEL.dose_view_only).fit(x.iloc[sub], dose_class(y[sub]))
+                fitted = T.fit_dose_model(WARFARIN_MODEL, x.iloc[sub], y[sub], sites.iloc[sub], version="design",
+                                          with_interval=False)
+                reg, clf = fitted.regressor, fitted.classifier
                 lin = reg.refit_.predict(x.iloc[te])
                 hits["w"].append(np.abs(reg.predict(x.iloc[te]) - y[te]) <= 0.2 * y[te])
                 hits["a"].append(clf.predict(x.iloc[te]) == true_class[te])
@@ -140,8 +141,9 @@ def repeated_splits(cohort, n_splits: int) -> None:
     for seed in range(n_splits):
         tr, te = train_test_split(idx, test_size=0.2, stratify=cohort.groups, random_state=seed)
         x_tr, x_te, y_tr, y_te = cohort.x.iloc[tr], cohort.x.iloc[te], cohort.dose[tr], cohort.dose[te]
-        reg = T.build_regressor(WARFARIN_MODEL).fit(x_tr, y_tr)
-        clf = T.build_classifier(SPEC, reg, WARFARIN_MODEL.dose_view_only).fit(x_tr, dose_class(y_tr))
+        fitted = T.fit_dose_model(WARFARIN_MODEL, x_tr, y_tr, cohort.groups.iloc[tr], version="design",
+                                  with_interval=False)
+        reg, clf = fitted.regressor, fitted.classifier
         true = dose_class(y_te)
         hits = {"model": (np.abs(reg.predict(x_te) - y_te) <= 0.2 * y_te, clf.predict(x_te) == true,
                           np.abs(reg.predict(x_te) - y_te))}

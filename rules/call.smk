@@ -21,7 +21,6 @@ rule call_star_alleles:
         mem_mb=scaled(400, 300),
         runtime=minutes(20),
     params:
-        tables=schema.fingerprints(schema.CALLS),
         code=code_fingerprint("call"),
         genotypes=group_part_args("genotypes"),
         samples=group_part_args("samples"),

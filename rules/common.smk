@@ -1,7 +1,6 @@
 import pandas as pd
 from snakemake.utils import validate
 
-from pgx_pipeline import schema
 from pgx_pipeline.inputs import inputs_from_config
 from pgx_pipeline.provenance import code_fingerprint
 from pgx_pipeline.model.registry import MODELS as DRUG_MODELS

@@ -15,7 +15,6 @@ rule match_guidance:
         mem_mb=scaled(500, 400),
         runtime=minutes(20),
     params:
-        tables=schema.fingerprints(schema.GUIDANCE),
         code=code_fingerprint("guidance"),
         kb=subpath(input.guidance, parent=True),
     shell:

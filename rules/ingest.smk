@@ -18,7 +18,6 @@ rule ingest_vcf:
         mem_mb=scaled(1500),
         runtime=minutes(30),
     params:
-        tables=schema.fingerprints(schema.GENOTYPES, schema.SAMPLES),
         code=code_fingerprint("ingest"),
         vcfs=vcf_args,
         absent=absent_flag,

@@ -27,7 +27,6 @@ rule build_knowledge_base:
         mem_mb=scaled(1000),
         runtime=minutes(10),
     params:
-        tables=schema.fingerprints(*(schema.TABLES[f"kb_{name}"] for name in KB_TABLES)),
         code=code_fingerprint("knowledge"),
         sources=knowledge_source_args(),
         out=subpath(output[0], parent=True),

@@ -50,7 +50,6 @@ rule predict_drug_response:
         mem_mb=scaled(500, 150),
         runtime=minutes(10),
     params:
-        tables=schema.fingerprints(schema.PREDICTIONS),
         code=code_fingerprint("model"),
         sheet=sample_sheet_arg,
         models=lambda wildcards, input: " ".join(f"--model '{m}'" for m in input.models),

@@ -15,7 +15,6 @@ rule assign_phenotypes:
         mem_mb=scaled(400, 150),
         runtime=minutes(20),
     params:
-        tables=schema.fingerprints(schema.PHENOTYPES),
         code=code_fingerprint("phenotype"),
         kb=subpath(input.functions, parent=True),
     shell:

@@ -37,10 +37,11 @@ def _module_files(name: str) -> list[Path]:
     return [file] if file.is_file() else []
 
 
-def _imports(path: Path) -> set[str]:
+@lru_cache(maxsize=None)  # stages share modules (the report imports the model package): parse each file once
+def _imports(path: Path) -> frozenset[str]:
     """Package modules a file imports, as dotted names relative to the package."""
     if path.suffix != ".py":
-        return set()
+        return frozenset()
     package = path.relative_to(PACKAGE).parts[:-1]  # what `from . import` means in this file
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -56,7 +57,7 @@ def _imports(path: Path) -> set[str]:
             out.update(".".join([*parts, alias.name]) for alias in node.names)  # `from . import schema`
         elif isinstance(node, ast.Import):
             out.update(".".join(a.name.split(".")[1:]) for a in node.names if a.name.startswith("pgx_pipeline."))
-    return {m for m in out if m and _module_files(m)}
+    return frozenset(m for m in out if m and _module_files(m))
 
 
 @lru_cache(maxsize=None)

@@ -7,7 +7,6 @@ so a column that changes meaning changes here first.  `docs/SCHEMAS.md` is gener
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 import tempfile
@@ -56,17 +55,6 @@ class Table:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
-
-    @property
-    def fingerprint(self) -> str:
-        """Short stable digest of the columns (names, types, nullability): a rule parameter, so that a release that
-        changes a table reruns the stage that writes it instead of failing on the old file."""
-        text = ";".join(f"{c.name}:{c.type}:{c.nullable}" for c in self.columns)
-        return hashlib.sha256(f"{self.name}|{text}".encode()).hexdigest()[:12]
-
-
-def fingerprints(*tables: Table) -> str:
-    return " ".join(t.fingerprint for t in tables)
 
 
 def _t(name: str, doc: str, *cols: tuple) -> Table:

@@ -67,6 +67,9 @@ def test_unknown_race_gets_the_dose_view_alone(cohort):
     assert unknown.sum() > 100 and (~unknown).sum() > 1000
     assert np.allclose(proba[unknown], dose_view[unknown])
     assert np.allclose(proba[~unknown], (features_view[~unknown] + dose_view[~unknown]) / 2)
-    # The same patients with race given are averaged again: the rule keys on the value, not on the row.
-    relabelled = x.assign(race=np.where(unknown, "White", x["race"]))
-    assert not np.allclose(classifier.predict_proba(relabelled)[unknown], dose_view[unknown])
+    # The same patients with a race given are averaged again: the rule keys on the value, not on the row.
+    relabelled = x[unknown].assign(race="White")
+    dose_view_white = classifier.dose_view_.predict_proba(np.sqrt(regressor.predict(relabelled)).reshape(-1, 1))
+    both = (classifier.features_model_.predict_proba(relabelled) + dose_view_white) / 2
+    assert np.allclose(classifier.predict_proba(relabelled), both)
+    assert not np.allclose(both, dose_view_white)

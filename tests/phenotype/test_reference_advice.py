@@ -86,10 +86,9 @@ def test_cyp3a5_expressers_are_the_ones_told_to_change_the_tacrolimus_dose(stage
 
 
 def _priority_of(row: pd.Series) -> str:
-    from pgx_pipeline.report.context import _priority
+    from pgx_pipeline.report.context import row_priority
 
-    return _priority(row["status"], row["classification"], row["recommendation"], bool(row["dosing_information"]),
-                     bool(row["alternate_drug"]), bool(row["other_guidance"]), row["same_as_reference"])
+    return row_priority(row)
 
 
 def test_dose_reductions_that_mention_the_standard_dose_are_not_standard(stages):

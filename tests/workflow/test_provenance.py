@@ -22,20 +22,27 @@ def test_stage_files_follow_imports_across_the_package():
     assert "ingest/vcf.py" not in report  # a report fix does not re-ingest a cohort
 
 
+def test_every_stage_covers_the_table_schemas():
+    # A release that changes a table's columns (as this one added guidance.same_as_reference) changes every
+    # stage's fingerprint, so stages rerun instead of the next one failing on an old file.
+    for stage in provenance.STAGE_ENTRIES:
+        assert "schema.py" in _names(stage), stage
+
+
 def test_fingerprint_changes_with_any_covered_file_and_only_those(tmp_path, monkeypatch):
     copy = tmp_path / "pgx_pipeline"
     shutil.copytree(provenance.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(provenance, "PACKAGE", copy)
-    for cached in (provenance.stage_files, provenance.code_fingerprint):
+    for cached in (provenance.stage_files, provenance.code_fingerprint, provenance._imports):
         cached.cache_clear()
     before = {s: provenance.code_fingerprint(s) for s in provenance.STAGE_ENTRIES}
     template = copy / "report" / "templates" / "patient.html"
     template.write_text(template.read_text() + "\n<!-- changed -->\n")
-    for cached in (provenance.stage_files, provenance.code_fingerprint):
+    for cached in (provenance.stage_files, provenance.code_fingerprint, provenance._imports):
         cached.cache_clear()
     after = {s: provenance.code_fingerprint(s) for s in provenance.STAGE_ENTRIES}
     assert after["report"] != before["report"]
     assert {s for s in before if before[s] != after[s]} == {"report"}
     monkeypatch.undo()
-    for cached in (provenance.stage_files, provenance.code_fingerprint):
+    for cached in (provenance.stage_files, provenance.code_fingerprint, provenance._imports):
         cached.cache_clear()

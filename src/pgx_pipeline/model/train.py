@@ -82,7 +82,7 @@ Unknown 66 / 48 / 60%). With 58-80 held-out patients in the small groups, that c
 
 Would more patients help? (`benchmarks/warfarin_design_cv.py --learning-curve`: each 5-fold CV training fold
 subsampled, the same test folds, 5 repeats.) No: from 1,761 to 2,752 training patients (+56%) the chosen design
-gives 46.72 / 46.66 / 46.77% within 20% and 69.26 / 69.22 / 69.05% accuracy, the linear refit 46.91 / 46.94 /
+gives 46.72 / 46.66 / 46.77% within 20% and 69.28 / 69.28 / 69.20% accuracy, the linear refit 46.91 / 46.94 /
 46.86% and 68.41 / 68.41 / 68.36%. Both are at what these inputs carry; refitting the shipped model on all 4,301
 patients would not move its figures, and the held-out differences to the references (paired 95% intervals about
 +-2 points) are of the size this ceiling leaves.

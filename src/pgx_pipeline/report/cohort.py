@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .. import schema, sharding
-from .context import GENE_STATUS_LABELS, PRIORITIES, _b, _b_or_none, _priority, _s
+from .context import GENE_STATUS_LABELS, PRIORITIES, _s, row_priority
 
 MAX_FAILURE_EXAMPLES = 8
 # Traffic-light classes counted per sample in the cohort table (drugs whose best label is this one).
@@ -48,12 +48,7 @@ def sample_priorities(guid: pd.DataFrame) -> pd.DataFrame:
     """Per sample: how many drugs fall in each traffic-light class (the cohort table's columns)."""
     if guid.empty:
         return pd.DataFrame(columns=["sample_id", *COUNTED_PRIORITIES])
-    pr = [
-        _priority(str(st), _s(cl), _s(rec), _b(d), _b(a), _b(o), _b_or_none(same))
-        for st, cl, rec, d, a, o, same in zip(guid["status"], guid["classification"], guid["recommendation"],
-                                              guid["dosing_information"], guid["alternate_drug"],
-                                              guid["other_guidance"], guid["same_as_reference"])
-    ]
+    pr = [row_priority(r) for r in guid.to_dict("records")]
     g = pd.DataFrame({"sample_id": guid["sample_id"], "drug": guid["drug"], "priority": pr})
     order = {k: i for i, k in enumerate(PRIORITIES)}
     g["rank"] = g["priority"].map(order)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import pandas as pd
 
@@ -453,6 +453,14 @@ def _priority(status: str, classification: str | None, recommendation: str | Non
     return "standard"
 
 
+def row_priority(r: Mapping[str, Any]) -> str:
+    """The label of one GUIDANCE row (a record or a Series), as the report, the cohort table and the labels
+    benchmark read it."""
+    return _priority(_s(r["status"]) or "no_recommendation", _s(r["classification"]), _s(r["recommendation"]),
+                     _b(r["dosing_information"]), _b(r["alternate_drug"]), _b(r["other_guidance"]),
+                     _b_or_none(r["same_as_reference"]))
+
+
 def _drugs(guid: pd.DataFrame) -> list[dict]:
     if guid.empty:
         return []
@@ -463,8 +471,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
         gl = []
         for r in rows:
             status = _s(r["status"]) or "no_recommendation"
-            pr = _priority(status, _s(r["classification"]), _s(r["recommendation"]), _b(r["dosing_information"]),
-                           _b(r["alternate_drug"]), _b(r["other_guidance"]), _b_or_none(r["same_as_reference"]))
+            pr = row_priority(r)
             gl.append({
                 "source": _s(r["source"]),
                 "guideline": _s(r["guideline"]),
@@ -485,6 +492,8 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "same_as_reference": _b_or_none(r["same_as_reference"]),
                 "reason": _s(r["reason"]),
                 "messages": _dedup(_l(r["messages"])),
+                # a match, or one candidate's advice for an ambiguous genotype
+                "shows_advice": status == "matched" or (status == "ambiguous" and bool(_s(r["recommendation"]))),
                 "priority": pr,
                 "priority_label": PRIORITIES[pr][0],
             })
@@ -494,8 +503,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
             "genes": sorted({x for g in gl for x in g["genes"]}),
             "priority": best,
             "priority_label": PRIORITIES[best][0],
-            "has_guidance": any(g["status"] == "matched" or (g["status"] == "ambiguous" and g["recommendation"])
-                                for g in gl),
+            "has_guidance": any(g["shows_advice"] for g in gl),
             "guidelines": gl,
         })
     return out

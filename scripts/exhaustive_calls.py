@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from pgx_pipeline.calling.call import call_genotypes, load_gene_models
+from pgx_pipeline.calling.matcher import core_allele_name
 from pgx_pipeline.ingest.vcf import ingest_vcf
 from pgx_pipeline.testing import (
     KnowledgeTables,
@@ -103,6 +104,11 @@ def pair_key(names: list[str], a: int, b: int | None) -> frozenset:
     return frozenset([names[a]] if b is None or a == b else [names[a], names[b]])
 
 
+def as_called(key: frozenset) -> frozenset:
+    """A pair as the caller names it: suballeles by their core allele (SLCO1B1 *45.001 -> *45)."""
+    return frozenset(core_allele_name(n) for n in key)
+
+
 def oracle_top(o: GeneOracle, h1: np.ndarray, h2: np.ndarray, present: np.ndarray, phased: bool,
                exact: bool) -> tuple[set[frozenset], int]:
     """Top-scoring pairs explaining (h1, h2) by brute force over all allele pairs.
@@ -135,7 +141,7 @@ def oracle_top(o: GeneOracle, h1: np.ndarray, h2: np.ndarray, present: np.ndarra
 def classify(o: GeneOracle, gene: str, a: int, b: int, missing_p: int | None, phased: bool, got: set[frozenset],
              priorities: list[tuple[frozenset, str]], required: set[int] = frozenset()) -> str:
     want = pair_key(o.names, a, b)
-    if got == {want}:
+    if got == {as_called(want)}:
         return "PASS"
     present = np.ones(len(o.positions), dtype=bool)
     if missing_p is not None:
@@ -153,9 +159,9 @@ def classify(o: GeneOracle, gene: str, a: int, b: int, missing_p: int | None, ph
     for exact in (True, False):
         top, top_score = oracle_top(o, h1, h2, present, phased, exact)
         s = o.scores(present)
-        if got == top:
+        if got == {as_called(k) for k in top}:
             if want in top:
-                same = [k for k in top if k != want and _interchangeable(o, want, k, present, s)]
+                same = [k for k in top if as_called(k) != as_called(want) and _interchangeable(o, want, k, present, s)]
                 if same:
                     return "indistinguishable"
                 return "ambiguous-unphased" if not phased else "ambiguous-phased"
@@ -165,7 +171,7 @@ def classify(o: GeneOracle, gene: str, a: int, b: int, missing_p: int | None, ph
             names = {"/".join(sorted(k)) if len(k) == 2 else f"{next(iter(k))}/{next(iter(k))}" for k in top}
             for cands, pick in priorities:
                 cand_sets = {frozenset(c.split("/")) for c in cands}
-                if cand_sets == top and got == {frozenset(pick.split("/"))}:
+                if cand_sets == {as_called(k) for k in top} and got == {frozenset(pick.split("/"))}:
                     return "unphased-priority"
             del names
     return "unexplained"

@@ -59,7 +59,10 @@ def assign_phenotypes(
         if row.source == "outside":
             _outside(out, i, row, warnings)
         elif row.status == "called" and pd.isna(row.phenotype):
-            warnings.append(f"diplotype {row.diplotype} is not in the knowledge base's {row.gene} phenotype table: "
+            unassigned = sorted({a for a, f in ((row.allele1, row.allele1_function), (row.allele2, row.allele2_function))
+                                 if isinstance(a, str) and not isinstance(f, str)})
+            why = f" ({', '.join(unassigned)}: no allele function in the knowledge base)" if unassigned else ""
+            warnings.append(f"diplotype {row.diplotype} is not in the knowledge base's {row.gene} phenotype table{why}: "
                             "no phenotype assigned")
         if row.status == "called" and row.gene in DELETION_ALLELES and row.allele1 == row.allele2:
             warnings.append(_hemizygous_note(row.gene, row.allele1, by_key))

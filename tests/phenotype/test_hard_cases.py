@@ -286,7 +286,9 @@ def test_warfarin_phenotypes_never_read_nan(stages):
 
 def test_diplotype_without_published_phenotype_says_why(stages):
     ph, gd = stages([call("S1", "CYP2C19", "*1/*999")])  # *999: not a CYP2C19 allele in the knowledge base
-    assert any("not in the knowledge base" in w for w in pheno(ph, "S1", "CYP2C19")["warnings"])
+    # ... and says which allele lacks a function (*1 has one: "Normal function" in CYP2C19.json)
+    assert any("not in the knowledge base" in w and "(*999: no allele function" in w
+               for w in pheno(ph, "S1", "CYP2C19")["warnings"])
     cpic = rows_for(gd, "S1", "clopidogrel", "CPIC").iloc[0]
     assert cpic["status"] == "no_recommendation"
     assert "no phenotype" in cpic["reason"]

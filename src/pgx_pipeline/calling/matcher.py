@@ -11,6 +11,7 @@ patterns, not with samples.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -104,6 +105,20 @@ def diplotype_name(a: str, b: str | None, reference: str = "") -> tuple[str, str
     if b is None:
         return a, None
     return tuple(sorted((a, b), key=lambda n: allele_sort_key(n, reference)))  # type: ignore[return-value]
+
+
+_SUBALLELE = re.compile(r"^(\*\d+[A-Z]?)\.\d{3}$")
+
+
+def core_allele_name(name: str) -> str:
+    """A PharmVar suballele's core allele ('*45.001' -> '*45'); any other name unchanged.
+
+    Definitions may split a core allele into suballeles so that each is an unambiguous haplotype (SLCO1B1 *45.001,
+    *45.002 since PharmCAT 3.1), while functions, phenotypes and guidance are published for the core allele only:
+    a call names the core allele, and says which suballele matched.
+    """
+    m = _SUBALLELE.match(name)
+    return m.group(1) if m else name
 
 
 def allele_sort_key(name: str, reference: str = "") -> tuple:
@@ -208,14 +223,22 @@ def _finish(model, dips, phased, missing_pos, present, undocumented_pos, warning
     if not dips:
         warnings = warnings + ["no combination of named alleles explains the genotypes (possible novel haplotype)"]
         return MatchResult([], phased, missing_pos, matched, undocumented_pos, warnings, "not_called")
-    named = {}
-    for a, b, s in dips:
-        key = diplotype_name(a, b, model.allele_names[model.reference_index])
-        named[key] = max(s, named.get(key, s))
-    top = max(named.values())
     ref = model.allele_names[model.reference_index]
+    named: dict[tuple, int] = {}
+    suballeles: dict[tuple, set[str]] = {}
+    for a, b, s in dips:
+        key = diplotype_name(core_allele_name(a), b and core_allele_name(b), ref)
+        if s > named.get(key, -1):
+            named[key], suballeles[key] = s, set()
+        if s == named[key]:
+            suballeles[key] |= {n for n in (a, b) if n and core_allele_name(n) != n}
+    top = max(named.values())
     best = sorted((k for k, s in named.items() if s == top),
                   key=lambda k: (allele_sort_key(k[0], ref), allele_sort_key(k[1] or "", ref)))
+    via = sorted(set().union(*(suballeles[k] for k in best)), key=lambda n: allele_sort_key(n, ref))
+    if via:
+        warnings = warnings + [f"{', '.join(sorted({core_allele_name(n) for n in via}))} matched through the suballele "
+                               f"definition(s) {', '.join(via)}; the core allele's function applies"]
     if len(best) > 1 and not phased and model.unphased_priorities:
         names = frozenset(f"{a}/{b}" for a, b in best)
         for candidates, pick in model.unphased_priorities:

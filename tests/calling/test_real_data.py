@@ -96,3 +96,31 @@ def test_getrm30x_cyp2d6_calls_are_the_snv_view_of_the_getrm_consensus(defs_dir,
         assert rows.loc[rows["rank"] == 1, "diplotype"].iloc[0] == _snv_view(consensus), (sample, consensus)
         checked += 1
     assert checked == 3
+
+
+def test_panel_unexplained_haplotype_names_the_variants_found(defs_dir, tmp_path):
+    """CFTR R74W and D1270N on one chromosome (a known complex allele): no single definition carries both, so
+    CFTR is not called (PharmCAT's standard mode), and the call must say which defined variants were found."""
+    from tests.conftest import PANEL38
+
+    r74w, d1270n = ("chr7", 117509089, "T"), ("chr7", 117642528, "A")  # CFTR_translation.json positions
+    haplotypes: dict[str, list[set]] = {}
+    with pysam.VariantFile(str(PANEL38 / "CFTR.vcf.gz")) as vf:
+        for tag, (chrom, pos, alt) in (("R74W", r74w), ("D1270N", d1270n)):
+            for rec in vf.fetch(chrom, pos - 1, pos):
+                if rec.pos != pos or alt not in rec.alts:
+                    continue
+                k = rec.alleles.index(alt)
+                for sample, data in rec.samples.items():
+                    for h, a in enumerate(data["GT"]):
+                        if a == k:
+                            haplotypes.setdefault(sample, [set(), set()])[h].add(tag)
+    cis = sorted(s for s, (h1, h2) in haplotypes.items() if {"R74W", "D1270N"} in (h1, h2))
+    assert len(cis) >= 10
+    calls = run_calls([PANEL38 / "CFTR.vcf.gz"], defs_dir, tmp_path, absent_is_reference=True)
+    rows = calls[(calls["gene"] == "CFTR") & calls["sample_id"].isin(cis)]
+    assert len(rows) == len(cis)
+    for row in rows.itertuples():
+        assert row.status == "not_called"
+        found = next(w for w in row.warnings if "variants found" in w)
+        assert "(in R74W)" in found and "(in D1270N)" in found, found

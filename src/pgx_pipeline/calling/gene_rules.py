@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .matcher import GeneModel, MatchResult, core_allele_name
+from .matcher import GeneModel, MatchResult
 
 # Structural variation an SNV VCF cannot show: said on every call of these genes.
 NOT_ASSESSED_NOTES = {
@@ -33,9 +33,6 @@ def _slco1b1_fallback(model: GeneModel, result: MatchResult, genotypes: pd.DataF
         return result
     # *5 is defined by c.521C alone; here it stands for "some c.521C allele" (*5, *15, ...), which share function.
     names = sorted("*5" if a == "C" else "*1" for a in alleles)
-    others = _unplaced_variants(model, genotypes[genotypes["sample_id"] == sample_id])
-    unplaced = ([f"variants this call does not account for: {'; '.join(others)}; the phenotype rests on c.521T>C "
-                 "alone"] if others else [])
     return MatchResult(
         [(names[0], names[1], 0)],
         result.phased,
@@ -45,29 +42,7 @@ def _slco1b1_fallback(model: GeneModel, result: MatchResult, genotypes: pd.DataF
         result.warnings
         + [
             f"star alleles could not be resolved; called from rs4149056 (c.521T>C) alone: {alleles[0]}/{alleles[1]} -> "
-            f"{names[0]}/{names[1]} (*5 stands for any c.521C allele)"
-        ] + unplaced,
+            f"{names[0]}/{names[1]} (*5 stands for any c.521C allele); the other variants found are not accounted for"
+        ],
     )
 
-
-def _unplaced_variants(model: GeneModel, rows: pd.DataFrame, max_names: int = 6) -> list[str]:
-    """Non-reference alleles at defining positions other than c.521, each with the named alleles that carry it."""
-    out = []
-    index = {int(pos): p for p, pos in enumerate(model.positions)}
-    called = rows[(rows["state"] == "called") & (rows["position"] != SLCO1B1_RS4149056)]
-    for pos, a1, a2 in zip(called["position"], called["allele1"], called["allele2"]):
-        p = index.get(int(pos))
-        if p is None:
-            continue
-        ref = model.vocab[p][0]
-        for alt in sorted({a1, a2} - {ref, None}):
-            carriers = []
-            if alt in model.vocab[p]:
-                code = model.vocab[p].index(alt)
-                for a, name in enumerate(model.allele_names):
-                    core = core_allele_name(name)
-                    if model.defined[a, p] and model.accept[a, p, code] and core not in carriers:
-                        carriers.append(core)
-            shown = ", ".join(carriers[:max_names]) + (", ..." if len(carriers) > max_names else "")
-            out.append(f"{int(pos)} {ref}>{alt}" + (f" (in {shown})" if carriers else ""))
-    return out

@@ -174,7 +174,7 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
     if haploid:
         ok = acc1.all(axis=1) & callable_alleles
         dips = [(model.allele_names[a], None, int(scores[a])) for a in np.flatnonzero(ok)]
-        return _finish(model, dips, True, missing_pos, present, undocumented_pos, warnings)
+        return _finish(model, dips, True, missing_pos, present, undocumented_pos, warnings, (h1,))
 
     c2 = np.where(present, h2, 0)
     acc2 = model.accept[:, idx, c2] | ~present
@@ -198,7 +198,7 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
             warnings.append(f"{len(blocks)} phase blocks: phase between them was not used")
         pairs = _unphased_pairs(acc1, acc2, callable_alleles)
     dips = [(model.allele_names[a], model.allele_names[b], int(scores[a] + scores[b])) for a, b in pairs]
-    return _finish(model, dips, phased, missing_pos, present, undocumented_pos, warnings)
+    return _finish(model, dips, phased, missing_pos, present, undocumented_pos, warnings, (h1, h2))
 
 
 def _phased_pairs(acc1: np.ndarray, acc2: np.ndarray, callable_alleles: np.ndarray) -> set[tuple[int, int]]:
@@ -218,10 +218,12 @@ def _unphased_pairs(acc1: np.ndarray, acc2: np.ndarray, callable_alleles: np.nda
     return {(int(cand[i]), int(cand[j])) for i, j in zip(ia, ib)}
 
 
-def _finish(model, dips, phased, missing_pos, present, undocumented_pos, warnings) -> MatchResult:
+def _finish(model, dips, phased, missing_pos, present, undocumented_pos, warnings, haplotypes) -> MatchResult:
     matched = [int(x) for x in model.positions[present]]
     if not dips:
-        warnings = warnings + ["no combination of named alleles explains the genotypes (possible novel haplotype)"]
+        found = variants_found(model, haplotypes, present)
+        warnings = warnings + ["no combination of named alleles explains the genotypes (possible novel haplotype)"
+                               + (f"; variants found: {'; '.join(found)}" if found else "")]
         return MatchResult([], phased, missing_pos, matched, undocumented_pos, warnings, "not_called")
     ref = model.allele_names[model.reference_index]
     named: dict[tuple, int] = {}
@@ -252,6 +254,30 @@ def _finish(model, dips, phased, missing_pos, present, undocumented_pos, warning
     if missing_pos:
         warnings = warnings + [f"{len(missing_pos)} allele-defining position(s) missing: alleles defined there could not be tested"]
     return MatchResult([(a, b, top) for a, b in best], phased, missing_pos, matched, undocumented_pos, warnings)
+
+
+def variants_found(model: GeneModel, haplotypes, present: np.ndarray, skip: frozenset[int] = frozenset(),
+                   max_names: int = 6) -> list[str]:
+    """Each non-reference allele at a genotyped defining position, with the named alleles that carry it.
+
+    What a clinician needs when no named allele explains a haplotype: which defined variants are there (e.g. CFTR
+    R74W and D1270N on one chromosome, a combination no single definition has).
+    """
+    out = []
+    for p in np.flatnonzero(present):
+        if int(model.positions[p]) in skip:
+            continue
+        codes = sorted({int(h[p]) for h in haplotypes if 0 < h[p] < len(model.vocab[p])})
+        for code in codes:
+            carriers: list[str] = []
+            for a in np.flatnonzero(model.defined[:, p] & model.accept[:, p, code]):
+                core = core_allele_name(model.allele_names[a])
+                if a != model.reference_index and core not in carriers:
+                    carriers.append(core)
+            shown = ", ".join(carriers[:max_names]) + (", ..." if len(carriers) > max_names else "")
+            out.append(f"{_pos_label(model, p)} {model.vocab[p][0]}>{model.vocab[p][code]}"
+                       + (f" (in {shown})" if carriers else ""))
+    return out
 
 
 def _listed(value) -> list:

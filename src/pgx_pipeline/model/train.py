@@ -62,6 +62,11 @@ site fingerprint again). Per-race formula weights: in CV the blend's MAE is belo
 reversals for Black (n = 79) and Unknown (n = 58) patients are not a design signal; race-specific weights gave no
 gain that held in both CV and LOSO.
 
+VKORC1 beyond -1639 (session 6, training part only, none adopted): the 3730 G>A (rs7294) A-allele count, which
+IWPC has for 3,344 patients and which is linked more weakly to -1639 in African ancestry, as an extra feature (with
+its missing indicator), and sex: CV within 20% 46.74 -> 46.76 / 46.80, LOSO 45.90 -> 45.84 / 45.81, accuracy CV
+69.22 -> 69.22 / 69.11 and LOSO 67.47 -> 67.59 / 67.33; Black patients within 20% CV 47.2 -> 47.6 / 47.4, LOSO 46.3 -> 45.6 / 46.3.
+
 Unknown race (adopted in session 5, after the held-out part had been scored; chosen on the training part only).
 Repeated 75/25 splits of the training part showed the class accuracy for Unknown-race patients systematically
 below the formula's (model 65.9, features view 65.4, dose view 67.2, formula 67.1%), and 200 random 80/20 splits of

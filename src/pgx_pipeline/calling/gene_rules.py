@@ -45,4 +45,3 @@ def _slco1b1_fallback(model: GeneModel, result: MatchResult, genotypes: pd.DataF
             f"{names[0]}/{names[1]} (*5 stands for any c.521C allele); the other variants found are not accounted for"
         ],
     )
-

@@ -256,8 +256,7 @@ def _finish(model, dips, phased, missing_pos, present, undocumented_pos, warning
     return MatchResult([(a, b, top) for a, b in best], phased, missing_pos, matched, undocumented_pos, warnings)
 
 
-def variants_found(model: GeneModel, haplotypes, present: np.ndarray, skip: frozenset[int] = frozenset(),
-                   max_names: int = 6) -> list[str]:
+def variants_found(model: GeneModel, haplotypes, present: np.ndarray, max_names: int = 6) -> list[str]:
     """Each non-reference allele at a genotyped defining position, with the named alleles that carry it.
 
     What a clinician needs when no named allele explains a haplotype: which defined variants are there (e.g. CFTR
@@ -265,8 +264,6 @@ def variants_found(model: GeneModel, haplotypes, present: np.ndarray, skip: froz
     """
     out = []
     for p in np.flatnonzero(present):
-        if int(model.positions[p]) in skip:
-            continue
         codes = sorted({int(h[p]) for h in haplotypes if 0 < h[p] < len(model.vocab[p])})
         for code in codes:
             carriers: list[str] = []

@@ -359,3 +359,27 @@ def test_cftr_is_named_by_its_variants_as_pharmcat_reports_it(kb_dir):
     assert _shown_diplotype("CFTR", "G551D/G551D") == "G551D (homozygous)"
     assert _shown_diplotype("CFTR", "F508del(CTT)/G551D") == "F508del(CTT)/G551D"
     assert _shown_diplotype("CYP2C19", "*1/*2") == "*1/*2"
+
+
+def test_absent_positions_of_an_unread_gene_region_are_not_shown_as_reference():
+    """An input declared absent-is-reference whose file has no record in a gene's region (a single-gene VCF, or
+    another build): the call reads those positions as missing, and the evidence table must say so too."""
+    import pandas as pd
+
+    from pgx_pipeline.report.context import _matching
+
+    geno = pd.DataFrame({
+        "gene": ["CYP2C19", "CYP2C19", "CYP2D6"], "position": [94781859, 94842866, 42130692],
+        "chromosome": ["chr10", "chr10", "chr22"], "state": ["called", "absent", "absent"],
+        "allele1": ["G", None, None], "allele2": ["A", None, None], "phased": [True, False, False],
+        "depth": [None, None, None], "filter": ["PASS", None, None],
+    })
+    calls = pd.DataFrame({  # the calling stage's verdicts: CYP2D6's region was never read
+        "gene": ["CYP2C19", "CYP2D6"], "rank": [1, 1], "missing_positions": [[], [42130692]],
+        "absent_is_reference": [True, True],
+    })
+    by_gene = {g["gene"]: {r["position"]: r for r in g["positions"]} for g in _matching(geno, {}, calls)}
+    assert by_gene["CYP2C19"][94842866]["observed"] == "absent: read as reference"
+    assert not by_gene["CYP2C19"][94842866]["missing"]
+    assert by_gene["CYP2D6"][42130692]["observed"] == "—"
+    assert by_gene["CYP2D6"][42130692]["missing"]

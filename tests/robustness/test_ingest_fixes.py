@@ -65,7 +65,6 @@ def test_haploid_chrx_still_haploid(tmp_path, defs_dir):
 @pytest.mark.parametrize("name, note", [
     ("polyploid.vcf", "polyploid genotype(s) in CYP2C19 (1)"),
     ("ref_mismatch.vcf", "REF differs from the allele definitions at 1 position(s) of CYP2C19 (94761900)"),
-    ("grch37_as_grch38.vcf", "no record at any allele-defining position of ABCG2, CACNA1S"),
     ("stale_index.vcf.gz", "index is older than the file, so it was ignored"),
 ])
 def test_silent_reinterpretations_are_now_said(tmp_path, defs_dir, name, note):
@@ -75,3 +74,44 @@ def test_silent_reinterpretations_are_now_said(tmp_path, defs_dir, name, note):
     # ... and they travel with the samples to the report, not only to the log.
     samples = schema.read_table(tmp_path / "out" / "samples.parquet", schema.SAMPLES)
     assert all(any(note in n for n in notes) for notes in samples["notes"]), samples["notes"].tolist()
+
+
+@pytest.mark.slow
+def test_real_grch37_file_is_a_failed_input_with_the_reason(tmp_path, defs_dir, cli):
+    """The real 1000 Genomes GRCh37 CYP2C19 file (indexed, no contig lines, no build in the header) used to run
+    through every stage and give 2,504 reports of uncalled genes; each gene-group job now records the input as
+    failed, saying it looks like another build."""
+    from tests.conftest import PANEL38
+
+    grch37 = PANEL38.parent / "GRCh37" / "CYP2C19.vcf.gz"
+    for group in ("0/4", "1/4", "2/4", "3/4"):
+        out = tmp_path / group.replace("/", "-")
+        res = cli("ingest", "--input-id", "g37", "--vcf", grch37, "--kb", defs_dir, "--out-dir", out,
+                  "--gene-group", group)
+        assert res.exit_code == 0, res.stderr  # recorded as failed, other inputs continue
+        samples = schema.read_table(out / "samples.parquet", schema.SAMPLES)
+        assert list(samples["status"]) == ["failed"]
+        assert "no record lies in any of the 20 pharmacogene regions on GRCh38" in samples["error"].iloc[0]
+        assert "GRCh37" in samples["error"].iloc[0]
+
+
+@pytest.mark.slow
+def test_single_gene_grch38_file_is_not_mistaken_for_another_build(tmp_path, defs_dir, cli):
+    """The same check must look at the whole input: a GRCh38 CYP2C19-only file has no record in the regions of the
+    other gene groups, and those jobs must still succeed (their genes are simply absent)."""
+    from pgx_pipeline.sharding import assign_gene_groups
+    from tests.conftest import PANEL38
+
+    groups = assign_gene_groups(schema.read_table(defs_dir / "positions.parquet", schema.KB_POSITIONS), 4)
+    other = next(k for k in range(4) if groups["CYP2C19"] != k)
+    unindexed = tmp_path / "copy" / "CYP2C19.vcf.gz"  # no index: the file is streamed, not queried per region
+    unindexed.parent.mkdir()
+    unindexed.write_bytes((PANEL38 / "CYP2C19.vcf.gz").read_bytes())
+    for vcf in (PANEL38 / "CYP2C19.vcf.gz", unindexed):
+        out = tmp_path / vcf.parent.name
+        res = cli("ingest", "--input-id", "g38", "--vcf", vcf, "--kb", defs_dir, "--out-dir", out,
+                  "--gene-group", f"{other}/4")
+        assert res.exit_code == 0, res.stderr
+        samples = schema.read_table(out / "samples.parquet", schema.SAMPLES)
+        assert set(samples["status"]) == {"ok"}, (vcf, samples["error"].iloc[0])
+        assert len(samples) == 3202

@@ -171,6 +171,8 @@ def ingest_vcf(
     out_dir = Path(out_dir)
     kb_positions = schema.read_table(kb_dir / "positions.parquet", schema.KB_POSITIONS)
     kb_genes = schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)
+    # The whole input must touch some gene's region, whichever group this job reads.
+    every_gene, every_contig = kb_positions, kb_genes
     if gene_group is not None:
         k, n = gene_group
         mine = {g for g, grp in sharding.assign_gene_groups(kb_positions, n).items() if grp == k}
@@ -192,18 +194,28 @@ def ingest_vcf(
                 "list the same samples in the same order; give them as separate inputs instead",
                 path=path,
             )
-        contigs = ContigMap.from_header(vcf, kb_genes, path)
+        contigs = ContigMap.from_header(vcf, every_contig, path)
         genes = _gene_sites(kb_positions, contigs)
+        all_genes = _gene_sites(every_gene, contigs)
         if not mats:
             mats = {g.gene: reader.empty(g) for g in genes}
         indexed = _has_index(path)
         if not indexed and _stale_index(path):
             notes.append(f"{path.name}: index is older than the file, so it was ignored and the file read in full; "
                          "re-index it (tabix -f -p vcf) to read only the gene regions")
-        reader.read(vcf, path, genes, mats, contigs, indexed)
+        reader.read(vcf, path, genes, mats, contigs, indexed, all_genes)
         contigs.check_build(reader.n_ref_mismatch, reader.n_sites_seen, path)
         seen_genes |= {g.gene for g in genes if g.vcf_contig is not None}
+        if not reader.touched and indexed:
+            reader.touched = _indexed_regions_with_records(vcf, [g for g in all_genes if g.gene not in mats])
     assert reader is not None
+    if not reader.touched:
+        raise PgxInputError(
+            f"no record lies in any of the {every_gene['gene'].nunique()} pharmacogene regions on GRCh38: the input is "
+            "on another build (GRCh37/hg19: lift it over to GRCh38, e.g. with bcftools +liftover or Picard "
+            "LiftoverVcf), holds other regions, or has no records",
+            path=", ".join(str(p) for p in paths),
+        )
     skipped = sorted(set(kb_genes["gene"]) - seen_genes)
     notes.extend(f"no contig for {g} in the input: its positions are absent" for g in skipped)
     notes.extend(reader.warnings)
@@ -249,6 +261,8 @@ class _MatrixBuilder:
         self.n_sites_seen = 0
         self.warnings: list[str] = []
         self.covered: set[str] = set()
+        # Genes of the whole knowledge base (not only this job's group) with a record in their region.
+        self.touched: set[str] = set()
         self.n_records_read = 0
         self.haploid_autosome: Counter = Counter()  # gene -> genotypes read as missing
         self.polyploid: Counter = Counter()
@@ -274,7 +288,8 @@ class _MatrixBuilder:
                          "read as missing; check the reference genome (GRCh38) and the normalisation")
         return notes
 
-    def read(self, vcf, path: Path, genes: list[GeneSites], mats: dict, contigs: ContigMap, indexed: bool) -> None:
+    def read(self, vcf, path: Path, genes: list[GeneSites], mats: dict, contigs: ContigMap, indexed: bool,
+             all_genes: list[GeneSites]) -> None:
         lookup: dict[tuple[str, int], list[tuple[GeneSites, int]]] = {}
         for g in genes:
             for i, site in enumerate(g.sites):
@@ -295,8 +310,10 @@ class _MatrixBuilder:
                     warnings.filterwarnings("ignore", message="no intervals found")
                     region = vcf(f"{g.vcf_contig}:{start}-{end}")
                     self._consume(region, lookup, mats, path, contigs, restrict=g.gene)
+            self.touched |= self.covered
         else:
-            self._consume(vcf, lookup, mats, path, contigs, restrict=None, spans=_spans(genes))
+            spans = _spans(all_genes)
+            self._consume(vcf, lookup, mats, path, contigs, restrict=None, spans=spans)
 
     def empty(self, g: GeneSites) -> dict:
         shape = (len(g.sites), self.n)
@@ -328,7 +345,9 @@ class _MatrixBuilder:
                 if restrict is not None:
                     self.covered.add(restrict)
                 elif spans and chrom in spans:
-                    self.covered.update(g for start, end, g in spans[chrom] if start <= rec.POS <= end)
+                    hit = {g for start, end, g in spans[chrom] if start <= rec.POS <= end}
+                    self.touched |= hit
+                    self.covered |= hit & mats.keys()
                 targets = lookup.get((chrom, rec.POS))
                 if targets:
                     for g, i in targets:
@@ -424,6 +443,20 @@ def _is_reference_block(rec) -> bool:
     if rec.end <= rec.POS or rec.INFO.get("END") is None:
         return False
     return all(alt.startswith("<") for alt in rec.ALT)
+
+
+def _indexed_regions_with_records(vcf, genes: list[GeneSites]) -> set[str]:
+    """Genes (of other groups) with at least one record in their region: one index query each, first record only."""
+    present = set(vcf.seqnames)
+    found = set()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="no intervals found")
+        for g in genes:
+            if g.vcf_contig in present:
+                positions = [s.position for s in g.sites]
+                if next(iter(vcf(f"{g.vcf_contig}:{min(positions)}-{max(positions)}")), None) is not None:
+                    found.add(g.gene)
+    return found
 
 
 def _spans(genes: list[GeneSites]) -> dict[str, list[tuple[int, int, str]]]:

@@ -91,9 +91,25 @@ def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_referen
     produced = list((out / "calls").glob("*/*.parquet"))
     if code != 0 and not produced:
         raise PgxInputError(f"nothing could be produced; see the logs under {out / 'logs'}")
+    failed = _failed_inputs(out)
+    for input_id, error in sorted(failed.items()):
+        click.echo(f"pgx-pipeline: input {input_id} failed: {error}", err=True)
+    if failed and len(failed) == len(specs):
+        raise PgxInputError(f"every input failed (reasons above; their reports say the same in {out / 'reports'})")
     if code != 0:
         click.echo(f"pgx-pipeline: some jobs failed; finished outputs are in {out}; see {out / 'logs'}", err=True)
     sys.exit(0)
+
+
+def _failed_inputs(out: Path) -> dict[str, str]:
+    """Inputs the ingestion recorded as failed (any gene group), with the first reason given."""
+    failed: dict[str, str] = {}
+    for path in sorted((out / "ingest").glob("*/*/part-*.samples.parquet")):
+        samples = schema.read_table(path, schema.SAMPLES)
+        for input_id, error in zip(samples.loc[samples["status"] == "failed", "input_id"],
+                                   samples.loc[samples["status"] == "failed", "error"]):
+            failed.setdefault(str(input_id), str(error))
+    return failed
 
 
 @main.group()

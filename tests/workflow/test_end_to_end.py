@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from pgx_pipeline import schema, sharding
-from tests.conftest import FALLBACK, PHARMCAT, REPO
+from tests.conftest import FALLBACK, PHARMCAT, REPO, SHARED
 
 SAMPLES = REPO / "data" / "sample_vcfs"
 SNAPSHOT = Path(__file__).parent / "bundled_snapshot.json"
@@ -97,6 +97,21 @@ def test_bad_input_fails_alone(tmp_path):
     assert len(schema.read_table(out / "guidance" / "bundled_samples" / "part-000.parquet", schema.GUIDANCE)) > 0
     failed = sharding.read_part_samples(out, "broken", "part-000")
     assert failed["status"].tolist() == ["failed"] and "not a readable VCF" in failed["error"].iloc[0]
+    assert "input broken failed:" in proc.stderr and "not a readable VCF" in proc.stderr
+
+
+def test_a_run_whose_every_input_failed_exits_non_zero(tmp_path):
+    """A real GRCh37 file (1000 Genomes, no contig lines): the one input fails with the build named, and the run
+    says so in its exit code instead of finishing 'successfully' with nothing called."""
+    grch37 = SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh37" / "VKORC1.vcf.gz"
+    proc = subprocess.run(
+        [EXE, "run", str(grch37), "--out", str(tmp_path / "run"), "--knowledge", str(PHARMCAT),
+         "--knowledge", str(FALLBACK), "--cores", "2", "--snakemake-args", "--until match_guidance"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "input VKORC1 failed:" in proc.stderr and "GRCh37" in proc.stderr
+    assert "every input failed" in proc.stderr.splitlines()[-1]
 
 
 def _digest(reports: Path) -> dict:

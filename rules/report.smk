@@ -32,7 +32,7 @@ rule render_patient_reports:
     conda:
         "../envs/pgx.yaml"
     resources:
-        mem_mb=scaled(500, 300),
+        mem_mb=scaled(400, 550),
         runtime=minutes(30),
     params:
         code=code_fingerprint("report"),

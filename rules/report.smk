@@ -86,6 +86,8 @@ rule summarize_cohort:
         ),
     log:
         f"{RESULTS}/logs/report/summarize_cohort.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report/summarize_cohort.tsv"
     conda:
         "../envs/pgx.yaml"
     resources:

@@ -124,3 +124,42 @@ def test_panel_unexplained_haplotype_names_the_variants_found(defs_dir, tmp_path
         assert row.status == "not_called"
         found = next(w for w in row.warnings if "variants found" in w)
         assert "(in R74W)" in found and "(in D1270N)" in found, found
+
+
+def test_panel_without_phase_agrees_with_the_phased_calls(defs_dir, tmp_path):
+    """Metamorphic check on 3,202 real phased samples: strip the phase and call again. An unphased call may only
+    differ from the phased one where PharmCAT's scoring finds a higher-scoring explanation of the unphased genotype;
+    otherwise the phased diplotype must be among the unphased candidates, and a gene called with phase is never left
+    uncalled without it. (DPYD/RYR1 follow CPIC's presumption that two variants sit on different copies, tested
+    elsewhere.)"""
+    import pandas as pd
+
+    from pgx_pipeline.calling.call import call_genotypes, load_gene_models
+    from pgx_pipeline.ingest.vcf import ingest_vcf
+    from tests.conftest import PANEL38
+
+    genes = ["CYP2B6", "CYP2C19", "CYP2C9", "CYP2D6", "NAT2", "NUDT15", "SLCO1B1", "TPMT", "UGT1A1"]
+    res = ingest_vcf([PANEL38 / f"{g}.vcf.gz" for g in genes], defs_dir, tmp_path, input_id="panel",
+                     absent_is_reference=True)
+    geno, samples = pd.read_parquet(res.genotypes), pd.read_parquet(res.samples)
+    models = {g: m for g, m in load_gene_models(defs_dir).items() if g in genes}
+    phased = call_genotypes(geno, samples, models)
+    unphased = call_genotypes(geno.assign(phased=False, phase_set=None), samples, models)
+
+    top = phased[phased["rank"] == 1].set_index(["sample_id", "gene"])
+    assert top["phased"].mean() > 0.99  # the panel really is phased
+    cands = unphased.groupby(["sample_id", "gene"]).agg(
+        dips=("diplotype", lambda x: {d for d in x if isinstance(d, str)}), status=("status", "first"),
+        score=("score", "first"))
+    both = top.join(cands.add_suffix("_u"))
+    lost = both[(both["status"] == "called") & (both["status_u"] == "not_called")]
+    assert lost.empty, lost.head()
+    called = both[(both["status"] == "called") & (both["status_u"] == "called")]
+    assert len(called) > 25_000
+    member = [d in ds for d, ds in zip(called["diplotype"], called["dips_u"])]
+    outscored = called["score_u"] > called["score"]
+    unexplained = called[~pd.Series(member, index=called.index) & ~outscored]
+    assert unexplained.empty, unexplained.head()
+    # Measured 96.1% (27,471 of 28,593): the rest are NAT2 and CYP2D6 genotypes whose unphased reading is explained
+    # by alleles defined at more positions, which PharmCAT's scoring prefers.
+    assert sum(member) / len(called) > 0.95

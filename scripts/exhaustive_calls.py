@@ -110,8 +110,8 @@ def as_called(key: frozenset) -> frozenset:
 
 
 def oracle_top(o: GeneOracle, h1: np.ndarray, h2: np.ndarray, present: np.ndarray, phased: bool,
-               exact: bool) -> tuple[set[frozenset], int]:
-    """Top-scoring pairs explaining (h1, h2) by brute force over all allele pairs.
+               exact: bool, every: bool = False) -> tuple[set[frozenset], int]:
+    """Top-scoring pairs explaining (h1, h2) by brute force over all allele pairs (every=True: all of them).
 
     exact=True compares the generated haplotypes (set comparison of the genotype each pair produces);
     exact=False uses the IUPAC-expanded definition cells (PharmCAT acceptance).
@@ -134,7 +134,7 @@ def oracle_top(o: GeneOracle, h1: np.ndarray, h2: np.ndarray, present: np.ndarra
     if not ok.any():
         return set(), -1
     top = int(tot[ok].max())
-    ia, ib = np.nonzero(ok & (tot == top))
+    ia, ib = np.nonzero(ok if every else ok & (tot == top))
     return {pair_key(o.names, int(a), int(b)) for a, b in zip(ia, ib)}, top
 
 
@@ -167,13 +167,15 @@ def classify(o: GeneOracle, gene: str, a: int, b: int, missing_p: int | None, ph
                 return "ambiguous-unphased" if not phased else "ambiguous-phased"
             if top_score > s[a] + s[b]:
                 return "outscored"
-        if not phased and len(got) == 1 and len(top) > 1:
-            names = {"/".join(sorted(k)) if len(k) == 2 else f"{next(iter(k))}/{next(iter(k))}" for k in top}
+        if not phased and len(got) == 1 and priorities:
+            # PharmCAT's NAT2 rule: every pair that fits the unphased genotype counts, whatever its score; the first
+            # priority set they include decides.
+            fits = {as_called(k) for k in oracle_top(o, h1, h2, present, phased, exact, every=True)[0]}
             for cands, pick in priorities:
-                cand_sets = {frozenset(c.split("/")) for c in cands}
-                if cand_sets == {as_called(k) for k in top} and got == {frozenset(pick.split("/"))}:
-                    return "unphased-priority"
-            del names
+                if {frozenset(c.split("/")) for c in cands} <= fits:
+                    if got == {frozenset(pick.split("/"))}:
+                        return "unphased-priority"
+                    break
     return "unexplained"
 
 

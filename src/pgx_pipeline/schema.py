@@ -75,7 +75,7 @@ KB_GENES = _t(
     ("undocumented_as_reference", BOOL, "an undocumented ALT at a defining position is read as reference (PharmCAT's toxicity genes)", False),
     ("required_positions", I64_LIST, "positions that must be called for any call to be made (exemptions.json)"),
     ("ignored_alleles", STR_LIST, "named alleles the matcher never calls (exemptions.json)"),
-    ("unphased_priorities", pa.list_(pa.struct([("candidates", STR_LIST), ("pick", STR)])), "unphased tie-break table (exemptions.json; NAT2)"),
+    ("unphased_priorities", pa.list_(pa.struct([("candidates", STR_LIST), ("pick", STR)])), "unphased priority table (exemptions.json; NAT2): when every diplotype listed fits an unphased genotype, the pick is called, whatever the scores (PharmCAT)"),
     ("data_version", STR, "upstream data version stamped in the definition file", False),
 )
 

@@ -241,15 +241,20 @@ def _finish(model, dips, phased, missing_pos, present, undocumented_pos, warning
     if via:
         warnings = warnings + [f"{', '.join(sorted({core_allele_name(n) for n in via}))} matched through the suballele "
                                f"definition(s) {', '.join(via)}; the core allele's function applies"]
-    if len(best) > 1 and not phased and model.unphased_priorities:
-        names = frozenset(f"{a}/{b}" for a, b in best)
+    if not phased and model.unphased_priorities:
+        # PharmCAT (ResultBuilder, NAT2): with unphased data every diplotype that fits the genotype counts, whatever
+        # its score; the first priority set they include gives the call (its frequency-based pick).
+        fits = {f"{a}/{b}": (a, b) for a, b in named if b is not None}
         for candidates, pick in model.unphased_priorities:
-            if names == candidates:
-                pa, pb = pick.split("/")
+            if pick in fits and candidates <= fits.keys():
                 others = ", ".join(sorted(c for c in candidates if c != pick))
-                warnings = warnings + [f"unphased tie between {', '.join(sorted(candidates))}: {pick} picked by the "
-                                       f"knowledge base's priority table; {others} cannot be ruled out"]
-                best = [(pa, pb)]
+                outscored = [f"{a}/{b}" for a, b in best if f"{a}/{b}" != pick and named[(a, b)] > named[fits[pick]]]
+                warnings = warnings + [
+                    f"unphased: {', '.join(sorted(candidates))} all fit the genotype; {pick} picked by the knowledge "
+                    f"base's frequency-based priority table (PharmCAT)"
+                    + (f" over the higher-scoring {', '.join(outscored)}" if outscored else "")
+                    + f"; {others} cannot be ruled out"]
+                best, top = [fits[pick]], named[fits[pick]]
                 break
     if missing_pos:
         warnings = warnings + [f"{len(missing_pos)} allele-defining position(s) missing: alleles defined there could not be tested"]

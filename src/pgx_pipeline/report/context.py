@@ -162,16 +162,12 @@ class SampleRows:
         codes, names = pd.factorize(df["sample_id"])
         # One stable sort by sample, then each sample is a slice: a view, neither a copy nor a gather per report.
         self.frame = df.take(np.argsort(codes, kind="stable")).reset_index(drop=True)
-        ends = np.cumsum(np.bincount(codes, minlength=len(names)))
-        self._slices = {str(n): (int(e - c), int(e)) for n, e, c in zip(names, ends, np.bincount(codes, minlength=len(names)))}
+        counts = np.bincount(codes, minlength=len(names))
+        self._slices = {str(n): (int(e - c), int(e)) for n, e, c in zip(names, np.cumsum(counts), counts)}
 
     def get(self, sample_id: str, default: pd.DataFrame) -> pd.DataFrame:
         span = self._slices.get(sample_id)
         return default if span is None else self.frame.iloc[span[0]:span[1]]
-
-
-def _group(df: pd.DataFrame) -> SampleRows:
-    return SampleRows(df)
 
 
 def _required(path: Path, table: schema.Table) -> pd.DataFrame:
@@ -208,7 +204,7 @@ def load_input_tables(results_dir: str | os.PathLike, input_id: str, part: str =
     phenotypes = _required(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES)
     guidance = _required(sharding.stage_file(root, "guidance", input_id, part), schema.GUIDANCE)
     pred_path = sharding.stage_file(root, "predictions", input_id, part)
-    predictions = _group(schema.read_table(pred_path, schema.PREDICTIONS)) if pred_path.is_file() else None
+    predictions = SampleRows(schema.read_table(pred_path, schema.PREDICTIONS)) if pred_path.is_file() else None
     rsids: dict[tuple[str, int], str] = {}
     pos_path = root / "knowledge" / "positions.parquet"
     if pos_path.is_file():
@@ -219,11 +215,11 @@ def load_input_tables(results_dir: str | os.PathLike, input_id: str, part: str =
         input_id=input_id,
         results_dir=root,
         samples=samples,
-        calls=_group(calls),
-        phenotypes=_group(phenotypes),
-        guidance=_group(guidance),
+        calls=SampleRows(calls),
+        phenotypes=SampleRows(phenotypes),
+        guidance=SampleRows(guidance),
         predictions=predictions,
-        genotypes=_group(genotypes),
+        genotypes=SampleRows(genotypes),
         kb=kb_info(root),
         rsids=rsids,
         model_cards=cards,

@@ -101,9 +101,13 @@ def test_refuses_a_reference_that_is_not_grch38(tmp_path):
 def test_first_mirror_wins_and_stale_is_recorded(tmp_path):
     sources = SourceSet.from_paths([PHARMCAT, FALLBACK])
     assert sources.roots[1].stale  # its PROVENANCE.md says so even when the config does not
-    src = sources.find("phenotype/CYP2D6.json")
-    assert src.root.path == FALLBACK.resolve()
-    assert sources.find("phenotype/CYP2C19.json").root.path == PHARMCAT.resolve()
+    # v3.1.1 has every phenotype table (CYP2D6, G6PD and RYR1 included); only the 2024-05 per-guideline files,
+    # which v3 replaced by reporter/prescribing_guidance.json, still come from the stale folder.
+    for gene in ("CYP2D6", "G6PD", "RYR1", "CYP2C19"):
+        assert sources.find(f"phenotype/{gene}.json").root.path == PHARMCAT.resolve()
+    guideline = sources.find("reporter/guidelines/CPIC_codeine_and_CYP2D6.json")
+    assert guideline.root.path == FALLBACK.resolve() and guideline.root.stale
+    assert not sources.roots[0].stale
 
 
 def test_missing_source_folder_is_a_clear_error(tmp_path):

@@ -26,7 +26,8 @@ rule call_star_alleles:
         samples=group_part_args("samples"),
         outside=outside_call_args,
         sheet=sample_sheet_arg,
+        vcfs=vcf_args,
         kb=subpath(input.genes, parent=True),
     shell:
         "pgx-pipeline call {params.genotypes} {params.samples} --kb {params.kb} "
-        "--out {output} {params.outside} {params.sheet} 2> {log}"
+        "--out {output} {params.outside} {params.sheet} {params.vcfs} 2> {log}"

@@ -1,7 +1,7 @@
 import pandas as pd
 from snakemake.utils import validate
 
-from pgx_pipeline.inputs import inputs_from_config
+from pgx_pipeline.inputs import inputs_from_config, stale_folders_error, stale_input_folders
 from pgx_pipeline.provenance import code_fingerprint
 from pgx_pipeline.model.registry import MODELS as DRUG_MODELS
 from pgx_pipeline.sharding import plan_input, report_subdir
@@ -11,6 +11,11 @@ validate(config, schema="../config/schemas/config.schema.yaml")
 RESULTS = config["results"]
 INPUTS = {spec.input_id: spec for spec in inputs_from_config(config)}
 INPUT_IDS = sorted(INPUTS)
+# Outputs of inputs that are not this run's (an earlier run or release grouped files differently) would sit beside
+# the new reports: refuse to start until they are removed.
+_stale = stale_input_folders(RESULTS, INPUT_IDS)
+if _stale:
+    raise stale_folders_error(RESULTS, _stale)
 SAMPLE_SHEET = config.get("sample_sheet") or ""
 MODELS_CONFIG = config.get("models") or {}
 MODEL_DRUGS = sorted(d for d, m in MODELS_CONFIG.items() if m.get("enabled", True))

@@ -13,7 +13,8 @@ import yaml
 from . import __version__, schema
 from .cli_model import model
 from .errors import PgxInputError, user_errors
-from .inputs import group_vcfs, read_sample_sheet
+from .inputs import (drop_index_files, inputs_from_config, inputs_from_paths, read_sample_sheet, sheet_rows_for_input,
+                     split_group_paths, stale_folders_error, stale_input_folders, write_manifest)
 from .report.cli import report
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,11 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("vcfs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("vcfs", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--split-group", "split_groups", multiple=True, metavar="A.vcf.gz,B.vcf.gz,...",
+              help="Files holding the SAME samples split by chromosome or region, read as one input (comma- or "
+                   "semicolon-separated); repeat for each such set. Every other file is its own input: files are never "
+                   "grouped because their sample names match.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Results folder (created).")
 @click.option("--knowledge", "knowledge", multiple=True, type=click.Path(file_okay=False),
               help="Knowledge mirror folder in PharmCAT's layout; repeat for fallbacks (first wins per file).")
@@ -44,15 +49,28 @@ def main() -> None:
               help="Ingestion jobs per indexed input, one per group of genes (config sharding.gene_groups).")
 @click.option("--snakemake-args", default="", help="Extra arguments passed to snakemake, e.g. '--dry-run'.")
 @user_errors
-def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_reference, cores, report_date,
+def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, absent_is_reference, cores, report_date,
         samples_per_part, gene_groups, snakemake_args):
-    """Run the whole workflow on VCF files (single- or multi-sample; per-chromosome splits are grouped)."""
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    missing = [v for v in vcfs if not Path(v).exists()]
+    """Run the whole workflow on VCF files: each file is one input (a patient is file + sample), except the
+    files declared with --split-group."""
+    groups = [split_group_paths(g) for g in split_groups]
+    vcfs, indexes = drop_index_files(list(vcfs))
+    groups = [drop_index_files(g)[0] for g in groups]
+    indexes += [f for g in split_groups for f in drop_index_files(split_group_paths(g))[1]]
+    if indexes:
+        shown = ", ".join(Path(i).name for i in indexes[:5]) + (f" and {len(indexes) - 5} more" if len(indexes) > 5 else "")
+        click.echo(f"pgx-pipeline: note: skipped {len(indexes)} index file(s) given as inputs ({shown}); an index is "
+                   "used automatically when it sits next to its VCF", err=True)
+    if not vcfs and not any(groups):
+        raise PgxInputError("no VCF/BCF file given (only index files?); name the VCFs, or use --split-group")
+    missing = [v for v in [*vcfs, *(f for g in groups for f in g)] if not Path(v).exists()]
     if missing:
         raise PgxInputError(f"input file(s) not found: {', '.join(missing)}")
-    specs = group_vcfs([str(Path(v).resolve()) for v in vcfs], absent_is_reference=absent_is_reference)
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    specs = inputs_from_paths([str(Path(v).resolve()) for v in vcfs],
+                              split_groups=[[str(Path(f).resolve()) for f in g] for g in groups if g],
+                              absent_is_reference=absent_is_reference)
     for s in specs:
         s.outside_calls = [str(Path(o).resolve()) for o in outside_calls]
     if sample_sheet:
@@ -75,6 +93,12 @@ def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_referen
         sharding_cfg["samples_per_part"] = samples_per_part
     if gene_groups is not None:
         sharding_cfg["gene_groups"] = gene_groups
+    # Every input of the run (the sample sheet may add some): an earlier run's inputs must not mix with them.
+    every = inputs_from_config(config)
+    stale = stale_input_folders(out, [s.input_id for s in every])
+    if stale:
+        raise stale_folders_error(out, stale)
+    write_manifest(out, every)
     cfg_path = out / "run_config.yaml"
     cfg_path.write_text(yaml.safe_dump(config, sort_keys=False))
     cmd = [
@@ -83,7 +107,7 @@ def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_referen
         "--keep-going", "--rerun-incomplete", "--printshellcmds",
         *snakemake_args.split(),
     ]
-    click.echo(f"pgx-pipeline: {len(specs)} input(s) -> {out}", err=True)
+    click.echo(f"pgx-pipeline: {len(every)} input(s) -> {out}", err=True)
     env = dict(os.environ)
     # Rules call `pgx-pipeline`: make sure it is the one from this interpreter's environment.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
@@ -91,25 +115,35 @@ def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_referen
     produced = list((out / "calls").glob("*/*.parquet"))
     if code != 0 and not produced:
         raise PgxInputError(f"nothing could be produced; see the logs under {out / 'logs'}")
-    failed = _failed_inputs(out)
+    failed, failed_files = _failed_inputs(out)
     for input_id, error in sorted(failed.items()):
         click.echo(f"pgx-pipeline: input {input_id} failed: {error}", err=True)
-    if failed and len(failed) == len(specs):
+    for input_id, files in sorted(failed_files.items()):
+        for f in files:
+            click.echo(f"pgx-pipeline: input {input_id}: file {f} (failed; the other files of the input were read, "
+                       "genes only it covers are reported not assessed)", err=True)
+    if failed and len(failed) == len(every):
         raise PgxInputError(f"every input failed (reasons above; their reports say the same in {out / 'reports'})")
     if code != 0:
         click.echo(f"pgx-pipeline: some jobs failed; finished outputs are in {out}; see {out / 'logs'}", err=True)
     sys.exit(0)
 
 
-def _failed_inputs(out: Path) -> dict[str, str]:
-    """Inputs the ingestion recorded as failed (any gene group), with the first reason given."""
+def _failed_inputs(out: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Inputs the ingestion recorded as failed (any gene group), with the first reason given; and the failed files
+    of split groups whose other files were read."""
     failed: dict[str, str] = {}
+    files: dict[str, list[str]] = {}
     for path in sorted((out / "ingest").glob("*/*/part-*.samples.parquet")):
         samples = schema.read_table(path, schema.SAMPLES)
-        for input_id, error in zip(samples.loc[samples["status"] == "failed", "input_id"],
-                                   samples.loc[samples["status"] == "failed", "error"]):
-            failed.setdefault(str(input_id), str(error))
-    return failed
+        for input_id, status, error, bad in zip(samples["input_id"], samples["status"], samples["error"],
+                                                samples["failed_files"]):
+            if status == "failed":
+                failed.setdefault(str(input_id), str(error))
+            for f in (bad if bad is not None else []):
+                if f not in files.setdefault(str(input_id), []):
+                    files[str(input_id)].append(str(f))
+    return failed, {k: v for k, v in files.items() if v}
 
 
 @main.group()
@@ -162,7 +196,8 @@ def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, sample_sheet, s
     group = parse_group(gene_group) if gene_group else None
     sex = {}
     if sample_sheet:
-        sex = {r["sample_id"]: (r.get("sex") or None) for r in read_sample_sheet(sample_sheet)}
+        rows = sheet_rows_for_input(read_sample_sheet(sample_sheet), list(vcfs))
+        sex = {sid: (r.get("sex") or None) for sid, r in rows.items()}
     try:
         result = ingest_vcf(list(vcfs), kb_dir, out_dir, input_id=input_id,
                             absent_is_reference=absent_is_reference, sample_sex=sex, gene_group=group, n_parts=n_parts)
@@ -186,8 +221,9 @@ def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, sample_sheet, s
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False))
 @click.option("--sample-sheet", default="")
+@click.option("--vcf", "vcfs", multiple=True, help="The input's VCF(s): sample-sheet rows naming other VCFs do not apply.")
 @user_errors
-def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet):
+def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet, vcfs):
     """Call star-allele diplotypes for every gene and sample of one input (or one part of it)."""
     from .calling.call import call_input
     from .calling.outside import read_outside_calls
@@ -196,7 +232,9 @@ def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet):
     sample_ids = list(read_samples(list(samples))["sample_id"])
     files = list(outside_calls)
     if sample_sheet:
-        files += [r["outside_calls"] for r in read_sample_sheet(sample_sheet) if r.get("outside_calls") and r["sample_id"] in sample_ids]
+        rows = read_sample_sheet(sample_sheet)
+        by_id = sheet_rows_for_input(rows, list(vcfs)) if vcfs else {r["sample_id"]: r for r in rows}
+        files += [r["outside_calls"] for sid, r in by_id.items() if r.get("outside_calls") and sid in sample_ids]
     oc = []
     for f in files:
         try:

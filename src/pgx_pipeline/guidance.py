@@ -56,6 +56,12 @@ def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple]:
     out: dict[tuple[str, str], tuple] = {}
     for (sample, gene), rows in groups.items():
         called = [r for r in rows if r["status"] in ("called", "outside_call")]
+        if not called and all(r["status"] == "not_assessed" for r in rows):
+            # A file of the input failed (calls.warnings says which and why): CPIC's untested-gene advice applies.
+            why = next((w for r in rows for w in (r["warnings"] if r["warnings"] is not None else [])
+                        if str(w).startswith("not assessed")), "not assessed")
+            out[(sample, gene)] = ("not_assessed", frozenset({NO_RESULT}), str(why))
+            continue
         if not called:
             out[(sample, gene)] = ("not_called", frozenset({NO_RESULT}), "not called")
             continue
@@ -312,6 +318,8 @@ def _problems(genes: list[str], state: dict) -> list[tuple[str, str, str]]:
         if kind == "absent":
             text = NOT_ASSESSED_WITHOUT_OUTSIDE.get(g, f"{g} was not assessed")
             out.append(("gene_not_assessed", text, g))
+        elif kind == "not_assessed":
+            out.append(("gene_not_assessed", f"{g} {state[g][2]}", g))
         elif kind == "not_called":
             out.append(("gene_not_called", f"{g} could not be called from the input", g))
         elif kind == "ambiguous":

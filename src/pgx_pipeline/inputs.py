@@ -1,7 +1,11 @@
 """Which inputs a run has: config `inputs`, a sample sheet, or VCF paths from the command line.
 
-An input is one VCF, or several VCFs with the same samples split by chromosome; it gets a stable id
-that names its folder under results/.  Grouping reads only VCF headers.
+A patient is (input, sample). An input is ONE VCF/BCF file, unless the user declares that several files hold the
+same samples split by chromosome or region: a config entry's `vcfs` list, a sample-sheet `vcf` cell naming several
+files, or `pgx-pipeline run --split-group a.chr1.vcf.gz,a.chr2.vcf.gz`. Files are never grouped because their
+headers name the same samples: two lab exports whose only sample is called `SAMPLE` are two patients.
+
+Every input gets an id derived from its file name (unique within the run) that names its folder under results/.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ SAMPLE_SHEET_COLUMNS = (
     "sample_id", "vcf", "absent_is_reference", "sex", "age", "height_cm", "weight_kg", "race",
     "amiodarone", "enzyme_inducer", "outside_calls",
 )
+# Index files a `*.vcf*` glob picks up next to the VCFs; they are not inputs.
+INDEX_SUFFIXES = (".tbi", ".csi", ".gzi")
+# Separators between the files of one declared split group (sample-sheet `vcf` cell, `--split-group`).
+GROUP_SEPARATORS = re.compile(r"[;,]")
 
 
 @dataclass
@@ -49,6 +57,25 @@ def vcf_stem(path: str | Path) -> str:
     return name
 
 
+def is_index_file(path: str | Path) -> bool:
+    return str(path).lower().endswith(INDEX_SUFFIXES)
+
+
+def drop_index_files(paths: list[str]) -> tuple[list[str], list[str]]:
+    """(VCFs, index files): `.tbi`/`.csi`/`.gzi` files are recognised by name and left out of the inputs."""
+    keep = [p for p in paths if not is_index_file(p)]
+    return keep, [p for p in paths if is_index_file(p)]
+
+
+def split_group_paths(text: str, *, base: Path | None = None) -> list[str]:
+    """The files of one declared split group: paths separated by ';' or ','. A cell that is itself an existing
+    file is one path (a file name may hold a comma)."""
+    text = text.strip()
+    whole = Path(text) if base is None or Path(text).is_absolute() else base / text
+    parts = [text] if whole.exists() else [t.strip() for t in GROUP_SEPARATORS.split(text) if t.strip()]
+    return [str((base / t).resolve()) if base is not None and not Path(t).is_absolute() else str(Path(t)) for t in parts]
+
+
 def header_samples(path: str | Path) -> list[str] | None:
     """Sample ids from a VCF header, or None when the file cannot be read (ingestion reports why)."""
     try:
@@ -58,27 +85,57 @@ def header_samples(path: str | Path) -> list[str] | None:
         samples = list(vcf.samples)
         vcf.close()
         return samples
-    except Exception:  # an unreadable file becomes its own input; its ingestion names the problem
+    except Exception:  # an unreadable file is still its own input; its ingestion names the problem
         return None
 
 
-def group_vcfs(vcfs: list[str], *, absent_is_reference: bool = False) -> list[InputSpec]:
-    """Group VCFs that hold the same samples (per-chromosome splits) into one input each."""
-    groups: dict[tuple, list[str]] = {}
-    for v in vcfs:
-        samples = header_samples(v)
-        key = tuple(samples) if samples else ("__unreadable__", v)
-        groups.setdefault(key, []).append(v)
+def inputs_from_paths(
+    vcfs: list[str], *, split_groups: list[list[str]] | None = None, absent_is_reference: bool = False,
+    used: set[str] | None = None,
+) -> list[InputSpec]:
+    """One input per file, except the declared split groups (one input each, files in the order given).
+
+    A file named both on its own and in a group belongs to the group; a file in two groups, or named twice, is
+    an error rather than a patient counted twice. Ids come from file names and are unique within `used`.
+    """
+    groups = [[str(Path(f)) for f in g] for g in (split_groups or []) if g]
+    in_group: dict[str, int] = {}
+    for k, g in enumerate(groups):
+        for f in g:
+            key = str(Path(f).resolve())
+            if key in in_group:
+                raise PgxInputError(f"{f} is named twice in the declared split groups; each file belongs to one input")
+            in_group[key] = k
+    units: list[list[str]] = []
+    seen_single: set[str] = set()
+    for f in vcfs:
+        key = str(Path(f).resolve())
+        if key in in_group:
+            continue
+        if key in seen_single:
+            raise PgxInputError(f"{f} is given twice; each file is one input (its samples would be reported twice)")
+        seen_single.add(key)
+        units.append([str(Path(f))])
+    units.extend(groups)
+    used = set() if used is None else used
+    stems = [vcf_stem(u[0]) for u in units if len(u) == 1]
     specs = []
-    used: set[str] = set()
-    for files in groups.values():
-        stems = [vcf_stem(f) for f in files]
+    for files in units:
+        input_id = _unique(safe_id(_input_name(files, stems)), used)
+        specs.append(InputSpec(input_id, files, absent_is_reference))
+    return specs
+
+
+def _input_name(files: list[str], single_stems: list[str]) -> str:
+    if len(files) > 1:
         # Per-chromosome splits share a prefix ("cohort.chr1", "cohort.chr2"); per-gene files may share none,
         # and then the folder names the input better than the first file would.
-        base = (_common_prefix(stems) or Path(files[0]).parent.name) if len(stems) > 1 else stems[0]
-        input_id = _unique(safe_id(base), used)
-        specs.append(InputSpec(input_id, [str(Path(f)) for f in files], absent_is_reference))
-    return specs
+        return _common_prefix([vcf_stem(f) for f in files]) or Path(files[0]).parent.name or vcf_stem(files[0])
+    stem = vcf_stem(files[0])
+    if single_stems.count(stem) > 1 and Path(files[0]).parent.name:
+        # Same file name in several folders (lab exports all called sample.vcf.gz): the folder tells them apart.
+        return f"{Path(files[0]).parent.name}_{stem}"
+    return stem
 
 
 def _common_prefix(names: list[str]) -> str:
@@ -86,6 +143,10 @@ def _common_prefix(names: list[str]) -> str:
     for n in names[1:]:
         while not n.startswith(prefix):
             prefix = prefix[:-1]
+    # Only whole name parts: "cohort.chr10" and "cohort.chr16" share "cohort", not "cohort.chr1".
+    if any(len(n) > len(prefix) and n[len(prefix)] not in "._-" for n in names):
+        cut = max(prefix.rfind(c) for c in "._-")
+        prefix = prefix[:cut] if cut > 0 else ""
     return prefix.rstrip("._-")
 
 
@@ -98,7 +159,11 @@ def _unique(candidate: str, used: set[str]) -> str:
 
 
 def read_sample_sheet(path: str | Path) -> list[dict]:
-    """Rows of a TSV sample sheet; paths are resolved relative to the sheet's folder."""
+    """Rows of a TSV sample sheet; paths are resolved relative to the sheet's folder.
+
+    A `vcf` cell may name several files separated by ';' or ',' (one sample's VCFs split by chromosome): they are
+    read as one input. Each row gets `vcfs`, the list of resolved paths (empty when the row names none).
+    """
     path = Path(path)
     if not path.is_file():
         raise PgxInputError("sample sheet not found", path=path)
@@ -114,17 +179,33 @@ def read_sample_sheet(path: str | Path) -> list[dict]:
         if sid in seen:
             raise PgxInputError(f"line {n}: sample_id {sid!r} appears twice", path=path)
         seen.add(sid)
-        for key in ("vcf", "outside_calls"):
-            if row.get(key):
-                resolved = (path.parent / row[key]).resolve() if not Path(row[key]).is_absolute() else Path(row[key])
-                if not resolved.exists():
-                    raise PgxInputError(f"line {n}: {key} file {row[key]!r} for sample {sid!r} does not exist", path=path)
-                row[key] = str(resolved)
+        row["vcfs"] = []
+        if row.get("vcf"):
+            row["vcfs"] = split_group_paths(row["vcf"], base=path.parent)
+            for f in row["vcfs"]:
+                if not Path(f).exists():
+                    raise PgxInputError(f"line {n}: vcf file {f!r} for sample {sid!r} does not exist", path=path)
+            row["vcf"] = ";".join(row["vcfs"])
+        if row.get("outside_calls"):
+            key = "outside_calls"
+            resolved = (path.parent / row[key]).resolve() if not Path(row[key]).is_absolute() else Path(row[key])
+            if not resolved.exists():
+                raise PgxInputError(f"line {n}: {key} file {row[key]!r} for sample {sid!r} does not exist", path=path)
+            row[key] = str(resolved)
     return rows
 
 
+def sheet_rows_for_input(rows: list[dict], input_vcfs: list[str]) -> dict[str, dict]:
+    """sample_id -> sheet row, for the rows that apply to this input: rows naming no VCF apply to that sample id
+    in every input; a row naming VCFs applies only to the input made of them."""
+    mine = {str(Path(v).resolve()) for v in input_vcfs}
+    return {r["sample_id"]: r for r in rows
+            if not r.get("vcfs") or {str(Path(v).resolve()) for v in r["vcfs"]} <= mine}
+
+
 def inputs_from_config(config: dict) -> list[InputSpec]:
-    """Inputs named in the config, plus any VCFs the sample sheet names that are not already inputs."""
+    """Inputs named in the config, plus the VCFs (or declared split groups) the sample sheet names that are not
+    already inputs. Nothing is grouped by sample name."""
     specs = [
         InputSpec(
             safe_id(str(i.get("id") or vcf_stem(i["vcfs"][0]))),
@@ -134,19 +215,83 @@ def inputs_from_config(config: dict) -> list[InputSpec]:
         )
         for i in config.get("inputs") or []
     ]
+    owner: dict[str, str] = {}  # resolved file -> input id
+    for s in specs:
+        for v in s.vcfs:
+            key = str(Path(v).resolve())
+            if key in owner and owner[key] != s.input_id:
+                raise PgxInputError(f"{v} is in inputs {owner[key]!r} and {s.input_id!r}; a file belongs to one input "
+                                    "(its samples would be reported twice)")
+            owner[key] = s.input_id
     sheet = config.get("sample_sheet")
     if sheet:
         rows = read_sample_sheet(sheet)
-        known = {v for s in specs for v in s.vcfs}
-        extra = sorted({r["vcf"] for r in rows if r.get("vcf") and r["vcf"] not in known})
-        flags = {r["vcf"]: str(r.get("absent_is_reference", "")).lower() in ("1", "true", "yes") for r in rows if r.get("vcf")}
         used = {s.input_id for s in specs}
-        for group in group_vcfs(extra):
-            group.input_id = _unique(group.input_id, used)
-            group.absent_is_reference = any(flags.get(v, False) for v in group.vcfs)
-            specs.append(group)
+        groups: dict[tuple[str, ...], bool] = {}  # distinct file sets named by rows -> absent_is_reference
+        for r in rows:
+            files = tuple(str(Path(v).resolve()) for v in r["vcfs"])
+            if not files:
+                continue
+            owners = {owner.get(f) for f in files}
+            if len(owners) == 1 and None not in owners:
+                continue  # already (part of) a config input
+            if owners - {None}:
+                raise PgxInputError(f"sample sheet row {r['sample_id']!r} names {', '.join(files)}, which are split "
+                                    "over several inputs; a row's VCFs must form one input", path=sheet)
+            flag = str(r.get("absent_is_reference", "")).lower() in ("1", "true", "yes")
+            groups[files] = groups.get(files, False) or flag
+        # Two rows naming overlapping but different file sets cannot both be one input.
+        sets = list(groups)
+        for i, a in enumerate(sets):
+            for b in sets[i + 1:]:
+                if set(a) & set(b):
+                    raise PgxInputError(f"sample sheet rows name overlapping VCF sets ({'; '.join(a)}) and "
+                                        f"({'; '.join(b)}); a file belongs to one input", path=sheet)
+        singles = sorted(f[0] for f in groups if len(f) == 1)
+        split = [list(f) for f in groups if len(f) > 1]
+        for spec in inputs_from_paths(singles, split_groups=split, used=used):
+            key = tuple(str(Path(v).resolve()) for v in spec.vcfs)
+            spec.absent_is_reference = groups.get(key, False)
+            specs.append(spec)
     ids = [s.input_id for s in specs]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise PgxInputError(f"input id(s) {dupes} used twice in the config; give each input its own id")
     return specs
+
+
+# Folders under results/ that hold one subfolder per input id (sharding's layout).
+INPUT_FOLDERS = ("ingest", "calls", "phenotypes", "guidance", "predictions", "reports")
+
+
+def stale_input_folders(results: str | Path, input_ids: list[str]) -> list[Path]:
+    """Per-input folders of results/ whose input is not in this run: left by an earlier run whose inputs were other
+    (e.g. files an older release merged by sample name into one input). Their reports would sit beside the new
+    ones, so a run refuses to start until they are removed (`stale_folders_error`)."""
+    root = Path(results)
+    keep = set(input_ids)
+    return sorted(d for folder in INPUT_FOLDERS if (root / folder).is_dir()
+                  for d in (root / folder).iterdir() if d.is_dir() and d.name not in keep)
+
+
+def stale_folders_error(results: str | Path, stale: list[Path]) -> PgxInputError:
+    shown = ", ".join(str(p.relative_to(results)) for p in stale[:6]) + (f" and {len(stale) - 6} more" if len(stale) > 6 else "")
+    ids = sorted({p.name for p in stale})
+    return PgxInputError(
+        f"this results folder holds outputs of input(s) {', '.join(ids[:6])} that are not inputs of this run ({shown}); "
+        "they may come from an earlier run or release (which grouped files differently) and would be mixed with "
+        f"this run's: remove them (or use a new results folder) and run again. Inputs of this run: see "
+        f"{Path(results) / MANIFEST}", path=results)
+
+
+MANIFEST = "inputs_manifest.tsv"
+
+
+def write_manifest(results: str | Path, specs: list[InputSpec]) -> Path:
+    """results/inputs_manifest.tsv: which file(s) each input id of the last run read (input folders are named by id)."""
+    path = Path(results) / MANIFEST
+    lines = ["input_id\tabsent_is_reference\tvcfs"] + [
+        f"{s.input_id}\t{str(s.absent_is_reference).lower()}\t{';'.join(str(Path(v).resolve()) for v in s.vcfs)}"
+        for s in specs]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -194,6 +194,11 @@ SAMPLES = _t(
     ("error", STR, "why the sample failed"),
     ("notes", STR_LIST, "what ingestion read differently from the file's face value (input-level, e.g. haploid "
                         "genotypes on an autosome read as missing); shown on the report"),
+    ("failed_files", STR_LIST, "files of a declared split group that could not be read, as 'file: reason' (the "
+                               "other files were read)"),
+    ("not_assessed_genes", STR_LIST, "'GENE: why' for genes left not assessed because a file of the input failed "
+                                     "(the gene is in no file that was read, or the failed file had begun to "
+                                     "give records in it)"),
 )
 
 GENOTYPES = _t(

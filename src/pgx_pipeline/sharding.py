@@ -141,11 +141,15 @@ def combine_samples(tables: list[pd.DataFrame]) -> pd.DataFrame:
     order = pd.unique(both["sample_id"])
     both = both.assign(_ok=both["status"] == "ok").sort_values("_ok", kind="stable").drop_duplicates("sample_id")
     out = both.set_index("sample_id").loc[order].reset_index()
-    # Every group noted what it read differently in its own genes; a sample carries all of them.
-    notes: dict[str, list[str]] = {}
-    for sid, n in zip(pd.concat(readable)["sample_id"], pd.concat(readable)["notes"]):
-        notes.setdefault(sid, []).extend(x for x in (n if n is not None else []) if x not in notes.get(sid, []))
-    out["notes"] = [notes.get(sid, []) for sid in out["sample_id"]]
+    # Every group noted what it read differently in its own genes (and which files of a split group failed, which
+    # of its genes that leaves not assessed); a sample carries all of them.
+    every = pd.concat(readable)
+    for column in ("notes", "failed_files", "not_assessed_genes"):
+        merged: dict[str, list[str]] = {}
+        for sid, n in zip(every["sample_id"], every[column]):
+            have = merged.setdefault(sid, [])
+            have.extend(x for x in (n if n is not None else []) if x not in have)
+        out[column] = [merged.get(sid, []) for sid in out["sample_id"]]
     if broken:
         out = out.assign(status="failed", error=broken[0]["error"].iloc[0])
     return out[schema.SAMPLES.column_names]

@@ -70,6 +70,13 @@ def call_genotypes(
     samples = samples[samples["status"] == "ok"]
     sample_ids = list(samples["sample_id"])
     absent_ref = dict(zip(samples["sample_id"], samples["absent_is_reference"].astype(bool)))
+    # Genes a failed file of a declared split group may hold: reported not assessed, never matched on the rest.
+    failed_genes: dict[tuple[str, str], str] = {}
+    if "not_assessed_genes" in samples:
+        for sid, entries in zip(samples["sample_id"], samples["not_assessed_genes"]):
+            for entry in (entries if entries is not None else []):
+                gene, _, why = str(entry).partition(": ")
+                failed_genes[(sid, gene)] = why
     rows: list[dict] = []
     # Row indices per gene, and one gene's rows taken at a time: a dict of every gene's sub-frame would hold
     # a second copy of the whole part in memory.
@@ -83,6 +90,9 @@ def call_genotypes(
             matcher = match_pattern
         results = _call_gene(model, sub, sample_ids, absent_ref, matcher)
         for sample_id, result in zip(sample_ids, results):
+            if (sample_id, gene) in failed_genes:
+                rows.append(_not_assessed_row(gene, sample_id, failed_genes[(sample_id, gene)]))
+                continue
             result = apply_gene_rules(model, result, sub, sample_id)
             rows.extend(_rows(gene, sample_id, result, absent_ref[sample_id]))
     return pd.DataFrame(rows, columns=schema.CALLS.column_names)
@@ -174,6 +184,15 @@ def _matrices(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str]):
     het = usable & (a1 != a2) & (ploidy == 2)
     blocks[sidx, pidx] = np.where(het, block, -1)
     return h1, h2, blocks, absent
+
+
+def _not_assessed_row(gene: str, sample_id: str, why: str) -> dict:
+    return {
+        "sample_id": sample_id, "gene": gene, "diplotype": None, "allele1": None, "allele2": None, "rank": 1,
+        "score": None, "n_candidates": 0, "phased": False, "status": "not_assessed", "source": "vcf",
+        "matched_positions": [], "missing_positions": [], "undocumented_positions": [], "absent_is_reference": False,
+        "outside_phenotype": None, "outside_activity_score": None, "warnings": [why],
+    }
 
 
 def _rows(gene: str, sample_id: str, r: MatchResult, absent_is_reference: bool) -> list[dict]:

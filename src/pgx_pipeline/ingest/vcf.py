@@ -183,31 +183,47 @@ def ingest_vcf(
     samples: list[str] = []
     mats: dict[str, dict] = {}
     seen_genes: set[str] = set()
+    read_genes: set[str] = set()  # genes with a record in a file that was read to the end
+    failed: list[tuple[Path, str, set[str]]] = []  # (file, reason, genes it had begun to give records in)
     for path in paths:
-        vcf, file_samples = open_vcf(path)
-        if reader is None:
-            samples = file_samples
-            reader = _MatrixBuilder(len(samples))
-        elif file_samples != samples:
-            raise PgxInputError(
-                f"holds samples {file_samples[:3]}... but {paths[0].name} holds {samples[:3]}...: files of one input must "
-                "list the same samples in the same order; give them as separate inputs instead",
-                path=path,
-            )
-        contigs = ContigMap.from_header(vcf, every_contig, path)
-        genes = _gene_sites(kb_positions, contigs)
-        all_genes = _gene_sites(every_gene, contigs)
-        if not mats:
-            mats = {g.gene: reader.empty(g) for g in genes}
-        indexed = _has_index(path)
-        if not indexed and _stale_index(path):
-            notes.append(f"{path.name}: index is older than the file, so it was ignored and the file read in full; "
-                         "re-index it (tabix -f -p vcf) to read only the gene regions")
-        reader.read(vcf, path, genes, mats, contigs, indexed, all_genes)
-        contigs.check_build(reader.n_ref_mismatch, reader.n_sites_seen, path)
+        if reader is not None:
+            reader.current = set()
+        try:
+            vcf, file_samples = open_vcf(path)
+            if reader is None:
+                samples = file_samples
+                reader = _MatrixBuilder(len(samples))
+            elif file_samples != samples:
+                raise PgxInputError(
+                    f"holds samples {file_samples[:3]}... but the other files of this input hold {samples[:3]}...: "
+                    "files declared as one split group must list the same samples in the same order; give them as "
+                    "separate inputs instead",
+                    path=path,
+                )
+            contigs = ContigMap.from_header(vcf, every_contig, path)
+            genes = _gene_sites(kb_positions, contigs)
+            all_genes = _gene_sites(every_gene, contigs)
+            if not mats:
+                mats = {g.gene: reader.empty(g) for g in genes}
+            indexed = _has_index(path)
+            if not indexed and _stale_index(path):
+                notes.append(f"{path.name}: index is older than the file, so it was ignored and the file read in full; "
+                             "re-index it (tabix -f -p vcf) to read only the gene regions")
+            reader.read(vcf, path, genes, mats, contigs, indexed, all_genes)
+            contigs.check_build(reader.n_ref_mismatch, reader.n_sites_seen, path)
+            if not reader.touched and indexed:
+                reader.touched = _indexed_regions_with_records(vcf, [g for g in all_genes if g.gene not in mats])
+        except PgxInputError as exc:
+            if len(paths) == 1:
+                raise
+            # A declared split group: this file fails, the others are still read (see the not-assessed genes below).
+            failed.append((path, _reason(exc), set(reader.current) if reader is not None else set()))
+            continue
         seen_genes |= {g.gene for g in genes if g.vcf_contig is not None}
-        if not reader.touched and indexed:
-            reader.touched = _indexed_regions_with_records(vcf, [g for g in all_genes if g.gene not in mats])
+        read_genes |= reader.current
+    if failed and len(failed) == len(paths):
+        raise PgxInputError("every file of this split group failed: "
+                            + "; ".join(f"{p.name}: {why}" for p, why, _ in failed))
     assert reader is not None
     if not reader.touched:
         raise PgxInputError(
@@ -216,10 +232,18 @@ def ingest_vcf(
             "LiftoverVcf), holds other regions, or has no records",
             path=", ".join(str(p) for p in paths),
         )
-    skipped = sorted(set(kb_genes["gene"]) - seen_genes)
+    failed_files = [f"{p.name}: {why}" for p, why, _ in failed]
+    not_assessed = _not_assessed_for_failures(sorted(kb_genes["gene"]), failed, read_genes)
+    for p_, why, _ in failed:
+        notes.append(f"{p_.name} failed: {why}; the other files of this input were read, and the genes only it "
+                     "could cover are not assessed")
+    skipped = sorted(set(kb_genes["gene"]) - seen_genes - set(not_assessed))
     notes.extend(f"no contig for {g} in the input: its positions are absent" for g in skipped)
     notes.extend(reader.warnings)
-    notes.extend(reader.summary_notes(sorted(kb_genes["gene"])))
+    notes.extend(reader.summary_notes(sorted(set(kb_genes["gene"]) - set(not_assessed))))
+    for gene in not_assessed:
+        # Partial records of a failed file must not reach the matcher: the gene is reported not assessed instead.
+        reader.covered.discard(gene)
 
     names = ",".join(p.name for p in paths)
     meta = {"input_id": input_id, "source_file": names, "absent_is_reference": str(absent_is_reference)}
@@ -234,6 +258,8 @@ def ingest_vcf(
             "status": "ok",
             "error": None,
             "notes": [list(notes)] * len(samples),
+            "failed_files": [list(failed_files)] * len(samples),
+            "not_assessed_genes": [[f"{g}: {why}" for g, why in sorted(not_assessed.items())]] * len(samples),
         }
     )
     outputs = _output_paths(out_dir, n_parts)
@@ -242,6 +268,31 @@ def ingest_vcf(
         _write_genotypes(geno_path, mats, samples, input_id, meta, reader.covered, part)
         schema.write_table(samples_df.iloc[part], samples_path, schema.SAMPLES, metadata=meta)
     return IngestResult(outputs[0][0], outputs[0][1], len(samples), reader.n_records_used, notes)
+
+
+def _reason(exc: PgxInputError) -> str:
+    """The error without its leading path (the caller names the file)."""
+    text = str(exc)
+    prefix = f"{exc.path}: " if exc.path is not None else ""
+    return text[len(prefix):] if prefix and text.startswith(prefix) else text
+
+
+def _not_assessed_for_failures(genes: list[str], failed: list[tuple[Path, str, set[str]]],
+                               read_genes: set[str]) -> dict[str, str]:
+    """gene -> 'not assessed: <file> failed: <reason>' for this job's genes a failed file may hold: genes no file that
+    was read has a record in (the failed file may be the one that covers them), and genes the failed file had
+    already given records in before it broke (its partial records would be mixed with the others)."""
+    if not failed:
+        return {}
+    why_all = "; ".join(f"{p.name} failed: {why}" for p, why, _ in failed)
+    out = {}
+    for gene in genes:
+        partial = [f"{p.name} failed: {why}" for p, why, begun in failed if gene in begun]
+        if partial:
+            out[gene] = "not assessed: " + "; ".join(partial)
+        elif gene not in read_genes:
+            out[gene] = "not assessed: " + why_all
+    return out
 
 
 def _output_paths(out_dir: Path, n_parts: int | None) -> list[tuple[Path, Path]]:
@@ -261,6 +312,7 @@ class _MatrixBuilder:
         self.n_sites_seen = 0
         self.warnings: list[str] = []
         self.covered: set[str] = set()
+        self.current: set[str] = set()  # genes of this job with a record in the file being read
         # Genes of the whole knowledge base (not only this job's group) with a record in their region.
         self.touched: set[str] = set()
         self.n_records_read = 0
@@ -344,10 +396,12 @@ class _MatrixBuilder:
                 chrom = to_kb(rec.CHROM)
                 if restrict is not None:
                     self.covered.add(restrict)
+                    self.current.add(restrict)
                 elif spans and chrom in spans:
                     hit = {g for start, end, g in spans[chrom] if start <= rec.POS <= end}
                     self.touched |= hit
                     self.covered |= hit & mats.keys()
+                    self.current |= hit & mats.keys()
                 targets = lookup.get((chrom, rec.POS))
                 if targets:
                     for g, i in targets:
@@ -610,7 +664,7 @@ def record_failed_input(vcf_paths: list[str], out_dir: str | os.PathLike, *, inp
     empty = pd.DataFrame({c: [] for c in schema.GENOTYPES.column_names})
     failed = pd.DataFrame(
         [{"sample_id": input_id, "input_id": input_id, "source_file": names, "absent_is_reference": False,
-          "sex": None, "status": "failed", "error": error, "notes": []}]
+          "sex": None, "status": "failed", "error": error, "notes": [], "failed_files": [], "not_assessed_genes": []}]
     )
     for i, (geno_path, samples_path) in enumerate(_output_paths(out_dir, n_parts)):
         schema.write_table(empty, geno_path, schema.GENOTYPES, metadata=meta)

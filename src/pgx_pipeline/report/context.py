@@ -449,7 +449,10 @@ def _not_assessed(genes: list[dict], guid: pd.DataFrame) -> list[dict]:
     listed = {o["gene"] for o in out}
     for g in genes:
         if g["status"] == "not_assessed" and g["gene"] not in listed:
-            out.append({"gene": g["gene"], "what": f"{g['gene']} was NOT assessed.",
+            # A failed file of a split group: the call's warning names the file and the reason.
+            why = next((n[len("not assessed: "):] for n in g["notes"] if n.startswith("not assessed: ")), None)
+            out.append({"gene": g["gene"], "what": f"{g['gene']} was NOT assessed: {why}." if why else
+                        f"{g['gene']} was NOT assessed.",
                         "drugs": sorted(drugs_by_gene.get(g["gene"], ()))})
     if not guid.empty:
         for gene in sorted({x for gs, st in zip(guid["genes"], guid["status"]) if st == "gene_not_assessed" for x in _l(gs)}):

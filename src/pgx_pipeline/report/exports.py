@@ -21,6 +21,9 @@ CALLS_ONLY_COLUMNS = [
     "Haplotype 2", "Haplotype 2 Function", "Haplotype 2 Activity Value",
     "Outside Call", "Match Score", "Missing positions",
     "Recommendation Lookup Diplotype", "Recommendation Lookup Phenotype", "Recommendation Lookup Activity Score",
+    # Not in PharmCAT's layout (one file per run there): a patient is (input, sample), and two inputs may both name
+    # their sample "SAMPLE", so the last column says which input (results/<stage>/<input>/) the row comes from.
+    "Input",
 ]
 NO_CALL = "no call"
 
@@ -36,7 +39,13 @@ def _clean(text: Any) -> str:
     return "" if s is None else " ".join(s.replace("\t", " ").split())
 
 
-def calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activity: dict | None = None) -> Iterable[list[str]]:
+def calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activity: dict | None = None,
+                    input_id: str = "") -> Iterable[list[str]]:
+    for row in _calls_only_rows(calls, phenotypes, allele_activity):
+        yield row + [_clean(input_id)]
+
+
+def _calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activity: dict | None = None) -> Iterable[list[str]]:
     """PharmCAT calls-only rows (single-file mode, so a Sample ID column first) for one input.
 
     Ambiguous calls are joined with " OR " and leave haplotype and lookup columns blank, as PharmCAT does.

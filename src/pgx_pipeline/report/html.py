@@ -132,7 +132,7 @@ def write_cohort_outputs(
         for input_id, part in parts:
             calls = schema.read_table(sharding.stage_file(root, "calls", input_id, part), schema.CALLS)
             phen = schema.read_table(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES)
-            yield exports.calls_only_rows(calls, phen, activity)
+            yield exports.calls_only_rows(calls, phen, activity, input_id)
 
     ctx = build_cohort_context(root, input_ids, report_date=report_date, hrefs=hrefs, kb=kb,
                                pipeline_version=__version__)

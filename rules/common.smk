@@ -1,7 +1,11 @@
 import pandas as pd
 from snakemake.utils import validate
 
-from pgx_pipeline.inputs import inputs_from_config, stale_folders_error, stale_input_folders
+from pgx_pipeline.inputs import (
+    inputs_from_config,
+    stale_folders_error,
+    stale_input_folders,
+)
 from pgx_pipeline.provenance import code_fingerprint
 from pgx_pipeline.model.registry import MODELS as DRUG_MODELS
 from pgx_pipeline.sharding import plan_input, report_subdir

@@ -52,7 +52,8 @@ rule predict_drug_response:
     params:
         code=code_fingerprint("model"),
         sheet=sample_sheet_arg,
+        vcfs=vcf_args,
         models=lambda wildcards, input: " ".join(f"--model '{m}'" for m in input.models),
     shell:
         "pgx-pipeline model predict {params.models} --phenotypes {input.phenotypes} "
-        "{params.sheet} --out {output} 2> {log}"
+        "{params.sheet} {params.vcfs} --out {output} 2> {log}"

@@ -46,8 +46,9 @@ def train(training_file, out_dir, seed, heldout_file, drug, no_validation):
 @click.option("--sample-sheet", type=click.Path(dir_okay=False),
               help="TSV with sample_id, age, height_cm, weight_kg, race, amiodarone, enzyme_inducer.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Predictions Parquet to write.")
+@click.option("--vcf", "vcfs", multiple=True, help="The input's VCF(s): sample-sheet rows naming other VCFs do not apply.")
 @user_errors
-def predict(model_paths, cohort_file, phenotypes, sample_sheet, out):
+def predict(model_paths, cohort_file, phenotypes, sample_sheet, out, vcfs):
     """Predict dose class and dose for pipeline samples (--phenotypes) or a cohort file (--iwpc / --cohort)."""
     from .model.predict import predict_cohort_files, predict_pipeline_files
     from .model.store import load_model
@@ -63,7 +64,7 @@ def predict(model_paths, cohort_file, phenotypes, sample_sheet, out):
             raise PgxInputError("scoring a cohort file needs exactly one --model")
         pred = predict_cohort_files(models[0], cohort_file, out)
     else:
-        pred = predict_pipeline_files(models, phenotypes, sample_sheet, out)
+        pred = predict_pipeline_files(models, phenotypes, sample_sheet, out, list(vcfs))
     n_ok = int((pred["status"] == "predicted").sum())
     click.echo(f"{n_ok} of {len(pred)} predicted -> {out}", err=True)
 

@@ -84,3 +84,21 @@ def test_predictions_table_is_written_and_valid(dose_model, tmp_path):
     back = schema.read_table(out, schema.PREDICTIONS)
     assert back.loc[0, "status"] == "predicted" and back.loc[0, "drug"] == "warfarin"
     assert schema.read_metadata(out)["model_version"] == dose_model.version
+
+
+def test_sheet_row_naming_another_vcf_does_not_lend_its_covariates(dose_model, tmp_path):
+    """Two inputs whose sample is called SAMPLE: the sheet row naming lab1's file applies to lab1's SAMPLE only."""
+    for lab in ("lab1", "lab2"):
+        (tmp_path / lab).mkdir()
+        (tmp_path / lab / "sample.vcf").write_text("##fileformat=VCFv4.2\n")
+    phen_path = tmp_path / "phen.parquet"
+    schema.write_table(pd.DataFrame(_phenotype_rows("SAMPLE")), phen_path, schema.PHENOTYPES)
+    sheet_path = tmp_path / "sheet.tsv"
+    sheet_path.write_text("\t".join(["vcf", *SHEET_COLUMNS]) + "\nlab1/sample.vcf\tSAMPLE\tfemale\t70\t160\t60\tAsian\t1\t0\n")
+    mine = predict_pipeline_files([dose_model], phen_path, sheet_path, tmp_path / "a.parquet",
+                                  [str(tmp_path / "lab1" / "sample.vcf")])
+    other = predict_pipeline_files([dose_model], phen_path, sheet_path, tmp_path / "b.parquet",
+                                   [str(tmp_path / "lab2" / "sample.vcf")])
+    assert mine.loc[0, "status"] == "predicted"
+    assert other.loc[0, "status"] == "not_predicted"
+    assert any("sample sheet row" in r for r in other.loc[0, "reasons"])

@@ -161,8 +161,10 @@ def ingest_vcf(
 ) -> IngestResult:
     """Write `genotypes.parquet` and `samples.parquet` for one input into `out_dir`.
 
-    An input is one VCF, or several VCFs holding the same samples split by chromosome or region
-    (as labs often deliver them); records for one position found in several files are merged.
+    An input is one VCF, or a declared split group: several VCFs holding the same samples split by chromosome or
+    region (as labs often deliver them); records for one position found in several files are merged. A file of a
+    split group that cannot be read is recorded (`failed_files`) and the genes it may hold are not assessed
+    (`not_assessed_genes`); the other files are still read.
     With `gene_group=(k, n)` only group k's genes are read; with `n_parts` the samples are cut into that
     many parts, each written as `part-NNN.genotypes.parquet` / `part-NNN.samples.parquet` (see `sharding`).
     """

@@ -146,10 +146,21 @@ def predict_samples(model: DoseModel, phenotypes: pd.DataFrame, sheet: pd.DataFr
 
 
 def predict_pipeline_files(models: list[DoseModel], phenotypes_path: str | Path, sheet_path: str | Path | None,
-                           out: str | Path) -> pd.DataFrame:
-    """Read the phenotypes table and sample sheet, apply every model, write one PREDICTIONS table atomically."""
+                           out: str | Path, input_vcfs: list[str] | None = None) -> pd.DataFrame:
+    """Read the phenotypes table and sample sheet, apply every model, write one PREDICTIONS table atomically.
+
+    With `input_vcfs` (the input's files), sheet rows naming other VCFs are left out: a patient is (input, sample),
+    and another file's sample of the same name must not lend its covariates."""
     phen = schema.read_table(phenotypes_path, schema.PHENOTYPES)
     sheet = read_sample_sheet(sheet_path) if sheet_path else None
+    if sheet is not None and input_vcfs and "vcf" in sheet.columns:
+        from ..inputs import split_group_paths
+
+        mine = {str(Path(v).resolve()) for v in input_vcfs}
+        base = Path(sheet_path).parent
+        applies = [not cell.strip() or {str(Path(f).resolve()) for f in split_group_paths(cell, base=base)} <= mine
+                   for cell in sheet["vcf"]]
+        sheet = sheet[applies]
     parts = [predict_samples(m, phen, sheet) for m in models]
     pred = (pd.concat(parts, ignore_index=True) if parts
             else pd.DataFrame({c: pd.Series(dtype=object) for c in schema.PREDICTIONS.column_names}))

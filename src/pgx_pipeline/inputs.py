@@ -182,9 +182,10 @@ def read_sample_sheet(path: str | Path) -> list[dict]:
         row["vcfs"] = []
         if row.get("vcf"):
             row["vcfs"] = split_group_paths(row["vcf"], base=path.parent)
-            for f in row["vcfs"]:
+            as_written = split_group_paths(row["vcf"]) if len(row["vcfs"]) > 1 else [row["vcf"].strip()]
+            for f, written in zip(row["vcfs"], as_written):
                 if not Path(f).exists():
-                    raise PgxInputError(f"line {n}: vcf file {f!r} for sample {sid!r} does not exist", path=path)
+                    raise PgxInputError(f"line {n}: vcf file {written!r} for sample {sid!r} does not exist", path=path)
             row["vcf"] = ";".join(row["vcfs"])
         if row.get("outside_calls"):
             key = "outside_calls"

@@ -122,3 +122,23 @@ def test_gene_groups_of_a_part_carry_every_failure(panel_files, kb_dir, tmp_path
     assert genes == {e.split(": ")[0] for lst in one for e in lst} and "VKORC1" in genes
     assert list(merged["failed_files"].iloc[0]) == [
         "cohort.VKORC1.vcf.gz: BGZF end-of-file marker missing: the file is truncated; copy or export it again"]
+
+
+def test_a_file_that_breaks_mid_read_leaves_the_genes_it_began_not_assessed(panel_files, kb_dir, tmp_path):
+    """htslib fails on a record after the file gave one in CYP2C19: CYP2C19 is not assessed even though a good file
+    covers it (the partial records would be mixed with the good file's); TPMT, which it never reached, is called."""
+    from tests.vcf_text import write_vcf
+
+    broken = write_vcf(tmp_path / "broken.chr10.vcf", SAMPLES, [
+        "chr10 94781859 G A " + " ".join(["0/1"] * len(SAMPLES)),
+        "chr10 notanumber . G A . PASS . GT " + " ".join(["0/1"] * len(SAMPLES)),
+    ])
+    res = ingest_vcf([panel_files["CYP2C19"], broken, panel_files["TPMT"]], kb_dir, tmp_path / "out", input_id="g",
+                     absent_is_reference=True)
+    samples = schema.read_table(res.samples, schema.SAMPLES)
+    na = dict(e.split(": ", 1) for e in samples["not_assessed_genes"].iloc[0])
+    assert na["CYP2C19"].startswith("not assessed: broken.chr10.vcf failed: could not read records")
+    assert "TPMT" not in na
+    calls = call_input(res.genotypes, res.samples, kb_dir, tmp_path / "out" / "calls.parquet")
+    assert set(calls.loc[calls["gene"] == "CYP2C19", "status"]) == {"not_assessed"}
+    assert set(calls.loc[(calls["gene"] == "TPMT") & (calls["rank"] == 1), "status"]) == {"called"}

@@ -119,6 +119,13 @@ def test_inputs_are_files_never_merged_by_sample_name(run):
     out, _ = run
     assert sorted(p.name for p in (out / "ingest").iterdir()) == [
         "HG00096_sample", "HG00103_sample", "cohort", "cohort_by_chrom", "copy_truncated", "mixed"]
+    # Every stage's table says which input it holds: a column (samples, genotypes) and the file's metadata.
+    for stage, table in (("calls", schema.CALLS), ("phenotypes", schema.PHENOTYPES), ("guidance", schema.GUIDANCE),
+                         ("predictions", schema.PREDICTIONS)):
+        path = sharding.stage_file(out, stage, "HG00103_sample", "part-000")
+        assert schema.read_metadata(path)["input_id"] == "HG00103_sample", stage
+    samples = sharding.read_part_samples(out, "HG00103_sample", "part-000")
+    assert samples[["sample_id", "input_id", "source_file"]].values.tolist() == [["SAMPLE", "HG00103_sample", "sample.vcf.gz"]]
     manifest = (out / "inputs_manifest.tsv").read_text()
     assert "HG00096_sample\ttrue\t" in manifest and "people/HG00096/sample.vcf.gz" in manifest
 

@@ -168,6 +168,8 @@ def predict_pipeline_files(models: list[DoseModel], phenotypes_path: str | Path,
                 "label": "model estimate; read next to the CPIC guidance, not instead of it"}
     if len(models) == 1:
         metadata |= _metadata(models[0])
+    # The input travels with the table, as in calls/phenotypes/guidance (a patient is input + sample).
+    metadata["input_id"] = schema.read_metadata(phenotypes_path).get("input_id", "")
     schema.write_table(pred, out, schema.PREDICTIONS, metadata=metadata)
     return pred
 

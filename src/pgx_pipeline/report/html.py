@@ -82,9 +82,10 @@ def _model_card_hrefs(tables: InputTables, out_dir: Path) -> dict[str, str]:
 
 def render_reports(
     results_dir: str | os.PathLike, input_id: str, out_dir: str | os.PathLike, *, report_date: str,
-    part: str = "part-000",
+    part: str = "part-000", fhir: bool = False,
 ) -> dict[str, str]:
-    """Write `<safe>.html`, `<safe>.json` and `<safe>.outside_calls.tsv` per sample of one part of an input.
+    """Write `<safe>.html`, `<safe>.json` and `<safe>.outside_calls.tsv` per sample of one part of an input, and
+    with `fhir` the FHIR Genomics Reporting bundle `<safe>.fhir.json` (report/fhir.py) from the same context.
 
     Returns {sample_id: file stem}. Failed samples still get a report that says why they failed.
     """
@@ -99,6 +100,10 @@ def render_reports(
         write_text_atomic(out / f"{stem}.html", render_patient_html(ctx))
         write_text_atomic(out / f"{stem}.json", exports.sample_json(ctx))
         write_text_atomic(out / f"{stem}.outside_calls.tsv", exports.outside_call_tsv(ctx))
+        if fhir:
+            from .fhir import bundle_json
+
+            write_text_atomic(out / f"{stem}.fhir.json", bundle_json(ctx))
     return names
 
 

@@ -95,15 +95,18 @@ def render_reports(
     tables = load_input_tables(results_dir, input_id, part)
     names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
     cards = _model_card_hrefs(tables, out)
+    validator = None
+    if fhir:
+        from .fhir import Validator, bundle_json
+
+        validator = Validator()
     for ctx in sample_contexts(tables, report_date=report_date, model_card_hrefs=cards):
         stem = names[ctx["header"]["sample_id"]]
         write_text_atomic(out / f"{stem}.html", render_patient_html(ctx))
         write_text_atomic(out / f"{stem}.json", exports.sample_json(ctx))
         write_text_atomic(out / f"{stem}.outside_calls.tsv", exports.outside_call_tsv(ctx))
-        if fhir:
-            from .fhir import bundle_json
-
-            write_text_atomic(out / f"{stem}.fhir.json", bundle_json(ctx))
+        if validator is not None:
+            write_text_atomic(out / f"{stem}.fhir.json", bundle_json(ctx, validator))
     return names
 
 

@@ -30,8 +30,10 @@ IG = "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/"
 
 
 def _stage(root: Path, kb_dir: Path, input_id: str, vcfs: list[Path], *, absent_is_reference: bool,
-           outside: Path | None = None) -> Path:
-    """Ingest, call, phenotype and guidance of one input in the workflow's results layout (one part)."""
+           outside: Path | None = None, strip_phase: bool = False) -> Path:
+    """Ingest, call, phenotype and guidance of one input in the workflow's results layout (one part).
+
+    `strip_phase` rewrites the ingested genotypes as unphased (what an unphased VCF of the same samples gives)."""
     from pgx_pipeline.calling.call import call_input
     from pgx_pipeline.calling.outside import read_outside_calls
     from pgx_pipeline.guidance import run_guidance_stage
@@ -43,6 +45,14 @@ def _stage(root: Path, kb_dir: Path, input_id: str, vcfs: list[Path], *, absent_
     ingest_vcf(vcfs, kb_dir, sharding.ingest_dir(root, input_id) / "genes-0", input_id=input_id,
                absent_is_reference=absent_is_reference, n_parts=1)
     part = "part-000"
+    if strip_phase:
+        import pandas as pd
+
+        from pgx_pipeline import schema
+
+        for path in sharding.group_files(root, input_id, part, "genotypes"):
+            geno = pd.read_parquet(path).assign(phased=False, phase_set=None)
+            schema.write_table(geno, path, schema.GENOTYPES, schema.read_metadata(path))
     samples = sharding.group_files(root, input_id, part, "samples")
     ids = list(sharding.read_samples(samples)["sample_id"])
     oc = read_outside_calls(outside, ids) if outside else []
@@ -66,11 +76,11 @@ def bundled(kb_dir, tmp_path_factory) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def panel(kb_dir, tmp_path_factory) -> list[dict]:
+def panel_vcfs(tmp_path_factory) -> list[Path]:
     """30 samples of the 1000 Genomes panel, every 100th of its 3,202, all pharmacogenes the panel holds."""
     if not PANEL38.is_dir():
         pytest.skip(f"1000 Genomes panel not found at {PANEL38}")
-    work = tmp_path_factory.mktemp("fhir-panel")
+    work = tmp_path_factory.mktemp("fhir-panel-vcfs")
     names = subprocess.run(["bcftools", "query", "-l", str(PANEL38 / "CYP2C19.vcf.gz")], capture_output=True,
                            text=True, check=True).stdout.split()
     chosen = names[::100][:30]
@@ -82,7 +92,13 @@ def panel(kb_dir, tmp_path_factory) -> list[dict]:
                         str(PANEL38 / f"{gene}.vcf.gz")], check=True)
         subprocess.run(["tabix", "-p", "vcf", str(out)], check=True)
         vcfs.append(out)
-    root = _stage(work / "results", kb_dir, "panel", vcfs, absent_is_reference=True)
+    return vcfs
+
+
+@pytest.fixture(scope="module")
+def panel(kb_dir, panel_vcfs, tmp_path_factory) -> list[dict]:
+    root = _stage(tmp_path_factory.mktemp("fhir-panel") / "results", kb_dir, "panel", panel_vcfs,
+                  absent_is_reference=True)
     return list(sample_contexts(load_input_tables(root, "panel"), report_date=DATE))
 
 
@@ -328,3 +344,25 @@ def test_thirty_panel_patients_validate_and_round_trip(panel):
         seen_absent += len([o for o in _resources(b, "Observation") if o.get("dataAbsentReason")])
     assert seen_absent >= 30  # HLA-A and HLA-B are never typed from a VCF
     print(f"panel: {seen_ambiguous} ambiguous gene calls, {seen_absent} not-assessed statements")
+
+
+@pytest.mark.slow
+def test_real_ambiguous_calls_carry_every_candidate(kb_dir, panel_vcfs, tmp_path):
+    """The same 30 panel patients with the phase stripped: real ambiguous calls (several diplotypes fit the
+    unphased genotypes), each exported with all its candidates and each candidate's phenotype."""
+    root = _stage(tmp_path / "results", kb_dir, "unphased", panel_vcfs, absent_is_reference=True, strip_phase=True)
+    contexts = list(sample_contexts(load_input_tables(root, "unphased"), report_date=DATE))
+    n = 0
+    for ctx in contexts:
+        b = _check_bundle(ctx)
+        _check_round_trip(ctx, b)
+        for g in (g for g in ctx["genes"] if g["status"] == "ambiguous"):
+            n += 1
+            (geno,) = [o for o in _resources(b, "Observation", "genotype")
+                       if o["valueCodeableConcept"]["text"].startswith(g["gene"] + " ")]
+            want = [c["diplotype"] for c in g["candidates"]]
+            assert len(want) >= 2
+            assert geno["valueCodeableConcept"]["text"] == f"{g['gene']} " + " or ".join(want)
+            assert [c["valueCodeableConcept"]["text"] for c in _component(geno, "http://loinc.org", "84413-4")] == want
+    assert n >= 1, n  # measured: 2 (PharmCAT's scoring resolves most unphased genotypes to one diplotype)
+    print(f"unphased panel: {n} ambiguous gene calls exported with every candidate")

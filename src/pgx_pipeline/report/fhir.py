@@ -31,8 +31,6 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import __version__
-
 # ---------------------------------------------------------------- code systems and profiles (IG v3.0.0)
 IG = "http://hl7.org/fhir/uv/genomics-reporting"
 PROFILE = {

@@ -1,4 +1,4 @@
-# Clinician reports: one HTML + JSON (+ outside-call TSV) per sample and input, then the cohort summary.
+# Clinician reports: one HTML + JSON (+ outside-call TSV and FHIR bundle) per sample and input, then the cohort summary.
 # The report code lives in pgx_pipeline.report; these rules only name files.
 
 
@@ -41,7 +41,7 @@ rule render_patient_reports:
         date=config.get("report_date") or "",
     shell:
         "pgx-pipeline report patients --results {params.results} --input-id {wildcards.input_id} "
-        "--part {params.part} --out {output} --report-date '{params.date}' 2> {log}"
+        "--part {params.part} --out {output} --report-date '{params.date}' --fhir 2> {log}"
 
 
 # An input of several parts gets one report folder per part: reports/<input>/<part>/.

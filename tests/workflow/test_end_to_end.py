@@ -117,7 +117,7 @@ def test_a_run_whose_every_input_failed_exits_non_zero(tmp_path):
 def _digest(reports: Path) -> dict:
     """What a reviewer signs off: calls, phenotypes and the recommendation chosen per drug and guideline."""
     out = {}
-    for path in sorted(reports.glob("*.json")):
+    for path in sorted(p for p in reports.glob("*.json") if not p.name.endswith(".fhir.json")):
         d = json.loads(path.read_text())
         genes = {g["gene"]: f"{g['diplotype']} | {g.get('phenotype')} | {g.get('activity_score')} | {g['status']}" for g in d["genes"]}
         drugs = {}
@@ -136,6 +136,20 @@ def test_report_json_snapshot(run_dir):
         pytest.skip("snapshot written; review it and commit")
     expected = json.loads(SNAPSHOT.read_text())
     assert got == expected
+
+
+def test_fhir_bundles_beside_the_reports(run_dir):
+    """The report rule writes <sample>.fhir.json beside each HTML and JSON; each parses with the R4B models."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    reports = run_dir / "reports" / "bundled_samples"
+    htmls = sorted(p.name.removesuffix(".html") for p in reports.glob("*.html"))
+    fhirs = sorted(p.name.removesuffix(".fhir.json") for p in reports.glob("*.fhir.json"))
+    assert htmls and fhirs == htmls
+    for stem in fhirs:
+        bundle = Bundle.model_validate_json((reports / f"{stem}.fhir.json").read_text())
+        (report,) = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "DiagnosticReport"]
+        assert report.subject.display == json.loads((reports / f"{stem}.json").read_text())["header"]["sample_id"]
 
 
 def test_sharded_run_gives_the_same_results(run_dir, tmp_path):

@@ -31,12 +31,28 @@ def report() -> None:
 @click.option("--part", default="part-000", show_default=True, help="Sample part of the input (see docs/SCHEMAS.md).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--report-date", default="", help="Date printed on the reports (YYYY-MM-DD); default today.")
-def patients(results_dir: str, input_id: str, part: str, out_dir: str, report_date: str) -> None:
-    """One HTML, JSON and outside-call TSV per sample of one part of INPUT_ID."""
+@click.option("--fhir", is_flag=True, help="Also write the FHIR Genomics Reporting bundle <sample>.fhir.json.")
+def patients(results_dir: str, input_id: str, part: str, out_dir: str, report_date: str, fhir: bool) -> None:
+    """One HTML, JSON and outside-call TSV (and with --fhir a FHIR bundle) per sample of one part of INPUT_ID."""
     from .html import render_reports
 
-    names = _run(render_reports, results_dir, input_id, out_dir, report_date=report_date or _today(), part=part)
+    names = _run(render_reports, results_dir, input_id, out_dir, report_date=report_date or _today(), part=part,
+                 fhir=fhir)
     click.echo(f"pgx-pipeline report: {len(names)} patient report(s) in {out_dir}", err=True)
+
+
+@report.command("fhir")
+@click.option("--results", "results_dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--input-id", required=True)
+@click.option("--part", default="part-000", show_default=True, help="Sample part of the input (see docs/SCHEMAS.md).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--report-date", default="", help="Date written on the bundles (YYYY-MM-DD); default today.")
+def fhir_cmd(results_dir: str, input_id: str, part: str, out_dir: str, report_date: str) -> None:
+    """One FHIR R4 Bundle (HL7 Genomics Reporting IG 3.0.0) per sample of one part of INPUT_ID: <sample>.fhir.json."""
+    from .fhir import render_fhir
+
+    names = _run(render_fhir, results_dir, input_id, out_dir, report_date=report_date or _today(), part=part)
+    click.echo(f"pgx-pipeline report: {len(names)} FHIR bundle(s) in {out_dir}", err=True)
 
 
 @report.command("cohort")

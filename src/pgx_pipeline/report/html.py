@@ -82,9 +82,10 @@ def _model_card_hrefs(tables: InputTables, out_dir: Path) -> dict[str, str]:
 
 def render_reports(
     results_dir: str | os.PathLike, input_id: str, out_dir: str | os.PathLike, *, report_date: str,
-    part: str = "part-000",
+    part: str = "part-000", fhir: bool = False,
 ) -> dict[str, str]:
-    """Write `<safe>.html`, `<safe>.json` and `<safe>.outside_calls.tsv` per sample of one part of an input.
+    """Write `<safe>.html`, `<safe>.json` and `<safe>.outside_calls.tsv` per sample of one part of an input, and
+    with `fhir` the FHIR Genomics Reporting bundle `<safe>.fhir.json` (report/fhir.py) from the same context.
 
     Returns {sample_id: file stem}. Failed samples still get a report that says why they failed.
     """
@@ -94,11 +95,18 @@ def render_reports(
     tables = load_input_tables(results_dir, input_id, part)
     names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
     cards = _model_card_hrefs(tables, out)
+    validator = None
+    if fhir:
+        from .fhir import Validator, bundle_json
+
+        validator = Validator()
     for ctx in sample_contexts(tables, report_date=report_date, model_card_hrefs=cards):
         stem = names[ctx["header"]["sample_id"]]
         write_text_atomic(out / f"{stem}.html", render_patient_html(ctx))
         write_text_atomic(out / f"{stem}.json", exports.sample_json(ctx))
         write_text_atomic(out / f"{stem}.outside_calls.tsv", exports.outside_call_tsv(ctx))
+        if validator is not None:
+            write_text_atomic(out / f"{stem}.fhir.json", bundle_json(ctx, validator))
     return names
 
 

@@ -1,0 +1,571 @@
+"""FHIR R4 export of one patient's report: a Bundle following the HL7 Genomics Reporting IG v3.0.0 (STU3).
+
+The bundle is a translation of the report context (`context.build_sample_context`), the dict the HTML and the JSON
+export render, so the three can never disagree. The mapping (resources, profiles, codes, simplifications) is
+documented in docs/FHIR.md; in short:
+
+- Patient: the (input, VCF sample) pair, nothing else;
+- DiagnosticReport (genomic-report): code LOINC 51969-4, every observation as a result, the MedicationRecommendation
+  tasks as recommended-action extensions, the pipeline, knowledge base and what was not assessed as coded notes;
+- per gene a Genotype observation (LOINC 84413-4, gene as HGNC 48018-6, GRCh38 62374-4); an ambiguous call lists
+  every candidate diplotype, one component each, and picks none;
+- per gene (per candidate when ambiguous) a phenotype: a TherapeuticImplication without a medication, derived from
+  the genotype, its phenotype in the therapeutic-implication component (LOINC answer codes where the IG has one);
+- genes not called or not assessed: a plain Observation with a dataAbsentReason (the Genotype profile requires a
+  value) saying so and why;
+- per drug and guideline row a TherapeuticImplication (medication assessed LOINC 51963-7, the phenotypes it was
+  looked up with, the recommendation as conclusion-string, the strength as evidence level LOINC 93044-6, the
+  guideline and its source as a citation), and for advice that changes prescribing a MedicationRecommendation task.
+
+Resources are built as plain dicts and validated by `fhir.resources` R4B models (R4B is wire-compatible with R4 for
+every resource used here; `fhir.resources` 8 defaults to R5). Ids are UUID5 over (input, sample, resource key):
+the same input gives a byte-identical bundle, and every reference is a `urn:uuid:` fullUrl inside the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+# ---------------------------------------------------------------- code systems and profiles (IG v3.0.0)
+IG = "http://hl7.org/fhir/uv/genomics-reporting"
+PROFILE = {
+    "report": f"{IG}/StructureDefinition/genomic-report",
+    "genotype": f"{IG}/StructureDefinition/genotype",
+    "implication": f"{IG}/StructureDefinition/therapeutic-implication",
+    "recommendation": f"{IG}/StructureDefinition/medication-recommendation",
+}
+EXT_RECOMMENDED_ACTION = f"{IG}/StructureDefinition/recommended-action"
+EXT_REPORT_NOTE = f"{IG}/StructureDefinition/genomic-report-note"
+EXT_ANNOTATION_CODE = f"{IG}/StructureDefinition/annotation-code"
+EXT_RELATED_ARTIFACT = "http://hl7.org/fhir/StructureDefinition/workflow-relatedArtifact"
+TBD = f"{IG}/CodeSystem/tbd-codes-cs"
+ANNOTATION_TYPES = f"{IG}/CodeSystem/coded-annotation-types-cs"
+LOINC = "http://loinc.org"
+HGNC = "http://www.genenames.org"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
+DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+# Our own codes for what neither LOINC nor the IG names (documented in docs/FHIR.md).
+LOCAL = "urn:pgx-pipeline:fhir-codes"
+SAMPLE_ID_SYSTEM = "urn:pgx-pipeline:vcf-sample"
+
+# Fixed namespace of every resource id: uuid5(NAMESPACE, input \x1f sample \x1f key).
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:pgx-pipeline:fhir-export")
+
+# HGNC ids, checked against CPIC's gene table (cpicpgx/cpic-data, `gene.hgncid`) and, for CYP2C19, CYP2C9 and
+# VKORC1, against the IG's own examples. A gene missing here keeps its symbol as text only.
+HGNC_IDS = {
+    "ABCG2": "HGNC:74", "CACNA1S": "HGNC:1397", "CFTR": "HGNC:1884", "CYP2B6": "HGNC:2615",
+    "CYP2C19": "HGNC:2621", "CYP2C9": "HGNC:2623", "CYP2D6": "HGNC:2625", "CYP3A4": "HGNC:2637",
+    "CYP3A5": "HGNC:2638", "CYP4F2": "HGNC:2645", "DPYD": "HGNC:1806", "G6PD": "HGNC:4057",
+    "IFNL3": "HGNC:18365", "NAT2": "HGNC:7646", "NUDT15": "HGNC:23063", "RYR1": "HGNC:10483",
+    "SLCO1B1": "HGNC:10959", "TPMT": "HGNC:12014", "UGT1A1": "HGNC:12530", "VKORC1": "HGNC:23663",
+    "HLA-A": "HGNC:4931", "HLA-B": "HGNC:4932", "MT-RNR1": "HGNC:7470",
+}
+# The IG's GeneticTherapeuticImplicationsVS (LOINC answers), for the CPIC phenotypes that have one; others
+# (Likely Poor Metabolizer, Deficient, Malignant Hyperthermia Susceptibility, ...) are sent as text only, which the
+# extensible binding allows.
+PHENOTYPE_LOINC = {
+    "ultrarapid metabolizer": ("LA10315-2", "Ultrarapid metabolizer"),
+    "rapid metabolizer": ("LA25390-8", "Rapid metabolizer"),
+    "normal metabolizer": ("LA25391-6", "Normal metabolizer"),
+    "intermediate metabolizer": ("LA10317-8", "Intermediate metabolizer"),
+    "poor metabolizer": ("LA9657-3", "Poor metabolizer"),
+    "increased function": ("LA25392-4", "Increased function"),
+    "normal function": ("LA25393-2", "Normal function"),
+    "decreased function": ("LA25395-7", "Decreased function"),
+    "poor function": ("LA25394-0", "Poor function"),
+}
+# Medication Recommendation codes (LOINC LL4049-4, as used in the IG's examples). Our guidance says "another
+# drug" or "a dose change" without the direction, so only the first is ever coded; a dose change stays text.
+CONSIDER_ALTERNATIVE = ("LA26421-0", "Consider alternative medication")
+# Labels that mean the advice changes prescribing (context.PRIORITIES); only these become MedicationRecommendations.
+ACTIONABLE = ("act", "consider", "confirm")
+
+CATEGORIES = [
+    {"coding": [{"system": OBS_CATEGORY, "code": "laboratory"}]},
+    {"coding": [{"system": V2_0074, "code": "GE"}]},
+]
+
+
+def _code(system: str, code: str, display: str | None = None, text: str | None = None) -> dict:
+    coding = {"system": system, "code": code}
+    if display:
+        coding["display"] = display
+    cc: dict[str, Any] = {"coding": [coding]}
+    if text:
+        cc["text"] = text
+    return cc
+
+
+def _gene_cc(gene: str) -> dict:
+    hgnc = HGNC_IDS.get(gene)
+    return _code(HGNC, hgnc, gene) if hgnc else {"text": gene}
+
+
+def _phenotype_cc(text: str) -> dict:
+    """A phenotype as CodeableConcept: the text as the report says it, the IG's LOINC answer when there is one.
+
+    `text` is either a bare phenotype or a guideline key "GENE: phenotype"."""
+    _, sep, rest = text.partition(": ")
+    hit = PHENOTYPE_LOINC.get((rest if sep else text).strip().lower())
+    return _code(LOINC, hit[0], hit[1], text) if hit else {"text": text}
+
+
+def _note(text: str) -> dict:
+    return {"text": text}
+
+
+def _local(code: str, value: str) -> dict:
+    """A component in our own code system, value as text (status labels, activity score...)."""
+    return {"code": _code(LOCAL, code), "valueString": value}
+
+
+# ---------------------------------------------------------------- bundle
+class _Ids:
+    """Deterministic ids: the same (input, sample, key) always gives the same UUID."""
+
+    def __init__(self, input_id: str, sample_id: str) -> None:
+        self._prefix = f"{input_id}\x1f{sample_id}\x1f"
+        self._done: dict[str, str] = {}
+
+    def __call__(self, key: str) -> str:
+        if key not in self._done:
+            self._done[key] = str(uuid.uuid5(NAMESPACE, self._prefix + key))
+        return self._done[key]
+
+    def ref(self, key: str, display: str | None = None) -> dict:
+        r = {"reference": f"urn:uuid:{self(key)}"}
+        if display:
+            r["display"] = display
+        return r
+
+
+def build_bundle_dict(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The report context of one sample as a FHIR R4 Bundle (type collection), as a plain dict (not validated)."""
+    h = ctx["header"]
+    ids = _Ids(h["input_id"], h["sample_id"])
+    patient = ids.ref("patient", h["sample_id"])
+    date = h["report_date"]
+    base = {"subject": patient, "effectiveDateTime": date}
+    entries: list[tuple[str, dict]] = []
+    results: list[dict] = []
+
+    entries.append(("patient", {
+        "resourceType": "Patient",
+        "identifier": [{
+            "system": SAMPLE_ID_SYSTEM,
+            "value": h["sample_id"],
+            "type": {"text": f"VCF sample of input {h['input_id']} ({h.get('source_file') or 'unknown file'})"},
+        }],
+    }))
+
+    genes = {g["gene"]: g for g in ctx["genes"]}
+    gene_keys: dict[str, str] = {}  # gene -> key of the observation that states its result (or its absence)
+    for g in ctx["genes"]:
+        key, resources = _gene_resources(g, ids, base, h)
+        gene_keys[g["gene"]] = key
+        for k, res in resources:
+            entries.append((k, res))
+            results.append(ids.ref(k, res.get("_display")))
+    # Genes the report lists as not assessed that have no row of their own (HLA typing never supplied).
+    for na in ctx["not_assessed"]:
+        gene = na["gene"]
+        if gene in genes or gene.endswith(" structural variants") or gene in gene_keys:
+            continue
+        key = f"genotype/{gene}"
+        gene_keys[gene] = key
+        entries.append((key, _absent(gene, "not_assessed", [na["what"]], ids, base, drugs=na["drugs"])))
+        results.append(ids.ref(key, f"{gene}: not assessed"))
+
+    # A guideline gene with no result anywhere in the report still gets an explicit statement to derive from.
+    for d in ctx["drugs"]:
+        for gl in d["guidelines"]:
+            for gene in gl["genes"]:
+                if gene not in gene_keys:
+                    key = gene_keys[gene] = f"genotype/{gene}"
+                    entries.append((key, _absent(gene, "no_result", [f"{gene} has no result in this report."],
+                                                 ids, base)))
+                    results.append(ids.ref(key, f"{gene}: no result"))
+
+    tasks: list[dict] = []
+    for d in ctx["drugs"]:
+        for i, gl in enumerate(d["guidelines"]):
+            key = f"implication/{d['drug']}/{gl['source']}/{i}"
+            entries.append((key, _implication(d["drug"], gl, ids, base, gene_keys)))
+            results.append(ids.ref(key, f"{d['drug']} ({gl['source']}): {gl['priority_label']}"))
+            if gl["shows_advice"] and gl["priority"] in ACTIONABLE:
+                tkey = f"recommendation/{d['drug']}/{gl['source']}/{i}"
+                entries.append((tkey, _recommendation(d["drug"], gl, ids, key, patient, date)))
+                tasks.append({"url": EXT_RECOMMENDED_ACTION,
+                              "valueReference": ids.ref(tkey, f"{d['drug']}: {gl['priority_label']}")})
+
+    entries.insert(1, ("report", _report(ctx, ids, patient, results, tasks)))
+    for _, res in entries:
+        res.pop("_display", None)
+    return {
+        "resourceType": "Bundle",
+        "id": ids("bundle"),
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{ids('bundle')}"},
+        "type": "collection",
+        "entry": [{"fullUrl": f"urn:uuid:{ids(k)}", "resource": {"id": ids(k), **res}} for k, res in entries],
+    }
+
+
+def _report(ctx: dict, ids: _Ids, patient: dict, results: list[dict], tasks: list[dict]) -> dict:
+    h, s = ctx["header"], ctx["summary"]
+    failed = h["status"] != "ok"
+    notes = [
+        ("test-methodology",
+         f"pgx-pipeline {h['pipeline_version']}: star alleles called from the SNV genotypes of a VCF with PharmCAT's "
+         f"Named Allele Matcher rules, genome build {h['genome_build']}; absent positions {h['absent_positions']}. "
+         f"Knowledge base {h['kb_data_version']} ({h['kb_source']}). Input file: {h.get('source_file') or 'unknown'}."),
+    ]
+    if h["kb_stale_files"]:
+        notes.append(("test-disclaimer", "Stale knowledge-base files: " + "; ".join(h["kb_stale_files"])))
+    for na in ctx["not_assessed"]:
+        drugs = f" Drugs affected: {', '.join(na['drugs'])}." if na["drugs"] else ""
+        notes.append(("test-disclaimer", f"NOT ASSESSED: {na['gene']}. {na['what']}{drugs}"))
+    for m in h.get("input_notes") or []:
+        notes.append(("test-disclaimer", str(m)))
+    if failed:
+        conclusion = f"No result: the analysis of this sample failed ({h.get('error') or 'no reason recorded'})."
+    else:
+        acts = [f"{a['drug']} ({a['source']}): {a['priority_label']}" for a in s["actions"]]
+        conclusion = (
+            f"{s['n_drugs']} drug(s) looked up; "
+            + (f"{len(acts)} guideline result(s) that change prescribing or need the genotype confirmed: "
+               + "; ".join(acts) + "." if acts else "no guideline result changes prescribing.")
+            + (f" Not assessed: {', '.join(s['not_assessed_genes'])}." if s["not_assessed_genes"] else "")
+        )
+    return {
+        "resourceType": "DiagnosticReport",
+        "meta": {"profile": [PROFILE["report"]]},
+        "extension": tasks + [
+            {"url": EXT_REPORT_NOTE, "valueAnnotation": {
+                "extension": [{"url": EXT_ANNOTATION_CODE, "valueCodeableConcept": _code(ANNOTATION_TYPES, kind)}],
+                "text": text}}
+            for kind, text in notes
+        ],
+        "status": "cancelled" if failed else "final",
+        "category": [{"coding": [{"system": V2_0074, "code": "GE"}]}],
+        "code": _code(LOINC, "51969-4", "Genetic analysis report", "Pharmacogenomic report"),
+        "subject": patient,
+        "effectiveDateTime": h["report_date"],
+        **({"result": results} if results else {}),
+        "conclusion": conclusion,
+    }
+
+
+def _observation(profile: str | None, code: dict, base: dict, **fields) -> dict:
+    obs: dict[str, Any] = {"resourceType": "Observation"}
+    if profile:
+        obs["meta"] = {"profile": [profile]}
+    obs.update({"status": "final", "category": CATEGORIES, "code": code, **base})
+    obs.update({k: v for k, v in fields.items() if v not in (None, [], {})})
+    return obs
+
+
+def _gene_resources(g: dict, ids: _Ids, base: dict, h: dict) -> tuple[str, list[tuple[str, dict]]]:
+    """The genotype observation of one gene (or its absence) and its phenotype observation(s)."""
+    gene, status = g["gene"], g["status"]
+    key = f"genotype/{gene}"
+    if status in ("not_called", "not_assessed"):
+        return key, [(key, _absent(gene, status, g["notes"], ids, base))]
+    if status == "ambiguous":
+        value = " or ".join(c["diplotype"] for c in g["candidates"])
+    else:
+        value = g["diplotype"]
+    components = [
+        {"code": _code(LOINC, "48018-6", "Gene studied [ID]"), "valueCodeableConcept": _gene_cc(gene)},
+        {"code": _code(LOINC, "62374-4", "Human reference sequence assembly version"),
+         "valueCodeableConcept": _code(LOINC, "LA26806-2", "GRCh38")},
+        {"code": _code(LOCAL, "call-status", "Call status"), "valueCodeableConcept": {"text": g["status_label"]}},
+    ]
+    # Every candidate of an ambiguous call, in the matcher's rank order; none is picked.
+    for c in g["candidates"]:
+        components.append({"code": _code(LOINC, "84413-4", "Genotype display name", "Candidate diplotype"),
+                           "valueCodeableConcept": {"text": c["diplotype"]}})
+    if g["missing_positions"]:
+        components.append(_local("missing-positions", ", ".join(str(p) for p in g["missing_positions"])))
+    method = (
+        "Outside call supplied with the input; not made from the VCF"
+        if status == "outside_call" else
+        "Star-allele calling from SNV genotypes in a VCF (PharmCAT Named Allele Matcher rules); "
+        "copy number and structural variants not assessed"
+    )
+    genotype = _observation(
+        PROFILE["genotype"], _code(LOINC, "84413-4", "Genotype display name"), base,
+        valueCodeableConcept={"text": f"{gene} {value}"},
+        interpretation=([_code(V3_INTERPRETATION, "IND", "Indeterminate",
+                               f"Ambiguous: {len(g['candidates'])} diplotypes fit the data equally well")]
+                        if status == "ambiguous" else None),
+        method={"text": method},
+        note=[_note(t) for t in g["notes"]],
+        component=components,
+    )
+    genotype["_display"] = f"{gene} {value}"
+    out = [(key, genotype)]
+    # Phenotype(s): one per candidate when ambiguous, so each candidate's phenotype travels with it.
+    if status == "ambiguous":
+        phenos = [(f"phenotype/{gene}/{i + 1}", c["diplotype"], c["phenotype"], c["activity_score"],
+                   f"Phenotype if {gene} is {c['diplotype']} (candidate {i + 1} of {len(g['candidates'])}); "
+                   "confirm the genotype before acting on it")
+                  for i, c in enumerate(g["candidates"])]
+    else:
+        phenos = [(f"phenotype/{gene}", g["diplotype"], g["phenotype"], g["activity_score"], None)]
+    for pkey, dip, pheno, score, caveat in phenos:
+        if not pheno:
+            continue
+        comps = [{"code": _code(TBD, "therapeutic-implication", "Therapeutic Implication"),
+                  "valueCodeableConcept": _phenotype_cc(pheno)},
+                 {"code": _code(LOINC, "48018-6", "Gene studied [ID]"), "valueCodeableConcept": _gene_cc(gene)}]
+        if score:
+            comps.append(_local("activity-score", str(score)))
+        if status == "ambiguous":
+            comps.append({"code": _code(LOINC, "84413-4", "Genotype display name", "Candidate diplotype"),
+                          "valueCodeableConcept": {"text": dip}})
+        obs = _observation(
+            PROFILE["implication"], _code(TBD, "therapeutic-implication", "Therapeutic Implication"), base,
+            derivedFrom=[ids.ref(key, f"{gene} {value}")],
+            note=[_note(caveat)] if caveat else None,
+            component=comps,
+        )
+        obs["_display"] = f"{gene}: {pheno}" + (f" (if {dip})" if caveat else "")
+        out.append((pkey, obs))
+    return key, out
+
+
+def _absent(gene: str, status: str, notes: list[str], ids: _Ids, base: dict, drugs: list[str] | None = None) -> dict:
+    """A gene with no result: not the Genotype profile (it requires a value), a plain Observation saying why."""
+    reason = ("not-performed", "Not Performed") if status == "not_assessed" else ("unknown", "Unknown")
+    label = {"not_assessed": "Not assessed", "not_called": "Not called"}.get(status, "No result")
+    text = list(notes)
+    if drugs:
+        text.append(f"Drugs without a genotype-based recommendation because of this: {', '.join(drugs)}.")
+    return _observation(
+        None, _code(LOINC, "84413-4", "Genotype display name"), base,
+        dataAbsentReason=_code(DATA_ABSENT, reason[0], reason[1], f"{gene}: {label}"),
+        note=[_note(t) for t in text] or [_note(f"{gene}: {label}")],
+        component=[
+            {"code": _code(LOINC, "48018-6", "Gene studied [ID]"), "valueCodeableConcept": _gene_cc(gene)},
+            {"code": _code(LOCAL, "call-status", "Call status"), "valueCodeableConcept": {"text": label}},
+        ],
+    )
+
+
+def _implication(drug: str, gl: dict, ids: _Ids, base: dict, gene_keys: dict[str, str]) -> dict:
+    """One guideline row of one drug as a TherapeuticImplication."""
+    comps = [{"code": _code(LOINC, "51963-7", "Medication assessed"),
+              "valueCodeableConcept": {"text": drug}}]
+    comps += [{"code": _code(TBD, "therapeutic-implication", "Therapeutic Implication"),
+               "valueCodeableConcept": _phenotype_cc(p)} for p in gl["phenotypes"]]
+    if gl["recommendation"]:
+        comps.append({"code": _code(TBD, "conclusion-string", "Conclusion Text"),
+                      "valueString": gl["recommendation"]})
+    if gl["classification"]:
+        comps.append({"code": _code(LOINC, "93044-6", "Level of evidence"),
+                      "valueCodeableConcept": {"text": f"{gl['source']} {gl['classification']}"}})
+    comps.append({"code": _code(LOCAL, "guidance-status", "Guidance status"),
+                  "valueCodeableConcept": _code(LOCAL, gl["status"], gl["status_label"])})
+    comps.append({"code": _code(LOCAL, "report-label", "Report label"),
+                  "valueCodeableConcept": _code(LOCAL, gl["priority"], gl["priority_label"])})
+    artifact: dict[str, Any] = {"type": "citation", "label": gl["source"],
+                                "display": " ".join(x for x in (gl["guideline"], gl["guideline_version"]) if x)
+                                or gl["source"]}
+    if gl["url"]:
+        artifact["url"] = gl["url"]
+    derived = [ids.ref(gene_keys[g], g) for g in gl["genes"] if g in gene_keys]
+    notes = list(gl["implications"])
+    if gl["reason"]:
+        notes.append(gl["reason"])
+    notes += gl["messages"]
+    if gl["population"] and gl["population"] != "general":
+        notes.append(f"Population: {gl['population']}")
+    return _observation(
+        PROFILE["implication"], _code(TBD, "therapeutic-implication", "Therapeutic Implication"), base,
+        extension=[{"url": EXT_RELATED_ARTIFACT, "valueRelatedArtifact": artifact}],
+        derivedFrom=derived,
+        note=[_note(t) for t in notes],
+        component=comps,
+    )
+
+
+def _recommendation(drug: str, gl: dict, ids: _Ids, implication_key: str, patient: dict, date: str) -> dict:
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "meta": {"profile": [PROFILE["recommendation"]]},
+        "status": "requested",
+        "intent": "proposal",
+        "description": f"{drug} ({gl['source']}): {gl['recommendation']}",
+        "for": patient,
+        "authoredOn": date,
+        "reasonReference": ids.ref(implication_key, f"{drug} ({gl['source']})"),
+    }
+    if gl["alternate_drug"]:
+        task["code"] = _code(LOINC, *CONSIDER_ALTERNATIVE)
+    if gl["priority"] == "confirm":
+        task["note"] = [_note(gl["reason"] or "The genotype is ambiguous: confirm it before acting.")]
+    return task
+
+
+# ---------------------------------------------------------------- validation and output
+def validate(bundle: dict[str, Any]):
+    """Parse the whole bundle with the `fhir.resources` R4B models; raises pydantic.ValidationError when invalid."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    return Bundle.model_validate(bundle)
+
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_REFERENCE = re.compile(r'\{"reference":"urn:uuid:' + _UUID + r'"(?:,"display":"(?:[^"\\]|\\.)+")?\}')
+_ID = re.compile(r'^\{"id":"' + _UUID + '"')  # entries are written id first
+
+
+def _canonical(resource: dict[str, Any]) -> str:
+    """A resource as JSON with its id, references and reference displays replaced by fixed values: what the R4B
+    models check of those (an id's and a `urn:uuid:` reference's pattern, a non-empty display) holds for every value
+    this module writes, so two resources with the same canonical form are both valid or both invalid."""
+    text = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+    return _ID.sub('{"id":"x"', _REFERENCE.sub('{"reference":"x"}', text), count=1)
+
+
+class Validator:
+    """Validates bundles with the R4B models, each distinct resource (canonical form) once.
+
+    Validating a whole ~250-resource bundle takes ~0.4 s; the implications of one drug and phenotype repeat from
+    patient to patient, so a part of a cohort validates a fraction of its resources. The bundle's own elements
+    (id, identifier, type, fullUrls) are validated for every bundle.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(self, bundle: dict[str, Any]) -> None:
+        from fhir.resources.R4B import get_fhir_model_class
+
+        for e in bundle["entry"]:
+            res = e["resource"]
+            key = _canonical(res)
+            if key not in self._seen:
+                get_fhir_model_class(res["resourceType"]).model_validate(res)
+                self._seen.add(key)
+        validate({**bundle, "entry": [{"fullUrl": e["fullUrl"]} for e in bundle["entry"]]})
+
+
+def build_bundle(ctx: dict[str, Any]):
+    """The validated R4B Bundle model of one report context."""
+    return validate(build_bundle_dict(ctx))
+
+
+def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
+    """The bundle as deterministic JSON (fixed key order, no timestamp but the report date), validated first.
+
+    Written from the dict the models validated: `model_dump_json` gives back the same JSON (tested) at twice the
+    cost of validation."""
+    bundle = build_bundle_dict(ctx)
+    (validator or Validator())(bundle)
+    return json.dumps(bundle, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def write_bundles(contexts: Iterable[dict[str, Any]], out_dir: str | os.PathLike, names: dict[str, str]) -> int:
+    """`<stem>.fhir.json` per context into out_dir (stems from `files.safe_filenames`); returns the count."""
+    from .files import write_text_atomic
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    validator = Validator()
+    for ctx in contexts:
+        write_text_atomic(out / f"{names[ctx['header']['sample_id']]}.fhir.json", bundle_json(ctx, validator))
+        n += 1
+    return n
+
+
+def render_fhir(results_dir: str | os.PathLike, input_id: str, out_dir: str | os.PathLike, *, report_date: str,
+                part: str = "part-000") -> dict[str, str]:
+    """`<stem>.fhir.json` for every sample of one part of an input, from the same tables as the reports."""
+    from .context import load_input_tables, sample_contexts
+    from .files import safe_filenames
+    from .html import _check_date
+
+    _check_date(report_date)
+    tables = load_input_tables(results_dir, input_id, part)
+    names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
+    write_bundles(sample_contexts(tables, report_date=report_date), out_dir, names)
+    return names
+
+
+# ---------------------------------------------------------------- reading back
+def read_back(bundle_text: str) -> dict[str, Any]:
+    """What a receiving system recovers from a bundle, keyed like the report JSON: per gene its status, diplotype,
+    candidates and phenotype; per drug its guideline rows (source, recommendation, strength, status, label).
+
+    Parses with the R4B models first, so only a valid bundle is read.
+    """
+    from fhir.resources.R4B.bundle import Bundle
+
+    bundle = Bundle.model_validate_json(bundle_text)
+    by_url = {e.fullUrl: e.resource for e in bundle.entry}
+
+    def comps(obs, system, code):
+        return [c for c in (obs.component or []) for cd in (c.code.coding or []) if cd.system == system and cd.code == code]
+
+    def text(cc):
+        return cc.text if cc.text is not None else cc.coding[0].display
+
+    genes: dict[str, dict] = {}
+    drugs: dict[str, list[dict]] = {}
+    for e in bundle.entry:
+        r = e.resource
+        if r.get_resource_type() != "Observation":
+            continue
+        profiles = list(r.meta.profile) if r.meta and r.meta.profile else []
+        code = r.code.coding[0]
+        gene_c = comps(r, LOINC, "48018-6")
+        if code.code == "84413-4":
+            gene = text(gene_c[0].valueCodeableConcept)
+            status = text(comps(r, LOCAL, "call-status")[0].valueCodeableConcept)
+            g = genes.setdefault(gene, {"phenotypes": {}})
+            g["status_label"] = status
+            if r.valueCodeableConcept is not None:
+                g["value"] = r.valueCodeableConcept.text.removeprefix(f"{gene} ")
+                g["candidates"] = [c.valueCodeableConcept.text for c in comps(r, LOINC, "84413-4")]
+            g["notes"] = [n.text for n in r.note or []]
+        elif PROFILE["implication"] in profiles and not comps(r, LOINC, "51963-7"):
+            gene = text(gene_c[0].valueCodeableConcept)
+            pheno = comps(r, TBD, "therapeutic-implication")[0].valueCodeableConcept.text
+            cand = comps(r, LOINC, "84413-4")
+            score = comps(r, LOCAL, "activity-score")
+            genes.setdefault(gene, {"phenotypes": {}})["phenotypes"][cand[0].valueCodeableConcept.text if cand else None] = {
+                "phenotype": pheno, "activity_score": score[0].valueString if score else None,
+                "derived_from": [d.reference for d in r.derivedFrom]}
+        elif PROFILE["implication"] in profiles:
+            drug = comps(r, LOINC, "51963-7")[0].valueCodeableConcept.text
+            art = r.extension[0].valueRelatedArtifact
+            rec = comps(r, TBD, "conclusion-string")
+            ev = comps(r, LOINC, "93044-6")
+            st = comps(r, LOCAL, "guidance-status")[0].valueCodeableConcept.coding[0]
+            lab = comps(r, LOCAL, "report-label")[0].valueCodeableConcept.coding[0]
+            drugs.setdefault(drug, []).append({
+                "source": art.label,
+                "url": art.url,
+                "recommendation": rec[0].valueString if rec else None,
+                "strength": ev[0].valueCodeableConcept.text.removeprefix(f"{art.label} ") if ev else None,
+                "phenotypes": [c.valueCodeableConcept.text for c in comps(r, TBD, "therapeutic-implication")],
+                "status": st.code,
+                "priority": lab.code,
+                "priority_label": lab.display,
+                "derived_from": [by_url[d.reference].get_resource_type() for d in r.derivedFrom],
+            })
+    return {"genes": genes, "drugs": drugs}
+
+
+__all__ = ["build_bundle_dict", "build_bundle", "bundle_json", "validate", "Validator", "write_bundles", "render_fhir",
+           "read_back", "HGNC_IDS"]

@@ -21,17 +21,21 @@ from tests.calling.conftest import run_calls
 from tests.vcf_text import write_vcf
 
 
-def _vcf(path, kb_dir, variants, phased=False):
-    """variants: (rsid, base1, base2[, phase set]) as PharmCAT's VcfBuilder.variation(gene, rsid, a1, a2)."""
-    pos = schema.read_table(kb_dir / "positions.parquet", schema.KB_POSITIONS).set_index("rsid")
-    records, fmt = [], "GT:PS" if any(len(v) == 4 for v in variants) else "GT"
-    for rsid, b1, b2, *ps in sorted(variants, key=lambda v: (pos.loc[v[0], "chromosome"], pos.loc[v[0], "position"])):
-        row = pos.loc[rsid]
-        alleles = [row["ref"], *row["alts"]]
-        gt = f"{alleles.index(b1)}{'|' if phased else '/'}{alleles.index(b2)}"
-        if fmt == "GT:PS":
-            gt += f":{ps[0] if ps else '.'}"
-        records.append(f"{row['chromosome']} {row['position']} {row['ref']} {','.join(row['alts'])} {gt}")
+def _vcf(path, kb_dir, gene, variants, phased=False):
+    """Every defining position of the gene, reference unless given in `variants`: (rsid, base1, base2[, phase set])
+    as PharmCAT's VcfBuilder.variation(gene, rsid, a1, a2) takes them ('.' = missing)."""
+    pos = schema.read_table(kb_dir / "positions.parquet", schema.KB_POSITIONS)
+    pos = pos[(pos["gene"] == gene) & (pos["position_index"] >= 0)]
+    given = {v[0]: v for v in variants}
+    assert set(given) <= set(pos["rsid"]), set(given) - set(pos["rsid"])
+    fmt = "GT:PS" if any(len(v) == 4 for v in variants) else "GT"
+    records = []
+    for row in pos.sort_values("position").itertuples():
+        alleles = [row.ref, *row.alts]
+        _, b1, b2, *ps = given.get(row.rsid, (row.rsid, row.ref, row.ref))
+        code = lambda b: "." if b == "." else str(alleles.index(b))  # noqa: E731
+        gt = f"{code(b1)}{'|' if phased else '/'}{code(b2)}" + (f":{ps[0] if ps else '.'}" if fmt == "GT:PS" else "")
+        records.append(f"{row.chromosome} {row.position} {row.ref} {','.join(row.alts)} {gt}")
     contigs = {"chr1": 248956422, "chr7": 159345973, "chr19": 58617616}
     return write_vcf(path, ["S1"], records, contigs=contigs, fmt=fmt)
 
@@ -41,7 +45,7 @@ def call_one(kb_dir, tmp_path, allele_functions, diplotype_phenotypes, kb_guidan
     """Variants -> (calls, phenotypes, guidance) of one gene, through ingestion, calling, phenotype and guidance."""
 
     def run(gene, variants, phased=False):
-        vcf = _vcf(tmp_path / "in.vcf", kb_dir, variants, phased)
+        vcf = _vcf(tmp_path / "in.vcf", kb_dir, gene, variants, phased)
         calls = run_calls([vcf], kb_dir, tmp_path / "work")
         phen = assign_phenotypes(calls, allele_functions, diplotype_phenotypes)
         guide = match_guidance(phen, kb_guidance, kb_messages)
@@ -112,6 +116,53 @@ CASES = {
                                 ["c.61C>T/[c.61C>T + c.313G>A]"], {"c.61C>T"}),
     # DpydTest.testDpydC2846het.
     "dpyd_c2846_het": ("DPYD", True, [("rs67376798", "T", "A")], ["Reference/c.2846A>T"], {"Reference", "c.2846A>T"}),
+    # DPYD HapB3 (c.1129-5923C>G intronic + c.1236G>A exonic): the intronic variant alone is its own allele.
+    # DpydTest.issue155_strandMismatch.
+    "dpyd_hapb3_issue155": (
+        "DPYD", True,
+        [("rs1801158", "T", "C"), ("rs56038477", "C", "T"), ("rs75017182", "G", "C"), ("rs2297595", "C", "T"),
+         ("rs1801265", "G", "G")],
+        ["[c.85T>C (*9A) + c.1129-5923C>G, c.1236G>A (HapB3)]/[c.85T>C (*9A) + c.496A>G + c.1601G>A (*4)]"],
+        {"c.85T>C (*9A)", "c.1129-5923C>G, c.1236G>A (HapB3)"}),
+    # DpydTest.issue156.
+    "dpyd_hapb3_issue156": (
+        "DPYD", True,
+        [("rs1801160", "T", "C"), ("rs1801159", "C", "T"), ("rs56038477", "T", "C"), ("rs75017182", "C", "G")],
+        ["Reference/[c.1129-5923C>G, c.1236G>A (HapB3) + c.1627A>G (*5) + c.2194G>A (*6)]"],
+        {"Reference", "c.1129-5923C>G, c.1236G>A (HapB3)"}),
+    # DpydTest.hapB3AndIntronicD and hapB3AndIntronicC: the intronic variant on both chromosomes, the exonic on one.
+    "dpyd_hapb3_intronic_d": ("DPYD", True, [("rs56038477", "T", "C"), ("rs75017182", "C", "C")],
+                              ["c.1129-5923C>G/c.1129-5923C>G, c.1236G>A (HapB3)"],
+                              {"c.1129-5923C>G, c.1236G>A (HapB3)", "c.1129-5923C>G"}),
+    "dpyd_hapb3_intronic_c": ("DPYD", True, [("rs56038477", "C", "T"), ("rs75017182", "C", "C")],
+                              ["c.1129-5923C>G/c.1129-5923C>G, c.1236G>A (HapB3)"],
+                              {"c.1129-5923C>G, c.1236G>A (HapB3)", "c.1129-5923C>G"}),
+    # DpydTest.phaseSet_lowFunctionsOnSameStrand: two phase sets; the lowest-function arrangement gives the lookup.
+    "dpyd_phase_sets_low_function_same_strand": (
+        "DPYD", True,
+        [("rs1801159", "C", "T", 97513581), ("rs56038477", "C", "T", 97571276), ("rs75017182", "G", "C", 97571276),
+         ("rs72549310", "G", "A", 97571276)],
+        ["Reference/[c.61C>T + c.1129-5923C>G, c.1236G>A (HapB3) + c.1627A>G (*5)]",
+         "c.1627A>G (*5)/[c.61C>T + c.1129-5923C>G, c.1236G>A (HapB3)]"],
+        {"c.61C>T", "Reference"}),
+    # DpydTest.issue209_strandMismatch: three phase sets, four arrangements.
+    "dpyd_phase_sets_issue209": (
+        "DPYD", True,
+        [("rs1801159", "C", "T", 97513581), ("rs56038477", "C", "T", 97571276), ("rs75017182", "G", "C", 97571276),
+         ("rs1801265", "G", "A", 97879893)],
+        ["Reference/[c.85T>C (*9A) + c.1129-5923C>G, c.1236G>A (HapB3) + c.1627A>G (*5)]",
+         "c.85T>C (*9A)/[c.1129-5923C>G, c.1236G>A (HapB3) + c.1627A>G (*5)]",
+         "c.1129-5923C>G, c.1236G>A (HapB3)/[c.85T>C (*9A) + c.1627A>G (*5)]",
+         "c.1627A>G (*5)/[c.85T>C (*9A) + c.1129-5923C>G, c.1236G>A (HapB3)]"],
+        {"Reference", "c.1129-5923C>G, c.1236G>A (HapB3)"}),
+    # Gene-Definition-Exceptions, "Calling the HapB3 allele": with the exonic or the intronic position missing,
+    # HapB3 is judged on the other one (our own cases; DpydTest's hapB3 cases use half-missing genotypes).
+    "dpyd_hapb3_exonic_missing": ("DPYD", True, [("rs56038477", ".", "."), ("rs75017182", "G", "C")],
+                                  ["Reference/c.1129-5923C>G, c.1236G>A (HapB3)"],
+                                  {"Reference", "c.1129-5923C>G, c.1236G>A (HapB3)"}),
+    "dpyd_hapb3_intronic_missing": ("DPYD", True, [("rs56038477", "C", "T"), ("rs75017182", ".", ".")],
+                                    ["Reference/c.1129-5923C>G, c.1236G>A (HapB3)"],
+                                    {"Reference", "c.1129-5923C>G, c.1236G>A (HapB3)"}),
     # Ryr1Test.cacna1sMissing_ryr1Het2Hom1Phased: MH-associated c.97A>G on both chromosomes.
     "ryr1_phased_hom_and_combination": (
         "RYR1", True, [("rs193922746", "G", "G"), ("rs193922749", "C", "A"), ("rs142474192", "G", "A")],

@@ -35,6 +35,7 @@ from .matcher import UNPHASED_BLOCK_BASE, GeneModel, MatchResult, Pattern
 
 VARIANT_LIST_GENES = frozenset({"DPYD", "RYR1"})
 REFERENCE = "Reference"
+HAPB3 = "c.1129-5923C>G, c.1236G>A (HapB3)"
 MAX_BLOCK_ARRANGEMENTS = 12  # 2**11 arrangements of phase blocks; beyond that, read as unphased
 
 FUNCTION_RANK = (  # lower = less function; used when no numeric activity value exists
@@ -119,9 +120,20 @@ def match_variant_list(model: GeneModel, pat: Pattern, ranks: dict[str, float]) 
     defined = model.defined
     # An allele can be seen only when every position defining it was genotyped.
     assessable = ((defined & present).sum(axis=1) == defined.sum(axis=1)) & defined.any(axis=1)
-    assessable[ref] = False
     on1 = model.accept[:, idx, np.where(present, h1, 0)]
     on2 = model.accept[:, idx, np.where(present & ~haploid, h2, 0)]
+    warnings: list[str] = []
+    if model.gene == "DPYD" and HAPB3 in names:
+        # PharmCAT (Gene-Definition-Exceptions, "Calling the HapB3 allele"): with one of HapB3's two positions
+        # missing, HapB3 is called from the other one alone, with a warning.
+        hb = names.index(HAPB3)
+        if not assessable[hb] and (defined[hb] & present).any():
+            assessable[hb] = True
+            on1[hb] |= ~present
+            on2[hb] |= ~present
+            warnings.append(f"{HAPB3}: one of its two positions is missing, so HapB3 was judged on the other alone "
+                            "(PharmCAT rule); genotype both c.1129-5923C>G (intronic) and c.1236G>A to confirm")
+    assessable[ref] = False
     # Alleles whose defining variants are a subset of another allele's (DPYD c.1129-5923C>G within HapB3) are
     # reported only where the larger allele does not already account for them.
     within = _within(model, assessable)
@@ -131,7 +143,6 @@ def match_variant_list(model: GeneModel, pat: Pattern, ranks: dict[str, float]) 
     effectively_phased = len(blocks) <= 1
     phase_sets = [b for b in blocks if b < UNPHASED_BLOCK_BASE]
     rank = lambda n: (ranks.get(n, OTHER_FUNCTION), name_key(n))  # noqa: E731 - local sort key
-    warnings: list[str] = []
 
     if effectively_phased or (phase_sets and len(blocks) <= MAX_BLOCK_ARRANGEMENTS):
         candidates: dict[str, tuple[str, str]] = {}

@@ -244,3 +244,28 @@ def test_cacna1s_is_an_ordinary_diplotype(call_one):
     calls, phen, _ = call_one("CACNA1S", [("rs1800559", "C", "T"), ("rs772226819", "G", "A")])
     assert list(calls["diplotype"]) == ["c.520C>T/c.3257G>A"]
     assert phen.iloc[0]["phenotype"] == "Malignant Hyperthermia Susceptibility"
+
+
+def test_report_shows_the_variants_and_the_pair_the_phenotype_comes_from(call_one):
+    """The patient report's gene row: PharmCAT's string, the functions of the lookup pair, and a note saying how to
+    read the notation and which pair gives the phenotype."""
+    from pgx_pipeline.report.context import _genes
+
+    calls, phen, _ = call_one("DPYD", CASES["dpyd_phased_two_combinations"][2], phased=True)
+    row = _genes(calls, phen, pd.DataFrame(), {})[0]
+    assert row["diplotype"] == "[c.498G>A + c.2582A>G]/[c.2846A>T + c.2933A>G]"
+    assert (row["phenotype"], row["activity_score"]) == ("Intermediate Metabolizer", "1.0")
+    # c.498G>A normal, c.2933A>G no function (DPYD.json activity 1.0 and 0.0)
+    assert sorted(row["allele_functions"]) == ["No function", "Normal function"]
+    assert any('"[a + b]" = variants on the same chromosome' in n for n in row["notes"])
+    assert any(n.startswith("phenotype from c.498G>A/c.2933A>G") for n in row["notes"])
+
+
+def test_dpyd_hapb3_exonic_without_intronic_is_not_hapb3_and_says_so(call_one):
+    """Gene-Definition-Exceptions, "Calling the HapB3 allele": the intronic variant decides; conflicting input gets a
+    warning.  Exonic c.1236G>A alone on one chromosome: no HapB3, 'Reference/Reference', and the warning."""
+    calls, phen, _ = call_one("DPYD", [("rs56038477", "C", "T"), ("rs75017182", "G", "G")], phased=True)
+    assert list(calls["diplotype"]) == ["Reference/Reference"]
+    assert any("found without c.1129-5923C>G" in w for w in calls.iloc[0]["warnings"])
+    calls, _, _ = call_one("DPYD", [("rs56038477", "T", "C"), ("rs75017182", "C", "C")], phased=True)
+    assert not any("found without" in w for w in calls.iloc[0]["warnings"])

@@ -137,6 +137,8 @@ def match_variant_list(model: GeneModel, pat: Pattern, ranks: dict[str, float]) 
     # Alleles whose defining variants are a subset of another allele's (DPYD c.1129-5923C>G within HapB3) are
     # reported only where the larger allele does not already account for them.
     within = _within(model, assessable)
+    if model.gene == "DPYD" and HAPB3 in names and assessable[names.index(HAPB3)]:
+        warnings.extend(_hapb3_conflict(model, names.index(HAPB3), on1, on2, present, haploid))
 
     het = present & (h1 != h2) & ~haploid
     blocks = sorted(set(pat.block[het].tolist()))
@@ -219,6 +221,28 @@ def _within(model: GeneModel, assessable: np.ndarray) -> list[tuple[int, int]]:
                     (model.accept[small] == model.accept[large]) | ~cells[:, None]).all():
                 out.append((int(small), int(large)))
     return out
+
+
+def _hapb3_conflict(model: GeneModel, hb: int, on1, on2, present, haploid) -> list[str]:
+    """PharmCAT warns when c.1236G>A (exonic) is found without c.1129-5923C>G (intronic) on a chromosome: HapB3's
+    decreased function is attributed to the intronic variant, which decides (no HapB3 is called)."""
+    cells = np.flatnonzero(model.defined[hb] & present)
+    if len(cells) < 2:
+        return []
+    # the exonic cell is the one no single-position allele of HapB3's shares (c.1129-5923C>G covers the intronic one)
+    singles = [a for a in range(len(model.allele_names)) if model.defined[a].sum() == 1 and a != hb]
+    exonic = [p for p in cells if not any(model.defined[a, p] and (model.accept[a, p] == model.accept[hb, p]).all()
+                                          for a in singles)]
+    intronic = [p for p in cells if p not in exonic]
+    if len(exonic) != 1 or len(intronic) != 1:
+        return []
+    e, i = exonic[0], intronic[0]
+    copies = lambda p: int(on1[hb, p]) + (0 if haploid[p] else int(on2[hb, p]))  # noqa: E731
+    per_strand = any(on[hb, e] and not on[hb, i] for on in (on1, on2))
+    if copies(e) > copies(i) or per_strand:
+        return [f"DPYD c.1236G>A (HapB3 exonic) found without c.1129-5923C>G (HapB3 intronic) on the same chromosome: "
+                "HapB3 is called from the intronic variant (PharmCAT rule); confirm the HapB3 genotype"]
+    return []
 
 
 def _carried(names, on: np.ndarray, defined: np.ndarray, assessable: np.ndarray, within) -> list[str]:

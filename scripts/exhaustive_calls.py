@@ -16,8 +16,8 @@ cells themselves, by brute-force comparison over all pairs of alleles:
   correct behaviour, the generating pair is not the best explanation;
 - uncallable-missing: an allele's every defining position is missing, so it cannot be called;
 - unphased-priority: a tie resolved by the knowledge base's NAT2 unphased priority table;
-- variant-list: DPYD/RYR1 report the lowest-function variant per haplotype; the result is made of
-  variants the haplotypes carry.
+- variant-list: DPYD/RYR1 are reported as PharmCAT reports them: the variants of each haplotype ('[a + b]' in cis)
+  when phased or effectively phased, otherwise the list of variants found ('a AND b (homozygous)').
 Anything else is 'unexplained' and needs a human.
 
 Usage (repo root): python scripts/exhaustive_calls.py [--genes G ...] [--max-het N] [--out tests/calling/exhaustive_summary.tsv]
@@ -202,28 +202,40 @@ def _same_definition(o: GeneOracle, i: int, j: int, present: np.ndarray) -> bool
 
 
 def _classify_variant_list(o: GeneOracle, h1, h2, present, got: set[frozenset], phased: bool) -> str:
-    """DPYD/RYR1: each haplotype reports one of the variants it carries (reference when it carries none)."""
+    """DPYD/RYR1 as PharmCAT reports them (docs/methods/Gene-Definition-Exceptions.md): phased or effectively phased
+    (at most one heterozygous position), the variants of each haplotype ('[a + b]' in cis, 'Reference' for none);
+    otherwise the variants found, 'a AND b (homozygous)'.  Compared as sets of names, order aside."""
     ref = o.names[o.ref]
+    gene_hapb3 = "c.1129-5923C>G, c.1236G>A (HapB3)"
     carried = []
     for h in (h1, h2):
         here = set()
         for c in range(len(o.names)):
             d = o.defined[c]
-            if c != o.ref and d.any() and (d & present).sum() == d.sum() and (o.hap[c][d] == h[d]).all():
-                here.add(o.names[c])
-        carried.append(here)
-    if len(got) != 1:
+            seen = d & present
+            # HapB3 with one of its two positions missing is judged on the other (PharmCAT's HapB3 rule)
+            whole = seen.sum() == d.sum() or (o.names[c] == gene_hapb3 and seen.any())
+            if c != o.ref and d.any() and whole and (o.hap[c][seen] == h[seen]).all():
+                here.add(c)
+        # an allele whose defining cells are all part of a larger carried allele (c.1129-5923C>G within HapB3)
+        inside = {c for c in here for e in here if c != e and (o.defined[e] | ~o.defined[c]).all()
+                  and o.defined[e].sum() > o.defined[c].sum()}
+        carried.append({o.names[c] for c in here - inside})
+    if len(got) == 0:
         return "unexplained"
-    reported = sorted(next(iter(got)))
-    reported = reported * 2 if len(reported) == 1 else reported
-    if phased:
-        options = [c or {ref} for c in carried]
-        ok = any(x in options[0] and y in options[1] for x, y in (reported, reported[::-1]))
-    else:
-        union = carried[0] | carried[1]
-        n_variants = min(2, len(carried[0]) + len(carried[1]))
-        ok = all(r in union or r == ref for r in reported) and sum(r != ref for r in reported) == n_variants
-    return "variant-list" if ok else "unexplained"
+    het = int(((h1 != h2) & present).sum())
+    if phased or het <= 1:
+        want = {frozenset(frozenset(c) or frozenset({ref}) for c in carried)}
+        seen_ = {frozenset(frozenset(x.strip("[]").split(" + ")) for x in k) for k in got}
+        if len(carried[0] ^ carried[1]) == 0:  # same on both haplotypes: the pair collapses to one element
+            want = {frozenset({frozenset(carried[0]) or frozenset({ref})})}
+        return "variant-list" if seen_ == want and len(got) == 1 else "unexplained"
+    found = {n: (n in carried[0]) + (n in carried[1]) for n in carried[0] | carried[1]}
+    want_list = {n + (" (homozygous)" if k == 2 else "") for n, k in found.items()}
+    if len(got) != 1 or len(next(iter(got))) != 1:
+        return "unexplained"
+    listed = set(next(iter(next(iter(got)))).split(" AND "))
+    return "variant-list" if listed == want_list else "unexplained"
 
 
 def gene_pairs(n: int, max_het: int | None) -> tuple[list[tuple[int, int]], bool]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import schema
+from .calling.variant_list import VARIANT_LIST_GENES
 from .knowledge.guidance_sources import diplotype_key_text
 from .phenotype import HLA_ALLELES, HLA_GENES, assign_phenotypes
 
@@ -97,7 +98,8 @@ def _row_keys(gene: str, r: dict) -> frozenset[str]:
             keys.add(value)
     if isinstance(r["activity_score"], str) and isinstance(r["phenotype"], str):
         keys.add(f"{r['activity_score']} ({r['phenotype']})")
-    if isinstance(r["diplotype"], str):
+    if isinstance(r["diplotype"], str) and gene not in VARIANT_LIST_GENES:
+        # (DPYD/RYR1 "diplotypes" list variants found; their phenotype comes from the lowest-function pair)
         counts: dict[str, int] = {}
         for a in r["diplotype"].split("/"):
             counts[a] = counts.get(a, 0) + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 
 from .. import schema, sharding
 from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
-from .matcher import GeneModel, MatchResult, Pattern, match_pattern
+from .matcher import UNPHASED_BLOCK_BASE, GeneModel, MatchResult, Pattern, match_pattern
 from .outside import OutsideCall, apply_outside_calls
 from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
 
@@ -18,7 +19,6 @@ MATCH_COLUMNS = [
     "sample_id", "gene", "position_index", "position", "state", "allele1", "allele2", "ploidy", "phased",
     "phase_set", "gene_region_read",
 ]
-UNPHASED_BLOCK_BASE = 1 << 40  # each unphased heterozygous position is its own phase block
 
 
 def load_gene_models(kb_dir: str | os.PathLike) -> dict[str, GeneModel]:
@@ -129,13 +129,12 @@ def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absen
     for s in range(S):
         r = cache[inverse[s]]
         if use_ref[s] and absent[s].any():
-            r = MatchResult(r.diplotypes, r.phased, r.missing, r.matched, r.undocumented,
-                            r.warnings + [f"{int(absent[s].sum())} position(s) absent from the VCF were read as reference "
-                                          "(input declared absent = reference)"], r.status)
+            r = replace(r, warnings=r.warnings + [f"{int(absent[s].sum())} position(s) absent from the VCF were read "
+                                                  "as reference (input declared absent = reference)"])
         if refused[s]:
-            r = MatchResult(r.diplotypes, r.phased, r.missing, r.matched, r.undocumented,
-                            r.warnings + ["the input has no record anywhere in this gene's region, so absent positions were "
-                                          "NOT read as reference (region not covered, or another genome build)"], r.status)
+            r = replace(r, warnings=r.warnings + ["the input has no record anywhere in this gene's region, so absent "
+                                                  "positions were NOT read as reference (region not covered, or another "
+                                                  "genome build)"])
         results.append(r)
     return results
 
@@ -213,12 +212,12 @@ def _rows(gene: str, sample_id: str, r: MatchResult, absent_is_reference: bool) 
         return [{**base, "diplotype": None, "allele1": None, "allele2": None, "rank": 1, "score": None,
                  "n_candidates": 0, "status": r.status if r.status != "called" else "not_called"}]
     n = len(r.diplotypes)
-    warnings = base["warnings"] + ([f"ambiguous: {n} diplotypes score equally"] if n > 1 else [])
+    warnings = base["warnings"] + ([f"ambiguous: {n} diplotypes score equally"] if n > 1 and not r.labels else [])
     return [
         {
             **base,
             "warnings": warnings,
-            "diplotype": a if b is None else f"{a}/{b}",
+            "diplotype": r.labels[rank - 1] if r.labels else (a if b is None else f"{a}/{b}"),
             "allele1": a,
             "allele2": b,
             "rank": rank,

@@ -21,6 +21,7 @@ import pandas as pd
 from ..knowledge.definitions import IUPAC
 
 MAX_BLOCK_ENUMERATION = 12  # 2**11 orientations of phase blocks; beyond that, read as unphased
+UNPHASED_BLOCK_BASE = 1 << 40  # block ids from here on: an unphased heterozygous position, its own phase block
 
 
 @dataclass
@@ -99,6 +100,8 @@ class MatchResult:
     undocumented: list[int]
     warnings: list[str] = field(default_factory=list)
     status: str = "called"
+    # How each candidate is reported when it is not "allele1/allele2" (DPYD/RYR1 variant lists, see variant_list)
+    labels: list[str] | None = None
 
 
 def diplotype_name(a: str, b: str | None, reference: str = "") -> tuple[str, str | None]:
@@ -122,14 +125,16 @@ def core_allele_name(name: str) -> str:
 
 
 def allele_sort_key(name: str, reference: str = "") -> tuple:
-    """Star alleles in PharmVar order (*2 before *10, whatever the reference); otherwise the reference first."""
+    """Star alleles in PharmVar order (*2 before *10, whatever the reference); otherwise the reference first, then
+    the others in natural order."""
     if name.startswith("*"):
         head = name[1:].split("+")[0].split(".")[0].split("x")[0]
         digits = "".join(ch for ch in head if ch.isdigit())
         return (0, int(digits) if digits else 0, name)
     if name == reference:
         return (1, 0, name)
-    return (2, 0, name)
+    # Other names with their numbers compared as numbers, as PharmCAT orders them (CACNA1S c.520C>T/c.3257G>A).
+    return (2, 0, tuple((0, int(c), "") if c.isdigit() else (1, 0, c) for c in re.split(r"(\d+)", name) if c))
 
 
 def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:

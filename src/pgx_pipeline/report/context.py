@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__, schema, sharding
+from ..calling.variant_list import VARIANT_LIST_GENES
 from ..errors import PgxInputError
 from ..model.registry import MODELS
 
@@ -369,6 +370,13 @@ def _gene(gene: str, calls: list[dict], phen: list[dict], n_unphased_het: int, r
             + ("They all give the same phenotype, so the guidance below applies to each of them."
                if agree else "They give different phenotypes: the guidance below gives each candidate's advice "
                "where it differs; confirm the genotype before acting on it.")
+        )
+    if gene in VARIANT_LIST_GENES and display_status in ("called", "ambiguous") and _s(top["source"]) != "outside":
+        notes.append(
+            f"{gene} is reported as PharmCAT reports it, by the variants found: \"[a + b]\" = variants on the same "
+            "chromosome; \"Reference\" = a chromosome with none of the defined variants; \"a AND b\" = variants found "
+            "in unphased data, chromosome unknown. The allele functions shown are those of the pair the phenotype is "
+            "taken from (see the note below)."
         )
     if missing:
         where = ", ".join(_pos_label(gene, p, rsids) for p in missing[:MAX_LISTED_POSITIONS])

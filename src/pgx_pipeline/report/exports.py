@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator
 import pandas as pd
 
 from .. import __version__
+from ..calling.variant_list import VARIANT_LIST_GENES
 from .context import _i, _l, _s
 
 CALLS_ONLY_COLUMNS = [
@@ -71,12 +72,17 @@ def _calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activ
         pheno = [_s(p.get("phenotype")) or _s(r["outside_phenotype"]) for p, r in zip(ph, rows)]
         score = [_s(p.get("activity_score")) or _s(r["outside_activity_score"]) for p, r in zip(ph, rows)]
         match = [str(_i(r["score"])) if _i(r["score"]) is not None else "" for r in rows]
+        # DPYD/RYR1: the phenotype is looked up with the lowest-function pair (PharmCAT's recommendation diplotype),
+        # one pair for every candidate arrangement.
+        lowest = gene in VARIANT_LIST_GENES and outside == "no"
+        lookup = (f"{_s(top['allele1'])}/{_s(top['allele2'])}" if lowest else _clean(top["diplotype"]))
         if len(rows) > 1:
             yield [
                 _clean(sample), gene, " OR ".join(_clean(r["diplotype"]) for r in rows),
                 " / ".join(p or " " for p in pheno) if any(pheno) else "",
                 " / ".join(s or " " for s in score) if any(score) else "",
-                "", "", "", "", "", "", outside, " / ".join(match), missing, "", "", "",
+                "", "", "", "", "", "", outside, " / ".join(match), missing,
+                *((lookup, _clean(pheno[0]), _clean(score[0])) if lowest else ("", "", "")),
             ]
             continue
         r, p = rows[0], ph[0]
@@ -86,7 +92,7 @@ def _calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activ
             _clean(a1), _clean(p.get("allele1_function")), _clean(allele_activity.get((gene, a1))),
             _clean(a2), _clean(p.get("allele2_function")), _clean(allele_activity.get((gene, a2))),
             outside, match[0], missing,
-            _clean(r["diplotype"]), _clean(pheno[0]), _clean(score[0]),
+            lookup, _clean(pheno[0]), _clean(score[0]),
         ]
 
 

@@ -40,10 +40,11 @@ def test_pages_run_offline_without_errors(results, tmp_path):
     assert f'href="{INPUT}/PGX01.html"' in dom
     assert f'href="{INPUT}/{safe_filename(HOSTILE)}.html"' in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
-    # act, consider and confirm-genotype counts land in their columns
+    # act, consider, confirm-genotype and incomplete counts land in their columns (incomplete: efavirenz on an
+    # ambiguous CYP2B6, codeine on an uncalled CYP2D6, abacavir on an untyped HLA-B)
     row = dom[dom.index(f'href="{INPUT}/PGX01.html"'):]
     row = row[:row.index("</tr>")]
-    assert re.findall(r"<td>(\d+)</td>", row) == ["3", "0", "1"], row
+    assert re.findall(r"<td>(\d+)</td>", row) == ["3", "0", "1", "3"], row
 
     dom, console = _open(out / INPUT / "PGX01.html", tmp_path, "--dump-dom")
     assert console == ""

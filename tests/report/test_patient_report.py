@@ -12,7 +12,7 @@ from pgx_pipeline import sharding
 from pgx_pipeline.calling.outside import read_outside_calls
 from pgx_pipeline.errors import PgxInputError
 from pgx_pipeline.report import render_reports, safe_filename
-from tests.report.conftest import CLOPIDOGREL_PM_IM, HOSTILE, INPUT, Page, prediction, write_results
+from tests.report.conftest import CLOPIDOGREL_PM_IM, CYP2B6_TIED, HOSTILE, INPUT, Page, prediction, write_results
 
 DATE = "2025-01-31"
 
@@ -51,9 +51,15 @@ def test_summary_lists_clopidogrel_as_act_with_text_label(rendered):
                      "Strong", "CPIC"]]
     # The reference genotype's advice is not "actionable", although CPIC flags it "dosing information".
     assert not [r for r in body if r[1] == "simvastatin"]
-    gaps = page.table(caption="Drugs without a recommendation")
-    assert page.row([r[1:] for r in gaps[1:]], "CYP2D6") == ["CYP2D6", "Not called", "codeine"]
-    assert page.row([r[1:] for r in gaps[1:]], "HLA-B") == ["HLA-B", "Not assessed", "abacavir"]
+    gaps = page.table(caption="Incomplete: drugs whose guideline needs a gene without a usable result")
+    assert page.row([r[1:] for r in gaps[1:]], "CYP2D6") == [
+        "CYP2D6", "Not called", "Order CYP2D6 genotyping that includes copy number", "codeine"]
+    # fosphenytoin has CPIC's advice for an untested HLA-B (Act), and HLA-B still lists it: the same drugs as
+    # "What was NOT assessed" says for HLA-B.
+    assert page.row([r[1:] for r in gaps[1:]], "HLA-B") == [
+        "HLA-B", "Not assessed", "Order HLA-B typing", "abacavir, fosphenytoin"]
+    assert "HLA-B: HLA alleles cannot be typed" in page.text
+    assert "Drugs concerned: abacavir, fosphenytoin." in page.text
 
 
 def test_reference_advice_flagged_dosing_is_standard_not_act(rendered):
@@ -131,7 +137,7 @@ def test_guidance_by_drug_and_drugs_without_guidance(rendered):
     none = page.table(id="no-guidance-table")
     assert page.row(none, "phenytoin")[1:] == ["DPWG", "CYP2C9",
                                               "No recommendation for this genotype: no DPWG recommendation for this genotype"]
-    assert page.row(none, "efavirenz")[3].startswith("No single recommendation: genotype ambiguous")
+    assert page.row(none, "efavirenz")[3].startswith(f"Incomplete {CYP2B6_TIED}. No single recommendation: genotype ambiguous")
 
 
 def test_warfarin_model_estimate_is_labelled_with_bar_dose_interval_and_card(rendered):

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .. import __version__, schema, sharding
 from ..errors import PgxInputError
+from ..guidance import ORDER_TEST
 from ..model.registry import MODELS
 
 GENOME_BUILD = "GRCh38"
@@ -60,9 +61,12 @@ PRIORITIES = {
     "consider": ("Consider", "Guideline suggests a change or extra care; weaker evidence or optional"),
     "confirm": ("Confirm genotype", "The genotype is ambiguous and one of its possibilities changes prescribing: "
                                     "confirm it before acting"),
+    "incomplete": ("Incomplete", "A gene this drug's guideline needs was not tested, could not be called or is "
+                                 "ambiguous (or CYP2D6 copy number was not tested): the advice is incomplete until "
+                                 "the test named on the row is done"),
     "standard": ("Standard", "No change for this genotype: the guideline gives the advice a patient with typical "
-                             "(reference) genotypes gets, or says standard prescribing"),
-    "unknown": ("No result", "No recommendation could be made for this patient; see why"),
+                             "(reference) genotypes gets, or says standard prescribing, and every gene it needs "
+                             "was tested"),
     "none": ("No guidance", "The guideline has no recommendation for this genotype"),
 }
 PRIORITY_ORDER = {k: i for i, k in enumerate(PRIORITIES)}
@@ -460,13 +464,23 @@ def _not_assessed(genes: list[dict], guid: pd.DataFrame) -> list[dict]:
 
 # ---------------------------------------------------------------- drugs
 def _priority(status: str, classification: str | None, recommendation: str | None, dosing: bool, alternate: bool,
-              other: bool, same_as_reference: bool | None = None) -> str:
+              other: bool, same_as_reference: bool | None = None, incomplete: str | None = None) -> str:
+    label = _advice_priority(status, classification, recommendation, dosing, alternate, other, same_as_reference)
+    # Advice a missing, untyped or ambiguous gene (or CYP2D6's untested copy number) could change is never green:
+    # it keeps a stronger label (the row says what is missing), else it is Incomplete.
+    if incomplete and label in ("standard", "none"):
+        return "incomplete"
+    return label
+
+
+def _advice_priority(status: str, classification: str | None, recommendation: str | None, dosing: bool,
+                     alternate: bool, other: bool, same_as_reference: bool | None) -> str:
     if status == "ambiguous" and recommendation:
         # One candidate's advice (the guidance stage made candidates that share advice a match).
-        inner = _priority("matched", classification, recommendation, dosing, alternate, other, same_as_reference)
-        return "confirm" if inner in ("act", "consider") else "unknown"
+        inner = _advice_priority("matched", classification, recommendation, dosing, alternate, other, same_as_reference)
+        return "confirm" if inner in ("act", "consider") else "incomplete"
     if status != "matched":
-        return "none" if status == "no_recommendation" else "unknown"
+        return "none" if status == "no_recommendation" else "incomplete"
     if same_as_reference:
         # CPIC sets dosing flags on normal-metabolizer advice too; what a patient with reference genotypes gets
         # is, by definition, not a change driven by this genotype.
@@ -488,7 +502,7 @@ def row_priority(r: Mapping[str, Any]) -> str:
     benchmark read it."""
     return _priority(_s(r["status"]) or "no_recommendation", _s(r["classification"]), _s(r["recommendation"]),
                      _b(r["dosing_information"]), _b(r["alternate_drug"]), _b(r["other_guidance"]),
-                     _b_or_none(r["same_as_reference"]))
+                     _b_or_none(r["same_as_reference"]), _s(r["incomplete"]))
 
 
 def _drugs(guid: pd.DataFrame) -> list[dict]:
@@ -524,6 +538,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "other_guidance": _b(r["other_guidance"]),
                 "same_as_reference": _b_or_none(r["same_as_reference"]),
                 "reason": _s(r["reason"]),
+                "incomplete": _s(r["incomplete"]),
                 "messages": _dedup(_l(r["messages"])),
                 # a match, or one candidate's advice for an ambiguous genotype
                 "shows_advice": status == "matched" or (status == "ambiguous" and bool(_s(r["recommendation"]))),
@@ -571,27 +586,37 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
                     "reason": g["reason"],
                 })
     actions.sort(key=lambda a: (PRIORITY_ORDER[a["priority"]], a["drug"], a["source"] or ""))
-    # Drugs left without a recommendation, grouped by the gene that caused it.
+    # Drugs whose advice is incomplete, grouped by the gene that made it so: the same drugs "What was NOT
+    # assessed" lists for that gene, whether or not another guideline row of the drug gave advice.
     gaps: dict[tuple[str, str], set[str]] = {}
+    by_gene = {x["gene"]: x for x in genes}
     for d in drugs:
-        if d["has_guidance"]:
-            continue
         for g in d["guidelines"]:
-            if g["status"] in ("gene_not_called", "gene_not_assessed", "ambiguous"):
-                gene_state = {x["gene"]: x["status"] for x in genes}
-                for gene in g["genes"]:
-                    st = gene_state.get(gene, "not_assessed")
-                    if st in ("not_called", "not_assessed", "ambiguous"):
-                        gaps.setdefault((gene, GENE_STATUS_LABELS[st]), set()).add(d["drug"])
+            if not g["incomplete"]:
+                continue
+            for gene in g["genes"]:
+                x = by_gene.get(gene)
+                st = x["status"] if x else "not_assessed"
+                if st in ("not_called", "not_assessed") or (st == "ambiguous" and not x["candidates_agree"]):
+                    gaps.setdefault((gene, GENE_STATUS_LABELS[st]), set()).add(d["drug"])
+                elif gene == "CYP2D6" and st == "called" and "copy number was not tested" in g["incomplete"]:
+                    gaps.setdefault(("CYP2D6 copy number", "Not tested (SNV VCF)"), set()).add(d["drug"])
     return {
         "actions": actions,
-        "gaps": [{"gene": k[0], "reason": k[1], "drugs": sorted(v)} for k, v in sorted(gaps.items())],
+        "gaps": [{"gene": k[0], "reason": k[1], "order": _order_test(k[0]), "drugs": sorted(v)}
+                 for k, v in sorted(gaps.items())],
         "n_standard": sum(1 for d in drugs if d["priority"] == "standard"),
         "n_no_guidance": sum(1 for d in drugs if d["priority"] == "none"),
         "n_drugs": len(drugs),
         "not_assessed_genes": [n["gene"] for n in not_assessed],
         "legend": [{"priority": k, "label": v[0], "meaning": v[1]} for k, v in PRIORITIES.items()],
     }
+
+
+def _order_test(gene: str) -> str:
+    gene = gene.split()[0]
+    text = ORDER_TEST.get(gene, f"genotype {gene} with another test")
+    return text[:1].upper() + text[1:]
 
 
 # ---------------------------------------------------------------- model estimates

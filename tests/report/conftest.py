@@ -89,7 +89,7 @@ def sample_tables(sample: str, *, variant: str = "pgx01") -> dict[str, list[dict
                   classification="Strong", phenotypes=["CYP2C19:Intermediate Metabolizer"], alternate=True,
                   implications=["CYP2C19: Reduced platelet inhibition; increased risk for adverse events."]),
             guide(sample, "clopidogrel", "DPWG", ["CYP2C19"], "matched",
-                  recommendation="Choose an alternative or double the dose.", classification="Moderate",
+                  recommendation="Choose an alternative or double the dose.", classification="N/A",
                   phenotypes=["CYP2C19:Intermediate Metabolizer"], alternate=True, dosing=True,
                   url="https://www.clinpgx.org/guidelineAnnotation/PA166104956"),
             guide(sample, "efavirenz", "CPIC", ["CYP2B6"], "ambiguous",

@@ -42,15 +42,25 @@ def test_header_names_sample_versions_build_and_absent_policy(rendered):
 
 def test_summary_lists_clopidogrel_as_act_with_text_label(rendered):
     out, names = rendered
-    _, page, _ = _page(out, names, "PGX01")
-    rows = page.table(caption="Results that change or may change prescribing")
+    html, page, _ = _page(out, names, "PGX01")
+    rows = page.table(id="act-table")
     header, body = rows[0], rows[1:]
-    assert header == ["Priority", "Drug", "Gene(s)", "Phenotype", "What to do", "Strength", "Source"]
-    cpic = [r for r in body if r[1] == "clopidogrel" and r[6] == "CPIC"]
-    assert cpic == [["Act", "clopidogrel", "CYP2C19", "CYP2C19: Intermediate Metabolizer", CLOPIDOGREL_PM_IM,
-                     "Strong", "CPIC"]]
+    assert header == ["Priority", "Drug", "Based on", "What the guidelines say"]
+    # One row per drug, labelled by its strongest row; CPIC and DPWG are sub-lines of it.
+    assert [r[1] for r in body].count("clopidogrel") == 1
+    clopidogrel = page.row([r[1:] for r in body], "clopidogrel")
+    assert clopidogrel[1] == "CYP2C19 *2/*17 (Intermediate Metabolizer)"
+    assert clopidogrel[2].startswith(f"CPIC (Strong) Act: {CLOPIDOGREL_PM_IM}")
+    # DPWG states no strength: its row is Act because its flagged advice directs another drug or dose.
+    assert "DPWG Act: Choose an alternative or double the dose." in clopidogrel[2]
+    assert body[[r[1] for r in body].index("clopidogrel")][0] == "Act"
     # The reference genotype's advice is not "actionable", although CPIC flags it "dosing information".
     assert not [r for r in body if r[1] == "simvastatin"]
+    # fosphenytoin's CPIC advice was written for an untested HLA-B: Act, and the row says HLA-B is missing.
+    fos = page.row([r[1:] for r in body], "fosphenytoin")
+    assert fos[1] == "CYP2C9 *1/*3 (Intermediate Metabolizer); HLA-B not assessed"
+    assert "Incomplete: HLA-B not assessed: order HLA-B typing." in fos[2]
+    assert 'href="#drug-clopidogrel"' in html and 'id="drug-clopidogrel"' in html
     gaps = page.table(caption="Incomplete: drugs whose guideline needs a gene without a usable result")
     assert page.row([r[1:] for r in gaps[1:]], "CYP2D6") == [
         "CYP2D6", "Not called", "Order CYP2D6 genotyping that includes copy number", "codeine"]
@@ -67,7 +77,7 @@ def test_reference_advice_flagged_dosing_is_standard_not_act(rendered):
     # guidance stage found it is what a patient with reference genotypes gets.
     out, names = rendered
     _, page, data = _page(out, names, HOSTILE)
-    assert data["summary"]["actions"] == [] and "Results that change or may change prescribing" not in page.text
+    assert data["summary"]["actions"] == [] and "Drugs to act on" not in page.text
     atomoxetine = next(d for d in data["drugs"] if d["drug"] == "atomoxetine")
     assert atomoxetine["priority"] == "standard" and atomoxetine["guidelines"][0]["dosing_information"] is True
     assert atomoxetine["guidelines"][0]["same_as_reference"] is True
@@ -79,9 +89,9 @@ def test_reference_advice_flagged_dosing_is_standard_not_act(rendered):
 def test_advice_given_without_a_full_genotype_is_listed_and_says_so(rendered):
     out, names = rendered
     html, page, _ = _page(out, names, "PGX01")
-    body = page.table(caption="Results that change or may change prescribing")[1:]
-    assert [r[0] for r in body if r[1] == "fosphenytoin" and r[6] == "CPIC"] == ["Act"]
-    section = html[html.index('data-drug="fosphenytoin"'):]
+    body = page.table(id="act-table")[1:]
+    assert [r[0] for r in body if r[1] == "fosphenytoin"] == ["Act"]
+    section = html[html.index('id="drug-fosphenytoin"'):]
     section = section[:section.index("</article>")]
     assert "Genotype note:" in section and "advice for an untested HLA-B" in section
 
@@ -89,12 +99,15 @@ def test_advice_given_without_a_full_genotype_is_listed_and_says_so(rendered):
 def test_ambiguous_genotype_lists_each_candidates_advice_and_asks_to_confirm(rendered):
     out, names = rendered
     html, page, data = _page(out, names, "PGX01")
-    body = page.table(caption="Results that change or may change prescribing")[1:]
+    body = page.table(id="act-table")[1:]
     rows = [r for r in body if r[1] == "sertraline"]
-    # Only the candidate whose advice changes prescribing is listed, as "Confirm genotype", not "Act".
+    # The drug is "Confirm genotype", not "Act"; each candidate's advice is a sub-line saying which it is for.
     assert [r[0] for r in rows] == ["Confirm genotype"]
-    assert "advice if CYP2B6 is Intermediate Metabolizer (*1/*6)" in rows[0][4]
-    section = html[html.index('data-drug="sertraline"'):]
+    assert "CPIC (Moderate) Confirm genotype: Initiate therapy with recommended starting dose. …" in rows[0][3]
+    assert "advice if CYP2B6 is Intermediate Metabolizer (*1/*6)" in rows[0][3]
+    assert "if CYP2B6 is Normal Metabolizer (*4/*9)" in rows[0][3]
+    assert rows[0][2] == "CYP2B6 *1/*6 or *4/*9 (Indeterminate: candidates differ (see note))"
+    section = html[html.index('id="drug-sertraline"'):]
     section = section[:section.index("</article>")]
     assert section.count("Possible recommendation, genotype ambiguous:") == 2
     assert "if CYP2B6 is Normal Metabolizer (*4/*9)" in section
@@ -231,12 +244,13 @@ def test_json_says_what_the_html_says(rendered):
                 assert row[1] == (g["diplotype"] or "—")
             assert row[3] == (g["phenotype"] or "—")
             assert row[5].startswith(g["status_label"])
-        actions = page.table(caption="Results that change") if data["summary"]["actions"] else []
-        got = sorted((r[1], r[6], r[4]) for r in actions[1:])
-        # A "confirm genotype" row says under its advice which candidate genotype it is for.
-        said = [(a["drug"], a["source"], a["recommendation"] + (a["reason"] if a["priority"] == "confirm" else ""))
-                for a in data["summary"]["actions"]]
-        assert got == sorted(said)
+        actions = page.table(id="act-table") if data["summary"]["actions"] else []
+        got = [(r[0], r[1]) for r in actions[1:]]
+        assert got == [(a["priority_label"], a["drug"]) for a in data["summary"]["actions"]]
+        for row, a in zip(actions[1:], data["summary"]["actions"]):
+            for line in a["lines"]:
+                # A "confirm genotype" line says which candidate genotype its advice is for.
+                assert line["advice"] in row[3] and (line["reason"] or "") in row[3]
         assert data["header"]["report_date"] == DATE
 
 
@@ -299,10 +313,10 @@ def test_summary_names_the_population_when_a_drug_has_rows_for_several(results, 
     schema.write_table(pd.concat([guid, extra], ignore_index=True), path, schema.GUIDANCE)
     render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
     page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
-    summary = page.table(caption="Results that change")
-    clopi_rows = [r for r in summary if r[1].startswith("clopidogrel") and r[-1] == extra["source"].iloc[0]]
-    assert len(clopi_rows) == 2
-    assert sorted(r[1] for r in clopi_rows) == ["clopidogrel", "clopidogrelpopulation: pediatrics"]
+    summary = page.table(id="act-table")
+    clopi_rows = [r for r in summary if r[1] == "clopidogrel"]
+    assert len(clopi_rows) == 1
+    assert f"{extra['source'].iloc[0]} (Strong), pediatrics Act: Pediatric: use an alternative agent." in clopi_rows[0][3]
 
 
 def test_ingestion_notes_are_on_the_report(results, tmp_path):

@@ -79,7 +79,7 @@ def build_cohort_context(
                                  columns=["sample_id", "gene", "rank", "phenotype", "candidates_agree"])
         guid_path = sharding.stage_file(root, "guidance", input_id, part)
         guid = schema.read_table(guid_path, schema.GUIDANCE, columns=[
-            "sample_id", "drug", "status", "classification", "recommendation", "dosing_information",
+            "sample_id", "drug", "source", "status", "classification", "recommendation", "dosing_information",
             "alternate_drug", "other_guidance", "same_as_reference", "incomplete"])
         top = rank1_phenotypes(calls, phen)
         for gene, g in top.groupby("gene", sort=True):

@@ -77,6 +77,26 @@ NO_CHANGE_TEXT = re.compile(
 # No pattern for "standard dose": it stands inside changes too ("Use 50% of the standard dose", "increase starting
 # dose 1.5 to 2 times recommended starting dose"); whether advice is the usual one is decided by comparing it with
 # the reference patient's (`same_as_reference`, from the guidance stage).
+# DPWG states no strength (its classification is "N/A"); its rows are labelled by their content and flags.  A
+# flagged row (dose change or another drug) is Act when it directs a change unconditionally ("avoid clopidogrel",
+# "choose an alternative", "use 50% of the standard dose", "avoid tegafur or start with a low dose"), and Consider
+# when it only says to be alert, to monitor, or to change if something else happens ("In the case of inadequate
+# effectiveness: try a dose increase. If this does not help: choose an alternative").
+DPWG_ACT_TEXT = re.compile(
+    r"^(avoid\b|choose an alternative|select an alternative|use an alternative|do not (use|prescribe|select|give)\b"
+    r"|.*\bcontraindicated\b"
+    r"|.*\b(reduce|increase|double|lower|halve) the (initial |starting |normal |standard |maintenance )?dose\b"
+    r"|.*\b(use|start with|give|administer|initiate with)\s+\d+(\.\d+)?\s*((-|–|to)\s*\d+(\.\d+)?\s*)?%"
+    r"|.*\b(use|start with|give|administer)\s+\d+(\.\d+)? times\b"
+    r"|.*\b(use|prescribe|give|administer) no more than\b|.*\bdo not exceed\b|.*\buse the maximum dose\b"
+    r"|.*\b(use|prescribe|give|administer) (half|a third|a quarter) of\b|.*\b\d+(\.\d+)?(-fold|x) higher\b"
+    r"|.*\bor avoid\b"
+    r"|.*\bstart with an? (very )?(low|lower|reduced)\b)", re.IGNORECASE)
+# A sentence that makes its advice depend on something else happening first.
+CONDITIONAL = re.compile(r"^(if|in the case|in case|when|should|for patients who)\b", re.IGNORECASE)
+# DPWG heads advice with the indication in capitals ("PERCUTANEOUS CORONARY INTERVENTION, STROKE or TIA: ...") or
+# "For PAIN:"; the directive follows it.
+INDICATION_HEAD = re.compile(r"^(?:[Ff]or |Indication )?[A-Z][A-Z0-9 ,/()'-]*(?: or [A-Z0-9 ,/()'-]+)*:\s*|^[Ff]or [^:]{1,60}:\s*")
 MAX_LISTED_POSITIONS = 12
 
 
@@ -463,9 +483,21 @@ def _not_assessed(genes: list[dict], guid: pd.DataFrame) -> list[dict]:
 
 
 # ---------------------------------------------------------------- drugs
+def dpwg_directs_change(recommendation: str | None) -> bool:
+    """Whether a DPWG recommendation tells the prescriber to change drug or dose without a condition first."""
+    for line in (recommendation or "").splitlines():
+        for sentence in re.split(r"(?<=[.;])\s+", line.strip()):
+            sentence = INDICATION_HEAD.sub("", sentence.strip(), count=1)
+            if sentence and not CONDITIONAL.match(sentence) and DPWG_ACT_TEXT.match(sentence):
+                return True
+    return False
+
+
 def _priority(status: str, classification: str | None, recommendation: str | None, dosing: bool, alternate: bool,
-              other: bool, same_as_reference: bool | None = None, incomplete: str | None = None) -> str:
-    label = _advice_priority(status, classification, recommendation, dosing, alternate, other, same_as_reference)
+              other: bool, same_as_reference: bool | None = None, incomplete: str | None = None,
+              source: str | None = None) -> str:
+    label = _advice_priority(status, classification, recommendation, dosing, alternate, other, same_as_reference,
+                             source)
     # Advice a missing, untyped or ambiguous gene (or CYP2D6's untested copy number) could change is never green:
     # it keeps a stronger label (the row says what is missing), else it is Incomplete.
     if incomplete and label in ("standard", "none"):
@@ -474,10 +506,11 @@ def _priority(status: str, classification: str | None, recommendation: str | Non
 
 
 def _advice_priority(status: str, classification: str | None, recommendation: str | None, dosing: bool,
-                     alternate: bool, other: bool, same_as_reference: bool | None) -> str:
+                     alternate: bool, other: bool, same_as_reference: bool | None, source: str | None = None) -> str:
     if status == "ambiguous" and recommendation:
         # One candidate's advice (the guidance stage made candidates that share advice a match).
-        inner = _advice_priority("matched", classification, recommendation, dosing, alternate, other, same_as_reference)
+        inner = _advice_priority("matched", classification, recommendation, dosing, alternate, other, same_as_reference,
+                                 source)
         return "confirm" if inner in ("act", "consider") else "incomplete"
     if status != "matched":
         return "none" if status == "no_recommendation" else "incomplete"
@@ -485,6 +518,12 @@ def _advice_priority(status: str, classification: str | None, recommendation: st
         # CPIC sets dosing flags on normal-metabolizer advice too; what a patient with reference genotypes gets
         # is, by definition, not a change driven by this genotype.
         return "standard"
+    if (source or "").upper() == "DPWG":
+        if recommendation and NO_CHANGE_TEXT.search(recommendation):
+            return "standard"
+        if alternate or dosing:
+            return "act" if dpwg_directs_change(recommendation) else "consider"
+        return "consider" if other else "standard"
     strong = (classification or "").strip().lower() in STRONG_CLASSES
     if alternate:
         return "act" if strong else "consider"
@@ -502,7 +541,7 @@ def row_priority(r: Mapping[str, Any]) -> str:
     benchmark read it."""
     return _priority(_s(r["status"]) or "no_recommendation", _s(r["classification"]), _s(r["recommendation"]),
                      _b(r["dosing_information"]), _b(r["alternate_drug"]), _b(r["other_guidance"]),
-                     _b_or_none(r["same_as_reference"]), _s(r["incomplete"]))
+                     _b_or_none(r["same_as_reference"]), _s(r["incomplete"]), _s(r["source"]))
 
 
 def _drugs(guid: pd.DataFrame) -> list[dict]:
@@ -548,6 +587,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
         best = min((g["priority"] for g in gl), key=PRIORITY_ORDER.__getitem__)
         out.append({
             "drug": drug,
+            "anchor": "drug-" + (re.sub(r"[^a-z0-9]+", "-", drug.lower()).strip("-") or "x"),
             "genes": sorted({x for g in gl for x in g["genes"]}),
             "priority": best,
             "priority_label": PRIORITIES[best][0],
@@ -568,24 +608,52 @@ def _safe_url(url: str | None) -> str | None:
     return url if url and re.match(r"^https?://[^\s\"'<>]+$", url) else None
 
 
+SUMMARY_PRIORITIES = ("act", "consider", "confirm")
+MAX_SUMMARY_ADVICE = 240
+
+
+def short_advice(text: str | None) -> str | None:
+    """The first sentence of a recommendation for the one-line summary (the drug section quotes it whole)."""
+    if not text:
+        return None
+    first = re.split(r"(?<=[.!?])\s+|\n", text.strip(), maxsplit=1)[0].strip()
+    if len(first) > MAX_SUMMARY_ADVICE:
+        first = first[:MAX_SUMMARY_ADVICE].rsplit(" ", 1)[0] + " …"
+    return first + (" …" if first != text.strip() and not first.endswith("…") else "")
+
+
 def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> dict:
+    # One row per drug, labelled by its strongest row across CPIC and DPWG; each source's advice is a sub-line.
+    by_gene_result = {x["gene"]: x for x in genes}
     actions = []
     for d in drugs:
+        if d["priority"] not in SUMMARY_PRIORITIES:
+            continue
+        lines = []
         for g in d["guidelines"]:
-            if g["priority"] in ("act", "consider", "confirm"):
-                actions.append({
-                    "drug": d["drug"],
-                    "source": g["source"],
-                    "population": g["population"] if g["population"] not in (None, "", "general") else None,
-                    "genes": g["genes"],
-                    "phenotypes": g["phenotypes"],
-                    "recommendation": g["recommendation"],
-                    "classification": g["classification"],
-                    "priority": g["priority"],
-                    "priority_label": g["priority_label"],
-                    "reason": g["reason"],
-                })
-    actions.sort(key=lambda a: (PRIORITY_ORDER[a["priority"]], a["drug"], a["source"] or ""))
+            if g["priority"] == "none" or not (g["shows_advice"] or g["incomplete"]):
+                continue
+            lines.append({
+                "source": g["source"],
+                "priority": g["priority"],
+                "priority_label": g["priority_label"],
+                "population": g["population"] if g["population"] not in (None, "", "general") else None,
+                "classification": g["classification"] if g["classification"] not in ("N/A", None) else None,
+                "advice": short_advice(g["recommendation"]) if g["shows_advice"] else g["status_label"],
+                "recommendation": g["recommendation"],
+                "reason": g["reason"] if g["status"] == "ambiguous" else None,
+                "incomplete": g["incomplete"],
+            })
+        actions.append({
+            "drug": d["drug"],
+            "anchor": d["anchor"],
+            "genes": d["genes"],
+            "based_on": [_based_on(gene, by_gene_result.get(gene)) for gene in d["genes"]],
+            "priority": d["priority"],
+            "priority_label": d["priority_label"],
+            "lines": sorted(lines, key=lambda x: (PRIORITY_ORDER[x["priority"]], x["source"] or "")),
+        })
+    actions.sort(key=lambda a: (PRIORITY_ORDER[a["priority"]], a["drug"]))
     # Drugs whose advice is incomplete, grouped by the gene that made it so: the same drugs "What was NOT
     # assessed" lists for that gene, whether or not another guideline row of the drug gave advice.
     gaps: dict[tuple[str, str], set[str]] = {}
@@ -611,6 +679,17 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
         "not_assessed_genes": [n["gene"] for n in not_assessed],
         "legend": [{"priority": k, "label": v[0], "meaning": v[1]} for k, v in PRIORITIES.items()],
     }
+
+
+def _based_on(gene: str, g: dict | None) -> str:
+    """'CYP2C19 *2/*17 (Intermediate Metabolizer)': what a summary row's advice rests on."""
+    if g is None:
+        return f"{gene} not assessed"
+    if g["status"] in ("not_called", "not_assessed"):
+        return f"{gene} {g['status_label'].lower()}"
+    if g["status"] == "ambiguous":
+        return f"{gene} {' or '.join(c['diplotype'] for c in g['candidates'])} ({g['phenotype'] or 'phenotype unknown'})"
+    return f"{gene} {g['diplotype'] or ''} ({g['phenotype'] or 'no phenotype'})".replace("  ", " ")
 
 
 def _order_test(gene: str) -> str:

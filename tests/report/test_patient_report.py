@@ -11,7 +11,7 @@ import pytest
 from pgx_pipeline import sharding
 from pgx_pipeline.calling.outside import read_outside_calls
 from pgx_pipeline.errors import PgxInputError
-from pgx_pipeline.report import render_reports, safe_filename
+from pgx_pipeline.report import render_reports, safe_filename, write_cohort_outputs
 from tests.report.conftest import CLOPIDOGREL_PM_IM, CYP2B6_TIED, HOSTILE, INPUT, Page, prediction, write_results
 
 DATE = "2025-01-31"
@@ -181,7 +181,7 @@ def test_warfarin_dose_and_class_in_different_classes_is_said(tmp_path, rendered
 def test_warfarin_not_predicted_gives_reason(rendered):
     out, names = rendered
     _, page, _ = _page(out, names, HOSTILE)
-    assert "Not predicted. Reason: age, height and weight are missing from the sample sheet." in page.text
+    assert "No dose estimate: age, height and weight are missing from the sample sheet." in page.text
 
 
 def test_matching_details_collapsed_and_print_css(rendered):
@@ -403,3 +403,65 @@ def test_absent_positions_of_an_unread_gene_region_are_not_shown_as_reference():
     assert not by_gene["CYP2C19"][94842866]["missing"]
     assert by_gene["CYP2D6"][42130692]["observed"] == "—"
     assert by_gene["CYP2D6"][42130692]["missing"]
+
+
+def test_no_machine_paths_or_fallback_lists_on_the_page(results, tmp_path):
+    """The knowledge folders are named by their PROVENANCE.md (title, upstream commit), never by a machine path;
+    a stale folder reads as 'guideline texts from the 2024-05 release'."""
+    from pgx_pipeline import schema
+
+    current, stale = tmp_path / "mirrors" / "pharmcat", tmp_path / "mirrors" / "pharmcat-stale-fallback"
+    current.mkdir(parents=True)
+    stale.mkdir()
+    (current / "PROVENANCE.md").write_text(
+        "# Provenance: PharmGKB/PharmCAT data files (v3.1.1)\n\n- Commit: `5431bf1187e50383df7e7db18ef67b36fc8b562e` "
+        "(2025-11-19, \"build\")\n")
+    (stale / "PROVENANCE.md").write_text(
+        "# Provenance: OLDER PharmGKB/PharmCAT data (stale fallback, NOT v3.1.1)\n\n| here | commit |\n|---|---|\n"
+        "| `reporter/guidelines/*.json` | `30f8cfb7b3d71f6b579212f8161689e5f7dc2e63` (2024-05-29; last commit) |\n")
+    path = results / "knowledge" / "genes.parquet"
+    schema.write_table(schema.read_table(path, schema.KB_GENES), path, schema.KB_GENES,
+                       {"data_version": "2025-11-05-00-25", "source": f"{current};{stale}",
+                        "stale_files": "118 files in reporter/guidelines/"})
+    render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
+    write_cohort_outputs(results, [INPUT], tmp_path / "r", report_date=DATE)
+    for page_path in (tmp_path / "r" / "PGX01.html", tmp_path / "r" / "cohort_summary.html",
+                      tmp_path / "r" / "PGX01.json"):
+        html = page_path.read_text(encoding="utf-8")
+        assert str(tmp_path) not in html and "/mirrors/" not in html, page_path.name
+        assert "fallback" not in html.lower() and "stale" not in html.lower(), page_path.name
+    page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
+    assert "CPIC and DPWG, data release 2025-11-05-00-25; guideline texts from the 2024-05 release" in page.text
+    assert ("knowledge base: data release 2025-11-05-00-25; PharmGKB/PharmCAT data files (v3.1.1), upstream commit "
+            "5431bf1 (2025-11); guideline texts from the 2024-05 release (upstream commit 30f8cfb)") in page.text
+
+
+def test_upstream_messages_never_cite_sections_or_tools_the_report_lacks(kb_dir):
+    """Every message of the real knowledge base, as the report shows it."""
+    from pgx_pipeline import schema
+    from pgx_pipeline.report.context import clinical_message
+
+    messages = schema.read_table(kb_dir / "messages.parquet", schema.KB_MESSAGES)["message"]
+    shown = [clinical_message(m) for m in messages]
+    assert any("HLA-B*15:02" in m for m in shown) and any("RYR1" in m for m in shown)
+    for text in shown:
+        assert "section III" not in text and "Named Allele Matcher" not in text, text
+        assert "RYR1:Unknown/Unknown" not in text and "PharmCAT disclaimer" not in text, text
+        # Whatever still speaks of PharmCAT says it is PharmCAT's note.
+        assert "PharmCAT" not in text or text.startswith("Note from PharmCAT: "), text
+
+
+def test_no_sample_sheet_reads_as_a_plain_reason(results, tmp_path):
+    from pgx_pipeline import schema
+
+    path = sharding.stage_file(results, "predictions", INPUT, "part-000")
+    pred = schema.read_table(path, schema.PREDICTIONS)
+    pred["reasons"] = [["missing: sample sheet (config sample_sheet) with age, height_cm, weight_kg, race, "
+                        "amiodarone, enzyme_inducer"]] * len(pred)
+    pred["status"] = "not_predicted"
+    schema.write_table(pred, path, schema.PREDICTIONS)
+    render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
+    page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
+    assert ("No dose estimate: the patient's age, height, weight, race, amiodarone use, enzyme-inducer use were not "
+            "supplied with this run (no sample sheet), and the model needs them.") in page.text
+    assert "config sample_sheet" not in page.text

@@ -122,7 +122,7 @@ def build_cohort_context(
         "report_date": report_date,
         "pipeline_version": pipeline_version,
         "kb_data_version": kb.get("data_version", "unknown"),
-        "kb_source": kb.get("source", "unknown"),
+        "kb_provenance": kb.get("provenance", "unknown"),
         "genome_build": "GRCh38",
         "n_samples": n_total,
         "n_ok": sum(i["n_ok"] for i in inputs),

@@ -201,18 +201,68 @@ def _required(path: Path, table: schema.Table) -> pd.DataFrame:
 
 
 def kb_info(results_dir: str | os.PathLike) -> dict[str, str]:
-    """Knowledge-base version and source, from the metadata every knowledge table carries."""
+    """Knowledge-base version and provenance, from the metadata every knowledge table carries.
+
+    The mirror folders' machine paths stay out of the report: each is named by what its PROVENANCE.md says (title,
+    upstream commit and date), a stale one as "guideline texts from the YYYY-MM release"."""
     kb_dir = Path(results_dir) / "knowledge"
     for name in ("guidance", "genes", "diplotype_phenotypes", "allele_functions"):
         path = kb_dir / f"{name}.parquet"
         if path.is_file():
             meta = schema.read_metadata(path)
+            stale_files = meta.get("stale_files", "")
+            roots = [r for r in str(meta.get("source", "")).split(";") if r.strip()]
+            provenance = [x for x in (_provenance(Path(r), bool(stale_files)) for r in roots) if x["text"]]
             return {
                 "data_version": meta.get("data_version", "unknown"),
-                "source": meta.get("source", "unknown"),
-                "stale_files": meta.get("stale_files", ""),
+                "provenance": "; ".join(x["text"] for x in provenance) or "unknown",
+                "older_release": "; ".join(x["older"] for x in provenance if x["older"]),
             }
     raise PgxInputError("no knowledge-base table found; build the knowledge base first", path=kb_dir)
+
+
+_COMMIT = re.compile(r"`([0-9a-f]{40})`\s*\((\d{4}-\d{2})(-\d{2})?")
+
+
+def _provenance(root: Path, any_stale: bool) -> dict[str, str]:
+    """{'text': 'PharmGKB/PharmCAT data files (v3.1.1), upstream commit 5431bf1 (2025-11)', 'older': ''}; a folder
+    without PROVENANCE.md is named by its last path component only."""
+    prov = root / "PROVENANCE.md"
+    if not prov.is_file():
+        return {"text": root.name or "unknown", "older": ""}
+    text = prov.read_text(encoding="utf-8", errors="replace")
+    title = text.splitlines()[0].lstrip("# ").removeprefix("Provenance: ").strip() if text else root.name
+    m = _COMMIT.search(text)
+    commit = f", upstream commit {m.group(1)[:7]} ({m.group(2)})" if m else ""
+    if "stale" in text[:400].lower():
+        if not any_stale:
+            return {"text": "", "older": ""}  # declared stale, nothing read from it
+        # What the clinician needs: which texts are older, and from when.
+        older = f"guideline texts from the {m.group(2)} release" if m else "some guideline texts from an older release"
+        return {"text": older + (f" (upstream commit {m.group(1)[:7]})" if m else ""), "older": older}
+    return {"text": f"{title}{commit}", "older": ""}
+
+
+# Upstream message texts that name sections or tools this report does not have, in this report's words.
+MESSAGE_REWRITES = [
+    (re.compile(r"PharmCAT Named Allele Matcher does not determine HLA status\."),
+     "HLA status cannot be determined from the VCF (see What was NOT assessed)."),
+    (re.compile(r"please refer to the RYR1 gene table in section III for the variants included in the input VCF file"),
+     "see the RYR1 allele-matching details in this report for the variants found in the input file"),
+    (re.compile(r"If the RYR1 genotype is “not called” and the drug section reports RYR1:Unknown/Unknown,"),
+     "If RYR1 could not be called,"),
+    (re.compile(r"(PharmCAT )?Named Allele Matcher"), "allele matcher"),
+    (re.compile(r"PharmCAT found multiple possible genotypes"), "Several possible genotypes were found"),
+    (re.compile(r"\s*See PharmCAT disclaimer for further information\."), ""),
+]
+
+
+def clinical_message(text: str) -> str:
+    """A knowledge-base message as the report shows it: references to PharmCAT's own report sections and tools
+    rewritten, and whatever still speaks of PharmCAT attributed to it."""
+    for pattern, repl in MESSAGE_REWRITES:
+        text = pattern.sub(repl, text)
+    return f"Note from PharmCAT: {text}" if "PharmCAT" in text else text
 
 
 def load_input_tables(results_dir: str | os.PathLike, input_id: str, part: str = "part-000") -> InputTables:
@@ -281,8 +331,8 @@ def build_sample_context(
         "report_date": report_date,
         "pipeline_version": __version__,
         "kb_data_version": tables.kb.get("data_version", "unknown"),
-        "kb_source": tables.kb.get("source", "unknown"),
-        "kb_stale_files": [f.strip() for f in tables.kb.get("stale_files", "").split(";") if f.strip()],
+        "kb_provenance": tables.kb.get("provenance", "unknown"),
+        "kb_older_release": tables.kb.get("older_release", ""),
         "genome_build": GENOME_BUILD,
         "source_file": _s(s["source_file"]),
         "absent_is_reference": _b(s["absent_is_reference"]),
@@ -578,7 +628,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "same_as_reference": _b_or_none(r["same_as_reference"]),
                 "reason": _s(r["reason"]),
                 "incomplete": _s(r["incomplete"]),
-                "messages": _dedup(_l(r["messages"])),
+                "messages": _dedup(clinical_message(m) for m in _l(r["messages"])),
                 # a match, or one candidate's advice for an ambiguous genotype
                 "shows_advice": status == "matched" or (status == "ambiguous" and bool(_s(r["recommendation"]))),
                 "priority": pr,
@@ -725,6 +775,8 @@ def _model_estimate(drug: str, preds: pd.DataFrame, drugs: list[dict], card_href
             "out_of_distribution": _b(r["out_of_distribution"]),
             "reasons": _l(r["reasons"]),
         }
+    if model is not None:
+        model["reasons"] = [plain_model_reason(x) for x in model["reasons"]]
     reason = None
     if model is None:
         reason = (f"the {drug} model was not run for this input" if not model_ran
@@ -732,6 +784,29 @@ def _model_estimate(drug: str, preds: pd.DataFrame, drugs: list[dict], card_href
     return {"drug": drug, "model": model, "not_run_reason": reason, "model_card_href": card_href,
             "monitoring": entry.monitoring if entry else "",
             "guidelines": guideline["guidelines"] if guideline else []}
+
+
+COVARIATE_WORDS = {"age": "age", "height_cm": "height", "weight_kg": "weight", "race": "race", "sex": "sex",
+                   "amiodarone": "amiodarone use", "enzyme_inducer": "enzyme-inducer use"}
+
+
+def _covariates(text: str) -> str:
+    return ", ".join(COVARIATE_WORDS.get(c.strip(), c.strip()) for c in text.split(","))
+
+
+def plain_model_reason(reason: str) -> str:
+    """Why a model gave no estimate, in a clinician's words (the predictions table keeps the column names)."""
+    m = re.match(r"^missing: sample sheet \(config sample_sheet\) with (.*)$", reason)
+    if m:
+        return (f"the patient's {_covariates(m.group(1))} were not supplied with this run (no sample sheet), and "
+                "the model needs them")
+    m = re.match(r"^missing: sample sheet row \((.*)\)$", reason)
+    if m:
+        return f"the sample sheet has no row for this patient, so {_covariates(m.group(1))} are unknown"
+    m = re.match(r"^missing: (\w+)$", reason)
+    if m and m.group(1) in COVARIATE_WORDS:
+        return f"{COVARIATE_WORDS[m.group(1)]} not given in the sample sheet"
+    return reason
 
 
 # ---------------------------------------------------------------- matching details

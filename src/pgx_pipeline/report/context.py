@@ -348,9 +348,11 @@ def build_sample_context(
     genes = _genes(calls, phen, geno, tables.rsids)
     drugs = _drugs(guid)
     not_assessed = _not_assessed(genes, guid)
+    summary = _summary(drugs, genes, not_assessed)
     ctx = {
         "header": header,
-        "summary": _summary(drugs, genes, not_assessed),
+        "summary": summary,
+        "gene_overview": _gene_overview(genes, not_assessed, summary),
         "genes": genes,
         "footnotes": _number_footnotes(genes),
         "not_assessed": not_assessed,
@@ -666,7 +668,13 @@ def short_advice(text: str | None) -> str | None:
     """The first sentence of a recommendation for the one-line summary (the drug section quotes it whole)."""
     if not text:
         return None
-    first = re.split(r"(?<=[.!?])\s+|\n", text.strip(), maxsplit=1)[0].strip()
+    parts = [x.strip() for x in re.split(r"(?<=[.!?:])\s+|\n", text.strip()) if x.strip()]
+    first = parts[0] if parts else text.strip()
+    # A heading ("For PAIN:", "Monitoring by the ANTICOAGULATION CLINIC (...):") is not advice on its own.
+    for nxt in parts[1:3]:
+        if not first.endswith(":"):
+            break
+        first = f"{first} {nxt}"
     if len(first) > MAX_SUMMARY_ADVICE:
         first = first[:MAX_SUMMARY_ADVICE].rsplit(" ", 1)[0] + " …"
     return first + (" …" if first != text.strip() and not first.endswith("…") else "")
@@ -729,6 +737,47 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
         "not_assessed_genes": [n["gene"] for n in not_assessed],
         "legend": [{"priority": k, "label": v[0], "meaning": v[1]} for k, v in PRIORITIES.items()],
     }
+
+
+# Phenotypes that are the usual, reference-like result: not marked on the first screen.  CYP3A5 *3/*3 ("Poor
+# Metabolizer") is the genotype standard tacrolimus doses were set for (see guidance.REFERENCE_ALLELE_OVERRIDES).
+USUAL_PHENOTYPE = re.compile(r"^(normal|uncertain susceptibility|no cpic variants|ivacaftor non-responsive|-1639 GG$)",
+                             re.IGNORECASE)
+USUAL_BY_GENE = {("CYP3A5", "Poor Metabolizer")}
+GENE_MARKS = {
+    "not_normal": "not normal",
+    "ambiguous": "ambiguous: confirm",
+    "not_called": "not called",
+    "not_assessed": "not assessed",
+    "copy_number": "copy number not tested",
+}
+
+
+def _gene_overview(genes: list[dict], not_assessed: list[dict], summary: dict) -> list[dict]:
+    """The first screen's gene table: every gene with its result, marked when not normal, not called, not assessed
+    or ambiguous, and CYP2D6 from an SNV VCF marked for its untested copy number."""
+    out = []
+    cnv_untested = any(n["gene"] == "CYP2D6 structural variants" for n in not_assessed)
+    for g in genes:
+        marks = []
+        st = g["status"]
+        if st in ("not_called", "not_assessed"):
+            marks.append(st)
+        elif st == "ambiguous" and not g["candidates_agree"]:
+            marks.append("ambiguous")
+        elif g["phenotype"] and not USUAL_PHENOTYPE.match(g["phenotype"]) and (g["gene"], g["phenotype"]) not in USUAL_BY_GENE:
+            marks.append("not_normal")
+        if g["gene"] == "CYP2D6" and cnv_untested and st not in ("not_called", "not_assessed"):
+            marks.append("copy_number")
+        result = (" or ".join(c["diplotype"] for c in g["candidates"]) if st == "ambiguous" else g["diplotype"]) or "—"
+        out.append({"gene": g["gene"], "result": result, "phenotype": g["phenotype"] or "—", "marks": marks,
+                    "mark_labels": [GENE_MARKS[m] for m in marks], "anchor": f"gene-{g['gene']}"})
+    listed = {g["gene"] for g in genes}
+    for n in not_assessed:
+        if n["gene"] not in listed and " " not in n["gene"]:
+            out.append({"gene": n["gene"], "result": "—", "phenotype": "—", "marks": ["not_assessed"],
+                        "mark_labels": [GENE_MARKS["not_assessed"]], "anchor": "s-not-assessed"})
+    return out
 
 
 def _based_on(gene: str, g: dict | None) -> str:

@@ -661,7 +661,7 @@ def _safe_url(url: str | None) -> str | None:
 
 
 SUMMARY_PRIORITIES = ("act", "consider", "confirm")
-MAX_SUMMARY_ADVICE = 240
+MAX_SUMMARY_ADVICE = 180
 
 
 def short_advice(text: str | None) -> str | None:
@@ -689,7 +689,8 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
             continue
         lines = []
         for g in d["guidelines"]:
-            if g["priority"] == "none" or not (g["shows_advice"] or g["incomplete"]):
+            # A row with no advice because a gene is missing is said once, in the drug's Incomplete note.
+            if g["priority"] == "none" or not g["shows_advice"]:
                 continue
             lines.append({
                 "source": g["source"],
@@ -700,9 +701,9 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
                 "advice": short_advice(g["recommendation"]) if g["shows_advice"] else g["status_label"],
                 "recommendation": g["recommendation"],
                 "reason": g["reason"] if g["status"] == "ambiguous" else None,
-                "incomplete": g["incomplete"],
             })
         actions.append({
+            "incomplete": _dedup(g["incomplete"] for g in d["guidelines"]),
             "drug": d["drug"],
             "anchor": d["anchor"],
             "genes": d["genes"],

@@ -465,3 +465,35 @@ def test_no_sample_sheet_reads_as_a_plain_reason(results, tmp_path):
     assert ("No dose estimate: the patient's age, height, weight, race, amiodarone use, enzyme-inducer use were not "
             "supplied with this run (no sample sheet), and the model needs them.") in page.text
     assert "config sample_sheet" not in page.text
+
+
+def test_warfarin_section_states_cpic_advice_and_the_model_limits(results, tmp_path, kb_dir):
+    """CPIC's warfarin guidance is an algorithm (no genotype lookup): the report says what it advises instead of
+    'No recommendation for this genotype', and the model's limits stand next to its estimate."""
+    import pandas as pd
+
+    from pgx_pipeline import schema
+    from pgx_pipeline.guidance import match_guidance
+    from pgx_pipeline.phenotype import assign_phenotypes
+    from tests.phenotype.calls_frame import call, calls_frame
+
+    read = lambda name, table: schema.read_table(kb_dir / name, table)  # noqa: E731
+    phen = assign_phenotypes(calls_frame([call("PGX01", "CYP2C9", "*1/*3")]),
+                             read("allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
+                             read("diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
+    staged = match_guidance(phen, read("guidance.parquet", schema.KB_GUIDANCE), read("messages.parquet", schema.KB_MESSAGES))
+    cpic = staged[(staged["drug"] == "warfarin") & (staged["source"] == "CPIC")]
+    assert cpic["status"].tolist() == ["no_recommendation"]  # as the guidance stage writes it
+
+    path = sharding.stage_file(results, "guidance", INPUT, "part-000")
+    guid = schema.read_table(path, schema.GUIDANCE)
+    guid = guid[~((guid["sample_id"] == "PGX01") & (guid["drug"] == "warfarin"))]
+    schema.write_table(pd.concat([guid, cpic], ignore_index=True), path, schema.GUIDANCE)
+    render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
+    html = (tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8")
+    section = Page(html[html.index('id="s-warfarin"'):html.index('id="s-matching"')]).text
+    assert "No recommendation for this genotype" not in section
+    assert "Advice given as a dosing algorithm, not by genotype" in section
+    assert "validated pharmacogenetic dosing algorithm that uses the CYP2C9 and VKORC1 genotypes" in section
+    assert "Limits of this model:" in section and "Black or African American" in section
+    assert "model/warfarin/model_card.html in the results folder" in section

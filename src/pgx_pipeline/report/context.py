@@ -98,6 +98,14 @@ CONDITIONAL = re.compile(r"^(if|in the case|in case|when|should|for patients who
 # "For PAIN:"; the directive follows it.
 INDICATION_HEAD = re.compile(r"^(?:[Ff]or |Indication )?[A-Z][A-Z0-9 ,/()'-]*(?: or [A-Z0-9 ,/()'-]+)*:\s*|^[Ff]or [^:]{1,60}:\s*")
 MAX_LISTED_POSITIONS = 12
+# Guidelines whose advice is an algorithm, not a lookup by genotype: what they say, in place of "no recommendation".
+NO_LOOKUP = "gives no genotype lookup"
+ALGORITHM_ADVICE = {
+    ("CPIC", "warfarin"): (
+        "CPIC's advice is to calculate the dose with a validated pharmacogenetic dosing algorithm that uses the "
+        "CYP2C9 and VKORC1 genotypes (e.g. IWPC or Gage), following figure 2 of the CPIC warfarin guideline, which "
+        "also adjusts for CYP4F2 and for African ancestry"),
+}
 
 
 # ---------------------------------------------------------------- value helpers
@@ -620,7 +628,11 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "lookup_keys": _l(r["lookup_keys"]),
                 "population": _s(r["population"]),
                 "status": status,
-                "status_label": GUIDANCE_STATUS_LABELS.get(status, status),
+                "status_label": ("Advice given as a dosing algorithm, not by genotype"
+                                 if status == "no_recommendation" and NO_LOOKUP in (_s(r["reason"]) or "")
+                                 else GUIDANCE_STATUS_LABELS.get(status, status)),
+                "algorithm_advice": (ALGORITHM_ADVICE.get((_s(r["source"]), drug.lower()))
+                                     if status == "no_recommendation" and NO_LOOKUP in (_s(r["reason"]) or "") else None),
                 "recommendation": _s(r["recommendation"]),
                 "implications": _l(r["implications"]),
                 "classification": _s(r["classification"]),
@@ -832,6 +844,8 @@ def _model_estimate(drug: str, preds: pd.DataFrame, drugs: list[dict], card_href
         reason = (f"the {drug} model was not run for this input" if not model_ran
                   else f"no {drug} model row for this sample")
     return {"drug": drug, "model": model, "not_run_reason": reason, "model_card_href": card_href,
+            "card_path": f"model/{drug}/model_card.html",
+            "limitations": list(entry.limitations) if entry else [],
             "monitoring": entry.monitoring if entry else "",
             "guidelines": guideline["guidelines"] if guideline else []}
 

@@ -497,3 +497,12 @@ def test_warfarin_section_states_cpic_advice_and_the_model_limits(results, tmp_p
     assert "validated pharmacogenetic dosing algorithm that uses the CYP2C9 and VKORC1 genotypes" in section
     assert "Limits of this model:" in section and "Black or African American" in section
     assert "model/warfarin/model_card.html in the results folder" in section
+
+
+def test_cpic_population_codes_read_in_plain_words():
+    from pgx_pipeline.report.context import population_text
+
+    # the codes of the published CPIC phenytoin and clopidogrel guidelines
+    assert population_text("PHT use >3mos") == "taking phenytoin for more than 3 months"
+    assert population_text("CVI ACS PCI").startswith("cardiovascular indication: acute coronary syndrome")
+    assert population_text("general") is None and population_text("adults") == "adults"

@@ -98,6 +98,28 @@ CONDITIONAL = re.compile(r"^(if|in the case|in case|when|should|for patients who
 # "For PAIN:"; the directive follows it.
 INDICATION_HEAD = re.compile(r"^(?:[Ff]or |Indication )?[A-Z][A-Z0-9 ,/()'-]*(?: or [A-Z0-9 ,/()'-]+)*:\s*|^[Ff]or [^:]{1,60}:\s*")
 MAX_LISTED_POSITIONS = 12
+# CPIC's population codes in plain words (the JSON keeps the code in `population`).
+POPULATION_WORDS = {
+    "CBZ naive": "not yet taking carbamazepine",
+    "CBZ use >3mos": "taking carbamazepine for more than 3 months",
+    "CBZ-no alternatives": "carbamazepine when there is no alternative",
+    "CVI ACS PCI": "cardiovascular indication: acute coronary syndrome or percutaneous coronary intervention",
+    "CVI non-ACS non-PCI": "cardiovascular indication without acute coronary syndrome or coronary intervention",
+    "NVI": "neurovascular indication (e.g. stroke, transient ischaemic attack)",
+    "OXC naive": "not yet taking oxcarbazepine",
+    "OXC use >3 mos": "taking oxcarbazepine for more than 3 months",
+    "PHT naive": "not yet taking phenytoin",
+    "PHT use >3mos": "taking phenytoin for more than 3 months",
+    "child >40kg_adult": "adults and children over 40 kg",
+}
+
+
+def population_text(population: str | None) -> str | None:
+    if population in (None, "", "general"):
+        return None
+    return POPULATION_WORDS.get(population, population)
+
+
 # Guidelines whose advice is an algorithm, not a lookup by genotype: what they say, in place of "no recommendation".
 NO_LOOKUP = "gives no genotype lookup"
 ALGORITHM_ADVICE = {
@@ -627,6 +649,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "phenotypes": [_gene_colon(x) for x in _l(r["phenotypes"])],
                 "lookup_keys": _l(r["lookup_keys"]),
                 "population": _s(r["population"]),
+                "population_text": population_text(_s(r["population"])),
                 "status": status,
                 "status_label": ("Advice given as a dosing algorithm, not by genotype"
                                  if status == "no_recommendation" and NO_LOOKUP in (_s(r["reason"]) or "")
@@ -708,7 +731,7 @@ def _summary(drugs: list[dict], genes: list[dict], not_assessed: list[dict]) -> 
                 "source": g["source"],
                 "priority": g["priority"],
                 "priority_label": g["priority_label"],
-                "population": g["population"] if g["population"] not in (None, "", "general") else None,
+                "population": g["population_text"],
                 "classification": g["classification"] if g["classification"] not in ("N/A", None) else None,
                 "advice": short_advice(g["recommendation"]) if g["shows_advice"] else g["status_label"],
                 "recommendation": g["recommendation"],

@@ -506,3 +506,13 @@ def test_cpic_population_codes_read_in_plain_words():
     assert population_text("PHT use >3mos") == "taking phenytoin for more than 3 months"
     assert population_text("CVI ACS PCI").startswith("cardiovascular indication: acute coronary syndrome")
     assert population_text("general") is None and population_text("adults") == "adults"
+
+
+def test_a_gene_not_called_does_not_claim_a_call_assumption(rendered):
+    out, names = rendered
+    _, page, data = _page(out, names, "PGX01")
+    cyp2d6 = next(g for g in data["genes"] if g["gene"] == "CYP2D6")
+    assert cyp2d6["status"] == "not_called"
+    missing_note = next(n for n in cyp2d6["notes"] if "had no usable genotype" in n)
+    assert "the call assumes" not in missing_note
+    assert "No diplotype could be called" in " ".join(cyp2d6["notes"])

@@ -489,7 +489,9 @@ def _gene(gene: str, calls: list[dict], phen: list[dict], n_unphased_het: int, r
         more = f" and {len(missing) - MAX_LISTED_POSITIONS} more" if len(missing) > MAX_LISTED_POSITIONS else ""
         notes.append(
             f"{len(missing)} allele-defining position(s) had no usable genotype ({where}{more}). Alleles defined "
-            "there could not be detected; the call assumes none of them is present."
+            "there could not be detected"
+            # No call was made, so there is no call to assume anything (issue 19: the two sentences contradicted).
+            + ("." if display_status in ("not_called", "not_assessed") else "; the call assumes none of them is present.")
         )
     if status == "called" and not _b(top["phased"]) and n_unphased_het >= 2:
         notes.append(

@@ -9,6 +9,10 @@ Every (sample, drug, guideline) gets at least one row: matched, or a status sayi
   advice is a match whose `reason` names the missing gene.
 * An ambiguous gene (tied diplotypes, different phenotypes) gets each candidate phenotype's advice as rows of status
   "ambiguous" saying which candidate they are for; advice every candidate shares is a match.
+* Every row whose advice a gene of the guideline could not inform (not called, not assessed, ambiguous where it
+  matters) says so in `incomplete`, in plain words with the test to order ("HLA-B not assessed: order HLA-B
+  typing"); so does every CYP2D6 row from a VCF call, whose copy number an SNV VCF cannot show.  The report never
+  labels such advice "Standard".
 
 Each matched row also says whether a patient with reference genotypes would get the same recommendation from the
 same guideline and population (`same_as_reference`).  CPIC flags "dosing information" on the advice for normal
@@ -38,6 +42,20 @@ NO_RESULT = "No Result"
 # Genes never called from a VCF: without an outside call they are "No Result", which guidelines key on
 # (CPIC phenytoin: CYP2C9 advice with HLA-B "No Result").
 ABSENT = {g: ("absent", frozenset({NO_RESULT}), "not assessed") for g in NOT_ASSESSED_WITHOUT_OUTSIDE}
+# What to do about a gene without a usable result, said on each row it leaves incomplete.
+ORDER_TEST = {
+    "HLA-A": "order HLA-A typing",
+    "HLA-B": "order HLA-B typing",
+    "MT-RNR1": "order MT-RNR1 testing",
+    "CYP2D6": "order CYP2D6 genotyping that includes copy number",
+}
+# Drug-specific consequence of a hidden CYP2D6 copy-number change (CPIC codeine/tramadol: ultrarapid metabolizers
+# form more active metabolite, risk of life-threatening toxicity; CPIC tamoxifen: lower endoxifen with lower activity).
+CNV_CONSEQUENCE = {
+    "codeine": "an ultrarapid metabolizer risks morphine toxicity from codeine",
+    "tramadol": "an ultrarapid metabolizer risks toxicity from tramadol",
+    "tamoxifen": "a lower activity means less endoxifen and a higher risk of breast cancer recurrence",
+}
 REFERENCE_PATIENT = "(reference genotypes)"
 MAX_LISTED_DIPLOTYPES = 4
 # Beyond this many phenotype combinations of ambiguous genes, candidate-wise advice is not spelled out.
@@ -75,6 +93,27 @@ def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple]:
         state = "called" if _phenotype_keyed(r) else "no_phenotype"
         text = str(r["phenotype"]) if isinstance(r["phenotype"], str) else f"{r['diplotype']} (no phenotype)"
         out[(sample, gene)] = (state, keys, text)
+    return out
+
+
+def cyp2d6_copy_number_caveats(phenotypes: pd.DataFrame) -> dict[str, str]:
+    """Sample -> what an untested CYP2D6 copy number could change, for CYP2D6 called from the VCF (an outside call
+    from a copy-number-aware caller covers it).  Copy number cannot turn two no-function alleles into anything
+    else, so those get none."""
+    rows = phenotypes[(phenotypes["gene"] == "CYP2D6") & (phenotypes["rank"] == 1) & (phenotypes["status"] == "called")]
+    out = {}
+    for r in rows.to_dict("records"):
+        functions = {r["allele1_function"], r["allele2_function"]}
+        if functions == {"No function"}:
+            continue
+        dip = str(r["diplotype"])
+        alleles = dip.split("/")
+        dup = f"{alleles[0]}/{alleles[-1]}x2" if len(alleles) == 2 else f"{dip}x2"
+        text = (f"CYP2D6 copy number was not tested (SNV VCF): {dip} could be {dup} (a duplication: higher activity, "
+                "possibly an ultrarapid metabolizer)")
+        if len(alleles) == 2 and alleles[0] == alleles[1]:
+            text += f" or {alleles[0]}/*5 (one copy deleted: lower activity, a poorer metabolizer)"
+        out[str(r["sample_id"])] = text
     return out
 
 
@@ -149,6 +188,7 @@ def reference_gene_keys(genes: pd.DataFrame, allele_functions: pd.DataFrame,
 def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: pd.DataFrame,
                    reference_keys: dict[str, tuple[str, frozenset[str], str]] | None = None) -> pd.DataFrame:
     keys = sample_gene_keys(phenotypes)
+    copy_number = cyp2d6_copy_number_caveats(phenotypes)
     samples = list(dict.fromkeys(phenotypes["sample_id"]))
     diplotypes = {
         (s, g): d for s, g, d, r in phenotypes[["sample_id", "gene", "diplotype", "rank"]].itertuples(index=False) if r == 1
@@ -172,11 +212,12 @@ def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: p
         by_combo: dict[tuple, list[str]] = {}
         for s in samples:
             combo = tuple(keys.get((s, g), ABSENT.get(g, ("absent", frozenset(), ""))) for g in genes)
-            by_combo.setdefault(combo, []).append(s)
+            by_combo.setdefault((combo, copy_number.get(s) if "CYP2D6" in genes else None), []).append(s)
         drug_messages = by_drug.get(drug, [])
-        for combo, members in by_combo.items():
+        for (combo, caveat), members in by_combo.items():
             start = len(templates)
-            templates.extend(_with_reference(t, reference) for t in _decide(first, genes, combo, rec_list, no_lookup))
+            templates.extend(_with_reference(_with_caveat(t, caveat, first["drug"]), reference)
+                             for t in _decide(first, genes, combo, rec_list, no_lookup))
             ids = range(start, len(templates))
             for s in members:
                 msgs = _messages(drug_messages, genes, s, diplotypes, first["source"]) if drug_messages else none
@@ -206,7 +247,7 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
     if matched:  # a diplotype-keyed row can apply although the gene has no phenotype
         problems = [p for p in problems if p[0] != "no_recommendation"]
     if matched:
-        return [_matched_row(base, rec, problems) for rec in matched]
+        return [_matched_row(base, rec, problems, state) for rec in matched]
     possible = _candidate_rows(base, genes, state, recs, problems)
     if possible:
         return possible
@@ -218,7 +259,7 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
         status, reason = problems[0][0], "; ".join(p[1] for p in problems)
     else:
         status, reason = "no_recommendation", f"{first['source']} has no recommendation for this genotype"
-    return [{**base, "status": status, "reason": reason}]
+    return [{**base, "status": status, "reason": reason, "incomplete": _incomplete(problems, state)}]
 
 
 def _candidate_rows(base: dict, genes: list[str], state: dict, recs: list, problems: list) -> list[dict]:
@@ -240,7 +281,7 @@ def _candidate_rows(base: dict, genes: list[str], state: dict, recs: list, probl
         for rec in _most_specific([r for r in recs if _applies(r, alt)]):
             key = (rec.population, rec.recommendation)
             if key not in advice:
-                advice[key] = (_matched_row(base, rec, []), [])
+                advice[key] = (_matched_row(base, rec, [], alt), [])
             advice[key][1].append(which)
     between = "; ".join(f"{g} could be {' or '.join(label for label, _ in state[g][3])}" for g in ambiguous)
     per_population: dict[str | None, int] = {}
@@ -253,11 +294,37 @@ def _candidate_rows(base: dict, genes: list[str], state: dict, recs: list, probl
             # Every candidate gets this same advice: the tie does not matter here.
             row["status"] = "matched"
             row["reason"] = f"{between}; the advice is the same for each"
+            row["incomplete"] = None
         else:
             row["status"] = "ambiguous"
             row["reason"] = f"{between}. This is the advice if {' or if '.join(cases)}: confirm the genotype before acting"
+            row["incomplete"] = _incomplete(problems, state)
         rows.append(row)
     return rows
+
+
+def _incomplete(problems: list[tuple[str, str, str]], state: dict) -> str | None:
+    """What a row's advice could not take into account, in plain words, with the test to order; None when every
+    gene of the guideline had a usable result."""
+    out = []
+    for kind, _, g in problems:
+        order = ORDER_TEST.get(g)
+        if kind == "gene_not_assessed":
+            out.append(f"{g} not assessed: {order or f'test {g}'}")
+        elif kind == "gene_not_called":
+            out.append(f"{g} could not be called from the input: {order or f'genotype {g} with another test'}")
+        elif kind == "ambiguous":
+            out.append(f"{g} is ambiguous ({state[g][2]}): confirm the {g} genotype")
+    return "; ".join(out) or None
+
+
+def _with_caveat(row: dict, caveat: str | None, drug: str) -> dict:
+    """A CYP2D6 row from a VCF call says what its untested copy number could change, with the test to order."""
+    if not caveat:
+        return row
+    consequence = CNV_CONSEQUENCE.get(str(drug).lower())
+    text = f"{caveat}{'; ' + consequence if consequence else ''}: {ORDER_TEST['CYP2D6']}"
+    return {**row, "incomplete": "; ".join(x for x in (row.get("incomplete"), text) if x)}
 
 
 def _applies(rec, state: dict) -> bool:
@@ -265,7 +332,7 @@ def _applies(rec, state: dict) -> bool:
         g in state and v in state[g][1] for g, v in zip(rec.lookup_genes, rec.lookup_values))
 
 
-def _matched_row(base: dict, rec, problems: list[tuple[str, str, str]]) -> dict:
+def _matched_row(base: dict, rec, problems: list[tuple[str, str, str]], state: dict) -> dict:
     """A recommendation that applies.  CPIC writes advice for an untested gene ("No Result" in the lookup key, e.g.
     azathioprine on TPMT alone when NUDT15 is unknown, phenytoin without HLA-B typing): that advice is the match,
     with the missing gene said in `reason`.  Any other problem gene leaves the row unmatched."""
@@ -279,6 +346,7 @@ def _matched_row(base: dict, rec, problems: list[tuple[str, str, str]]) -> dict:
         "classification": rec.classification, "dosing_information": rec.dosing_information,
         "alternate_drug": rec.alternate_drug, "other_guidance": rec.other_guidance,
         "status": unresolved[0][0] if unresolved else "matched", "reason": "; ".join(notes) or None,
+        "incomplete": _incomplete(problems, state),
     }
 
 

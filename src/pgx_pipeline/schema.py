@@ -293,6 +293,10 @@ GUIDANCE = _t(
      "(the guideline's advice for an untested gene, 'No Result' in its lookup key) or the tie it holds across; on an "
      "ambiguous row with a recommendation, which candidate genotype that advice is for"),
     ("messages", STR_LIST, "knowledge-base messages attached to this drug"),
+    ("incomplete", STR, "what this row's advice could not take into account and the test to order, in plain words "
+     "('HLA-B not assessed: order HLA-B typing'; a CYP2D6 call from a VCF: its untested copy number and what a "
+     "duplication or deletion would change); null when every gene of the guideline had a usable result. The report "
+     "never labels such a row Standard"),
 )
 
 # ---------------------------------------------------------------- model

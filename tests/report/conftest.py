@@ -22,6 +22,9 @@ CLOPIDOGREL_PM_IM = (
     "if no contraindication."
 )
 CPIC_CLOPI_URL = "https://www.clinpgx.org/guidelineAnnotation/PA166104948"
+# `incomplete` texts as the guidance stage writes them (tests/phenotype/test_incomplete_advice.py checks the stage).
+HLA_B_UNTYPED = "HLA-B not assessed: order HLA-B typing"
+CYP2B6_TIED = "CYP2B6 is ambiguous (Intermediate Metabolizer or Normal Metabolizer): confirm the CYP2B6 genotype"
 
 
 def _row(table: schema.Table, **values) -> dict:
@@ -53,14 +56,14 @@ def phen(sample, gene, diplotype, phenotype, *, rank=1, status="called", f1=None
 
 def guide(sample, drug, source, genes, status, *, recommendation=None, classification=None, phenotypes=(),
           alternate=False, dosing=False, other=False, reason=None, messages=(), implications=(), url=CPIC_CLOPI_URL,
-          same=None):
+          same=None, incomplete=None):
     return _row(
         schema.GUIDANCE, sample_id=sample, drug=drug, source=source,
         guideline=f"{'Annotation of CPIC Guideline' if source == 'CPIC' else 'Annotation of DPWG Guideline'} for {drug} and {', '.join(genes)}",
         guideline_version="2024-01", url=url, genes=list(genes), lookup_keys=[], phenotypes=list(phenotypes),
         population="general", recommendation=recommendation, implications=list(implications),
         classification=classification, dosing_information=dosing, alternate_drug=alternate, other_guidance=other,
-        same_as_reference=same, status=status, reason=reason, messages=list(messages),
+        same_as_reference=same, status=status, reason=reason, messages=list(messages), incomplete=incomplete,
     )
 
 
@@ -86,26 +89,30 @@ def sample_tables(sample: str, *, variant: str = "pgx01") -> dict[str, list[dict
                   classification="Strong", phenotypes=["CYP2C19:Intermediate Metabolizer"], alternate=True,
                   implications=["CYP2C19: Reduced platelet inhibition; increased risk for adverse events."]),
             guide(sample, "clopidogrel", "DPWG", ["CYP2C19"], "matched",
-                  recommendation="Choose an alternative or double the dose.", classification="Moderate",
+                  recommendation="Choose an alternative or double the dose.", classification="N/A",
                   phenotypes=["CYP2C19:Intermediate Metabolizer"], alternate=True, dosing=True,
                   url="https://www.clinpgx.org/guidelineAnnotation/PA166104956"),
             guide(sample, "efavirenz", "CPIC", ["CYP2B6"], "ambiguous",
-                  reason="CYP2B6 has 2 candidate diplotypes with different phenotypes"),
+                  reason="CYP2B6 has 2 candidate diplotypes with different phenotypes", incomplete=CYP2B6_TIED),
             # CYP2B6 is ambiguous (*1/*6 or *4/*9): the guidance stage lists each candidate's advice.
             guide(sample, "sertraline", "CPIC", ["CYP2B6"], "ambiguous",
                   recommendation="Initiate therapy with recommended starting dose. Consider a slower titration schedule "
                                  "and lower maintenance dose.", classification="Moderate",
                   phenotypes=["CYP2B6: Intermediate Metabolizer or Normal Metabolizer"], dosing=True, same=False,
                   reason="CYP2B6 could be Intermediate Metabolizer (*1/*6) or Normal Metabolizer (*4/*9). This is the "
-                         "advice if CYP2B6 is Intermediate Metabolizer (*1/*6): confirm the genotype before acting"),
+                         "advice if CYP2B6 is Intermediate Metabolizer (*1/*6): confirm the genotype before acting",
+                  incomplete=CYP2B6_TIED),
             guide(sample, "sertraline", "CPIC", ["CYP2B6"], "ambiguous",
                   recommendation="Initiate therapy with recommended starting dose.", classification="Strong",
                   phenotypes=["CYP2B6: Intermediate Metabolizer or Normal Metabolizer"], same=True,
                   reason="CYP2B6 could be Intermediate Metabolizer (*1/*6) or Normal Metabolizer (*4/*9). This is the "
-                         "advice if CYP2B6 is Normal Metabolizer (*4/*9): confirm the genotype before acting"),
-            guide(sample, "codeine", "CPIC", ["CYP2D6"], "gene_not_called", reason="CYP2D6 was not called"),
+                         "advice if CYP2B6 is Normal Metabolizer (*4/*9): confirm the genotype before acting",
+                  incomplete=CYP2B6_TIED),
+            guide(sample, "codeine", "CPIC", ["CYP2D6"], "gene_not_called", reason="CYP2D6 was not called",
+                  incomplete="CYP2D6 could not be called from the input: order CYP2D6 genotyping that includes "
+                             "copy number"),
             guide(sample, "abacavir", "CPIC", ["HLA-B"], "gene_not_assessed",
-                  reason="HLA-B is not assessed from a VCF; no outside call"),
+                  reason="HLA-B is not assessed from a VCF; no outside call", incomplete=HLA_B_UNTYPED),
             guide(sample, "simvastatin", "CPIC", ["SLCO1B1"], "matched",
                   recommendation="Prescribe desired starting dose and adjust doses based on disease-specific guidelines.",
                   classification="Strong", phenotypes=["SLCO1B1:Normal Function"], dosing=True, same=True),
@@ -117,7 +124,7 @@ def sample_tables(sample: str, *, variant: str = "pgx01") -> dict[str, list[dict
                   classification="Moderate", phenotypes=["CYP2C9:Intermediate Metabolizer", "HLA-B:not assessed"],
                   dosing=True, same=False,
                   reason="HLA-B is not typed from a VCF: supply an outside call (HLA typing) to assess it: this is the "
-                         "guideline's advice for an untested HLA-B"),
+                         "guideline's advice for an untested HLA-B", incomplete=HLA_B_UNTYPED),
             guide(sample, "phenytoin", "DPWG", ["CYP2C9"], "no_recommendation",
                   reason="no DPWG recommendation for this genotype"),
         ]

@@ -11,8 +11,8 @@ import pytest
 from pgx_pipeline import sharding
 from pgx_pipeline.calling.outside import read_outside_calls
 from pgx_pipeline.errors import PgxInputError
-from pgx_pipeline.report import render_reports, safe_filename
-from tests.report.conftest import CLOPIDOGREL_PM_IM, HOSTILE, INPUT, Page, prediction, write_results
+from pgx_pipeline.report import render_reports, safe_filename, write_cohort_outputs
+from tests.report.conftest import CLOPIDOGREL_PM_IM, CYP2B6_TIED, HOSTILE, INPUT, Page, prediction, write_results
 
 DATE = "2025-01-31"
 
@@ -42,18 +42,34 @@ def test_header_names_sample_versions_build_and_absent_policy(rendered):
 
 def test_summary_lists_clopidogrel_as_act_with_text_label(rendered):
     out, names = rendered
-    _, page, _ = _page(out, names, "PGX01")
-    rows = page.table(caption="Results that change or may change prescribing")
+    html, page, _ = _page(out, names, "PGX01")
+    rows = page.table(id="act-table")
     header, body = rows[0], rows[1:]
-    assert header == ["Priority", "Drug", "Gene(s)", "Phenotype", "What to do", "Strength", "Source"]
-    cpic = [r for r in body if r[1] == "clopidogrel" and r[6] == "CPIC"]
-    assert cpic == [["Act", "clopidogrel", "CYP2C19", "CYP2C19: Intermediate Metabolizer", CLOPIDOGREL_PM_IM,
-                     "Strong", "CPIC"]]
+    assert header == ["Priority", "Drug", "Based on", "What the guidelines say"]
+    # One row per drug, labelled by its strongest row; CPIC and DPWG are sub-lines of it.
+    assert [r[1] for r in body].count("clopidogrel") == 1
+    clopidogrel = page.row([r[1:] for r in body], "clopidogrel")
+    assert clopidogrel[1] == "CYP2C19 *2/*17 (Intermediate Metabolizer)"
+    assert clopidogrel[2].startswith(f"CPIC (Strong) Act: {CLOPIDOGREL_PM_IM}")
+    # DPWG states no strength: its row is Act because its flagged advice directs another drug or dose.
+    assert "DPWG Act: Choose an alternative or double the dose." in clopidogrel[2]
+    assert body[[r[1] for r in body].index("clopidogrel")][0] == "Act"
     # The reference genotype's advice is not "actionable", although CPIC flags it "dosing information".
     assert not [r for r in body if r[1] == "simvastatin"]
-    gaps = page.table(caption="Drugs without a recommendation")
-    assert page.row([r[1:] for r in gaps[1:]], "CYP2D6") == ["CYP2D6", "Not called", "codeine"]
-    assert page.row([r[1:] for r in gaps[1:]], "HLA-B") == ["HLA-B", "Not assessed", "abacavir"]
+    # fosphenytoin's CPIC advice was written for an untested HLA-B: Act, and the row says HLA-B is missing.
+    fos = page.row([r[1:] for r in body], "fosphenytoin")
+    assert fos[1] == "CYP2C9 *1/*3 (Intermediate Metabolizer); HLA-B not assessed"
+    assert "Incomplete: HLA-B not assessed: order HLA-B typing." in fos[2]
+    assert 'href="#drug-clopidogrel"' in html and 'id="drug-clopidogrel"' in html
+    gaps = page.table(caption="Incomplete: drugs whose guideline needs a gene without a usable result")
+    assert page.row([r[1:] for r in gaps[1:]], "CYP2D6") == [
+        "CYP2D6", "Not called", "Order CYP2D6 genotyping that includes copy number", "codeine"]
+    # fosphenytoin has CPIC's advice for an untested HLA-B (Act), and HLA-B still lists it: the same drugs as
+    # "What was NOT assessed" says for HLA-B.
+    assert page.row([r[1:] for r in gaps[1:]], "HLA-B") == [
+        "HLA-B", "Not assessed", "Order HLA-B typing", "abacavir, fosphenytoin"]
+    assert "HLA-B: HLA alleles cannot be typed" in page.text
+    assert "Drugs concerned: abacavir, fosphenytoin." in page.text
 
 
 def test_reference_advice_flagged_dosing_is_standard_not_act(rendered):
@@ -61,7 +77,7 @@ def test_reference_advice_flagged_dosing_is_standard_not_act(rendered):
     # guidance stage found it is what a patient with reference genotypes gets.
     out, names = rendered
     _, page, data = _page(out, names, HOSTILE)
-    assert data["summary"]["actions"] == [] and "Results that change or may change prescribing" not in page.text
+    assert data["summary"]["actions"] == [] and "Drugs to act on (" not in page.text
     atomoxetine = next(d for d in data["drugs"] if d["drug"] == "atomoxetine")
     assert atomoxetine["priority"] == "standard" and atomoxetine["guidelines"][0]["dosing_information"] is True
     assert atomoxetine["guidelines"][0]["same_as_reference"] is True
@@ -73,9 +89,9 @@ def test_reference_advice_flagged_dosing_is_standard_not_act(rendered):
 def test_advice_given_without_a_full_genotype_is_listed_and_says_so(rendered):
     out, names = rendered
     html, page, _ = _page(out, names, "PGX01")
-    body = page.table(caption="Results that change or may change prescribing")[1:]
-    assert [r[0] for r in body if r[1] == "fosphenytoin" and r[6] == "CPIC"] == ["Act"]
-    section = html[html.index('data-drug="fosphenytoin"'):]
+    body = page.table(id="act-table")[1:]
+    assert [r[0] for r in body if r[1] == "fosphenytoin"] == ["Act"]
+    section = html[html.index('id="drug-fosphenytoin"'):]
     section = section[:section.index("</article>")]
     assert "Genotype note:" in section and "advice for an untested HLA-B" in section
 
@@ -83,12 +99,15 @@ def test_advice_given_without_a_full_genotype_is_listed_and_says_so(rendered):
 def test_ambiguous_genotype_lists_each_candidates_advice_and_asks_to_confirm(rendered):
     out, names = rendered
     html, page, data = _page(out, names, "PGX01")
-    body = page.table(caption="Results that change or may change prescribing")[1:]
+    body = page.table(id="act-table")[1:]
     rows = [r for r in body if r[1] == "sertraline"]
-    # Only the candidate whose advice changes prescribing is listed, as "Confirm genotype", not "Act".
+    # The drug is "Confirm genotype", not "Act"; each candidate's advice is a sub-line saying which it is for.
     assert [r[0] for r in rows] == ["Confirm genotype"]
-    assert "advice if CYP2B6 is Intermediate Metabolizer (*1/*6)" in rows[0][4]
-    section = html[html.index('data-drug="sertraline"'):]
+    assert "CPIC (Moderate) Confirm genotype: Initiate therapy with recommended starting dose. …" in rows[0][3]
+    assert "advice if CYP2B6 is Intermediate Metabolizer (*1/*6)" in rows[0][3]
+    assert "if CYP2B6 is Normal Metabolizer (*4/*9)" in rows[0][3]
+    assert rows[0][2] == "CYP2B6 *1/*6 or *4/*9 (Indeterminate: candidates differ (see note))"
+    section = html[html.index('id="drug-sertraline"'):]
     section = section[:section.index("</article>")]
     assert section.count("Possible recommendation, genotype ambiguous:") == 2
     assert "if CYP2B6 is Normal Metabolizer (*4/*9)" in section
@@ -131,7 +150,7 @@ def test_guidance_by_drug_and_drugs_without_guidance(rendered):
     none = page.table(id="no-guidance-table")
     assert page.row(none, "phenytoin")[1:] == ["DPWG", "CYP2C9",
                                               "No recommendation for this genotype: no DPWG recommendation for this genotype"]
-    assert page.row(none, "efavirenz")[3].startswith("No single recommendation: genotype ambiguous")
+    assert page.row(none, "efavirenz")[3].startswith(f"Incomplete {CYP2B6_TIED}. No single recommendation: genotype ambiguous")
 
 
 def test_warfarin_model_estimate_is_labelled_with_bar_dose_interval_and_card(rendered):
@@ -162,7 +181,7 @@ def test_warfarin_dose_and_class_in_different_classes_is_said(tmp_path, rendered
 def test_warfarin_not_predicted_gives_reason(rendered):
     out, names = rendered
     _, page, _ = _page(out, names, HOSTILE)
-    assert "Not predicted. Reason: age, height and weight are missing from the sample sheet." in page.text
+    assert "No dose estimate: age, height and weight are missing from the sample sheet." in page.text
 
 
 def test_matching_details_collapsed_and_print_css(rendered):
@@ -225,12 +244,13 @@ def test_json_says_what_the_html_says(rendered):
                 assert row[1] == (g["diplotype"] or "—")
             assert row[3] == (g["phenotype"] or "—")
             assert row[5].startswith(g["status_label"])
-        actions = page.table(caption="Results that change") if data["summary"]["actions"] else []
-        got = sorted((r[1], r[6], r[4]) for r in actions[1:])
-        # A "confirm genotype" row says under its advice which candidate genotype it is for.
-        said = [(a["drug"], a["source"], a["recommendation"] + (a["reason"] if a["priority"] == "confirm" else ""))
-                for a in data["summary"]["actions"]]
-        assert got == sorted(said)
+        actions = page.table(id="act-table") if data["summary"]["actions"] else []
+        got = [(r[0], r[1]) for r in actions[1:]]
+        assert got == [(a["priority_label"], a["drug"]) for a in data["summary"]["actions"]]
+        for row, a in zip(actions[1:], data["summary"]["actions"]):
+            for line in a["lines"]:
+                # A "confirm genotype" line says which candidate genotype its advice is for.
+                assert line["advice"] in row[3] and (line["reason"] or "") in row[3]
         assert data["header"]["report_date"] == DATE
 
 
@@ -293,10 +313,10 @@ def test_summary_names_the_population_when_a_drug_has_rows_for_several(results, 
     schema.write_table(pd.concat([guid, extra], ignore_index=True), path, schema.GUIDANCE)
     render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
     page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
-    summary = page.table(caption="Results that change")
-    clopi_rows = [r for r in summary if r[1].startswith("clopidogrel") and r[-1] == extra["source"].iloc[0]]
-    assert len(clopi_rows) == 2
-    assert sorted(r[1] for r in clopi_rows) == ["clopidogrel", "clopidogrelpopulation: pediatrics"]
+    summary = page.table(id="act-table")
+    clopi_rows = [r for r in summary if r[1] == "clopidogrel"]
+    assert len(clopi_rows) == 1
+    assert f"{extra['source'].iloc[0]} (Strong), pediatrics Act: Pediatric: use an alternative agent." in clopi_rows[0][3]
 
 
 def test_ingestion_notes_are_on_the_report(results, tmp_path):
@@ -383,3 +403,116 @@ def test_absent_positions_of_an_unread_gene_region_are_not_shown_as_reference():
     assert not by_gene["CYP2C19"][94842866]["missing"]
     assert by_gene["CYP2D6"][42130692]["observed"] == "—"
     assert by_gene["CYP2D6"][42130692]["missing"]
+
+
+def test_no_machine_paths_or_fallback_lists_on_the_page(results, tmp_path):
+    """The knowledge folders are named by their PROVENANCE.md (title, upstream commit), never by a machine path;
+    a stale folder reads as 'guideline texts from the 2024-05 release'."""
+    from pgx_pipeline import schema
+
+    current, stale = tmp_path / "mirrors" / "pharmcat", tmp_path / "mirrors" / "pharmcat-stale-fallback"
+    current.mkdir(parents=True)
+    stale.mkdir()
+    (current / "PROVENANCE.md").write_text(
+        "# Provenance: PharmGKB/PharmCAT data files (v3.1.1)\n\n- Commit: `5431bf1187e50383df7e7db18ef67b36fc8b562e` "
+        "(2025-11-19, \"build\")\n")
+    (stale / "PROVENANCE.md").write_text(
+        "# Provenance: OLDER PharmGKB/PharmCAT data (stale fallback, NOT v3.1.1)\n\n| here | commit |\n|---|---|\n"
+        "| `reporter/guidelines/*.json` | `30f8cfb7b3d71f6b579212f8161689e5f7dc2e63` (2024-05-29; last commit) |\n")
+    path = results / "knowledge" / "genes.parquet"
+    schema.write_table(schema.read_table(path, schema.KB_GENES), path, schema.KB_GENES,
+                       {"data_version": "2025-11-05-00-25", "source": f"{current};{stale}",
+                        "stale_files": "118 files in reporter/guidelines/"})
+    render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
+    write_cohort_outputs(results, [INPUT], tmp_path / "r", report_date=DATE)
+    for page_path in (tmp_path / "r" / "PGX01.html", tmp_path / "r" / "cohort_summary.html",
+                      tmp_path / "r" / "PGX01.json"):
+        html = page_path.read_text(encoding="utf-8")
+        assert str(tmp_path) not in html and "/mirrors/" not in html, page_path.name
+        assert "fallback" not in html.lower() and "stale" not in html.lower(), page_path.name
+    page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
+    assert "CPIC and DPWG, data release 2025-11-05-00-25; guideline texts from the 2024-05 release" in page.text
+    assert ("knowledge base: data release 2025-11-05-00-25; PharmGKB/PharmCAT data files (v3.1.1), upstream commit "
+            "5431bf1 (2025-11); guideline texts from the 2024-05 release (upstream commit 30f8cfb)") in page.text
+
+
+def test_upstream_messages_never_cite_sections_or_tools_the_report_lacks(kb_dir):
+    """Every message of the real knowledge base, as the report shows it."""
+    from pgx_pipeline import schema
+    from pgx_pipeline.report.context import clinical_message
+
+    messages = schema.read_table(kb_dir / "messages.parquet", schema.KB_MESSAGES)["message"]
+    shown = [clinical_message(m) for m in messages]
+    assert any("HLA-B*15:02" in m for m in shown) and any("RYR1" in m for m in shown)
+    for text in shown:
+        assert "section III" not in text and "Named Allele Matcher" not in text, text
+        assert "RYR1:Unknown/Unknown" not in text and "PharmCAT disclaimer" not in text, text
+        # Whatever still speaks of PharmCAT says it is PharmCAT's note.
+        assert "PharmCAT" not in text or text.startswith("Note from PharmCAT: "), text
+
+
+def test_no_sample_sheet_reads_as_a_plain_reason(results, tmp_path):
+    from pgx_pipeline import schema
+
+    path = sharding.stage_file(results, "predictions", INPUT, "part-000")
+    pred = schema.read_table(path, schema.PREDICTIONS)
+    pred["reasons"] = [["missing: sample sheet (config sample_sheet) with age, height_cm, weight_kg, race, "
+                        "amiodarone, enzyme_inducer"]] * len(pred)
+    pred["status"] = "not_predicted"
+    schema.write_table(pred, path, schema.PREDICTIONS)
+    render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
+    page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
+    assert ("No dose estimate: the patient's age, height, weight, race, amiodarone use, enzyme-inducer use were not "
+            "supplied with this run (no sample sheet), and the model needs them.") in page.text
+    assert "config sample_sheet" not in page.text
+
+
+def test_warfarin_section_states_cpic_advice_and_the_model_limits(results, tmp_path, kb_dir):
+    """CPIC's warfarin guidance is an algorithm (no genotype lookup): the report says what it advises instead of
+    'No recommendation for this genotype', and the model's limits stand next to its estimate."""
+    import pandas as pd
+
+    from pgx_pipeline import schema
+    from pgx_pipeline.guidance import match_guidance
+    from pgx_pipeline.phenotype import assign_phenotypes
+    from tests.phenotype.calls_frame import call, calls_frame
+
+    read = lambda name, table: schema.read_table(kb_dir / name, table)  # noqa: E731
+    phen = assign_phenotypes(calls_frame([call("PGX01", "CYP2C9", "*1/*3")]),
+                             read("allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
+                             read("diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
+    staged = match_guidance(phen, read("guidance.parquet", schema.KB_GUIDANCE), read("messages.parquet", schema.KB_MESSAGES))
+    cpic = staged[(staged["drug"] == "warfarin") & (staged["source"] == "CPIC")]
+    assert cpic["status"].tolist() == ["no_recommendation"]  # as the guidance stage writes it
+
+    path = sharding.stage_file(results, "guidance", INPUT, "part-000")
+    guid = schema.read_table(path, schema.GUIDANCE)
+    guid = guid[~((guid["sample_id"] == "PGX01") & (guid["drug"] == "warfarin"))]
+    schema.write_table(pd.concat([guid, cpic], ignore_index=True), path, schema.GUIDANCE)
+    render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
+    html = (tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8")
+    section = Page(html[html.index('id="s-warfarin"'):html.index('id="s-matching"')]).text
+    assert "No recommendation for this genotype" not in section
+    assert "Advice given as a dosing algorithm, not by genotype" in section
+    assert "validated pharmacogenetic dosing algorithm that uses the CYP2C9 and VKORC1 genotypes" in section
+    assert "Limits of this model:" in section and "Black or African American" in section
+    assert "model/warfarin/model_card.html in the results folder" in section
+
+
+def test_cpic_population_codes_read_in_plain_words():
+    from pgx_pipeline.report.context import population_text
+
+    # the codes of the published CPIC phenytoin and clopidogrel guidelines
+    assert population_text("PHT use >3mos") == "taking phenytoin for more than 3 months"
+    assert population_text("CVI ACS PCI").startswith("cardiovascular indication: acute coronary syndrome")
+    assert population_text("general") is None and population_text("adults") == "adults"
+
+
+def test_a_gene_not_called_does_not_claim_a_call_assumption(rendered):
+    out, names = rendered
+    _, page, data = _page(out, names, "PGX01")
+    cyp2d6 = next(g for g in data["genes"] if g["gene"] == "CYP2D6")
+    assert cyp2d6["status"] == "not_called"
+    missing_note = next(n for n in cyp2d6["notes"] if "had no usable genotype" in n)
+    assert "the call assumes" not in missing_note
+    assert "No diplotype could be called" in " ".join(cyp2d6["notes"])

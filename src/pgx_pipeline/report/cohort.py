@@ -17,7 +17,7 @@ from .context import GENE_STATUS_LABELS, PRIORITIES, _s, row_priority
 
 MAX_FAILURE_EXAMPLES = 8
 # Traffic-light classes counted per sample in the cohort table (drugs whose best label is this one).
-COUNTED_PRIORITIES = ("act", "consider", "confirm")
+COUNTED_PRIORITIES = ("act", "consider", "confirm", "incomplete")
 CHART_STATUSES = ("called", "ambiguous", "outside_call", "not_called", "not_assessed")
 
 
@@ -79,8 +79,8 @@ def build_cohort_context(
                                  columns=["sample_id", "gene", "rank", "phenotype", "candidates_agree"])
         guid_path = sharding.stage_file(root, "guidance", input_id, part)
         guid = schema.read_table(guid_path, schema.GUIDANCE, columns=[
-            "sample_id", "drug", "status", "classification", "recommendation", "dosing_information",
-            "alternate_drug", "other_guidance", "same_as_reference"])
+            "sample_id", "drug", "source", "status", "classification", "recommendation", "dosing_information",
+            "alternate_drug", "other_guidance", "same_as_reference", "incomplete"])
         top = rank1_phenotypes(calls, phen)
         for gene, g in top.groupby("gene", sort=True):
             gene_counts.setdefault(gene, Counter()).update(g["display"])
@@ -102,11 +102,12 @@ def build_cohort_context(
                 failure_examples.setdefault(reason, [])
                 if len(failure_examples[reason]) < MAX_FAILURE_EXAMPLES:
                     failure_examples[reason].append(sid)
-            act, consider, confirm = (int(prio.at[sid, k]) if sid in prio.index else 0 for k in COUNTED_PRIORITIES)
+            act, consider, confirm, incomplete = (int(prio.at[sid, k]) if sid in prio.index else 0
+                                                  for k in COUNTED_PRIORITIES)
             # Compact row: [id, input, href, status, act, consider, genes not called/ambiguous, failure reason,
-            # confirm]
+            # confirm, incomplete]
             sample_rows.append([sid, input_id, hrefs.get((input_id, sid), ""), status, act, consider,
-                                not_called.get(sid, ""), reason or "", confirm])
+                                not_called.get(sid, ""), reason or "", confirm, incomplete])
     inputs = list(by_input.values())
     n_total = sum(i["n_samples"] for i in inputs)
     genes = []
@@ -121,7 +122,7 @@ def build_cohort_context(
         "report_date": report_date,
         "pipeline_version": pipeline_version,
         "kb_data_version": kb.get("data_version", "unknown"),
-        "kb_source": kb.get("source", "unknown"),
+        "kb_provenance": kb.get("provenance", "unknown"),
         "genome_build": "GRCh38",
         "n_samples": n_total,
         "n_ok": sum(i["n_ok"] for i in inputs),

@@ -225,10 +225,13 @@ def _report(ctx: dict, ids: _Ids, patient: dict, results: list[dict], tasks: lis
         ("test-methodology",
          f"pgx-pipeline {h['pipeline_version']}: star alleles called from the SNV genotypes of a VCF with PharmCAT's "
          f"Named Allele Matcher rules, genome build {h['genome_build']}; absent positions {h['absent_positions']}. "
-         f"Knowledge base {h['kb_data_version']} ({h['kb_source']}). Input file: {h.get('source_file') or 'unknown'}."),
+         f"Knowledge base {h['kb_data_version']} ({h['kb_provenance']}). Input file: {h.get('source_file') or 'unknown'}."),
     ]
-    if h["kb_stale_files"]:
-        notes.append(("test-disclaimer", "Stale knowledge-base files: " + "; ".join(h["kb_stale_files"])))
+    if h.get("kb_older_release"):
+        notes.append(("test-disclaimer", f"Older knowledge-base release in use: {h['kb_older_release']}"))
+    for gap in s["gaps"]:
+        notes.append(("test-disclaimer", f"Incomplete: {gap['gene']} ({gap['reason']}); {gap['order']}. "
+                                         f"Drugs affected: {', '.join(gap['drugs'])}."))
     for na in ctx["not_assessed"]:
         drugs = f" Drugs affected: {', '.join(na['drugs'])}." if na["drugs"] else ""
         notes.append(("test-disclaimer", f"NOT ASSESSED: {na['gene']}. {na['what']}{drugs}"))
@@ -237,7 +240,8 @@ def _report(ctx: dict, ids: _Ids, patient: dict, results: list[dict], tasks: lis
     if failed:
         conclusion = f"No result: the analysis of this sample failed ({h.get('error') or 'no reason recorded'})."
     else:
-        acts = [f"{a['drug']} ({a['source']}): {a['priority_label']}" for a in s["actions"]]
+        acts = [f"{a['drug']} ({', '.join(line['source'] for line in a['lines']) or 'no advice'}): {a['priority_label']}"
+                for a in s["actions"]]
         conclusion = (
             f"{s['n_drugs']} drug(s) looked up; "
             + (f"{len(acts)} guideline result(s) that change prescribing or need the genotype confirmed: "

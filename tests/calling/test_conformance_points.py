@@ -1,0 +1,93 @@
+"""Regression tests for matcher-conformance misses found by checking calls against PharmCAT 3.1.1 (issue 17).
+
+Each test uses the smallest VCF that shows its point; expected alleles and phenotypes are read from PharmCAT's
+published files (translation JSON, exemptions.json, phenotype JSON) or PharmCAT's own tests, never from our output.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pgx_pipeline import schema
+from pgx_pipeline.phenotype import assign_phenotypes
+from pgx_pipeline.testing import KnowledgeTables, SampleSpec, genotype_records, write_vcf
+from tests.conftest import PHARMCAT
+from tests.vcf_text import write_vcf as write_text_vcf
+
+from .conftest import diplotypes, one, run_calls
+
+F = frozenset
+
+
+def _phenotypes(calls, kb_dir):
+    functions = schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS)
+    tables = schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES)
+    return assign_phenotypes(calls, functions, tables)
+
+
+def _published(gene: str) -> dict[frozenset, str]:
+    data = json.loads((PHARMCAT / f"phenotype/{gene}.json").read_text())
+    return {F(d["diplotype"].split("/")): d["generesult"] for d in data["diplotypes"]}
+
+
+# ------------------------------------------------------------------ 1. ignored positions are variants
+CHATHAM = ("chrX", 154532990, "C", "T")  # rs5030869, G6PD_translation.json
+IGNORED_DELETION = ("chrX", 154532990, "CGGT", "C")  # exemptions.json G6PD ignoredPositions, same POS
+
+
+def test_every_ignored_variant_is_dropped_and_every_other_variant_at_its_position_kept(defs_dir):
+    """exemptions.json lists two ignored variants that share POS with a defined SNV (G6PD Chatham, RYR1 c.14509C>G)."""
+    exemptions = json.loads((PHARMCAT / "definition/alleles/exemptions.json").read_text())
+    positions = schema.read_table(defs_dir / "positions.parquet", schema.KB_POSITIONS)
+    alleles = schema.read_table(defs_dir / "alleles.parquet", schema.KB_ALLELES)
+    shared_pos = []
+    for gene, ex in exemptions.items():
+        defined = json.loads((PHARMCAT / f"definition/alleles/{gene}_translation.json").read_text())["variants"]
+        kept = positions[positions["gene"] == gene]
+        kept = {(r.position, r.ref, tuple(r.alts)) for r in kept.itertuples()}
+        for v in ex["ignoredPositions"]:
+            assert (v["position"], v["ref"], tuple(v["alts"])) not in kept, (gene, v)
+            for d in defined:
+                if d["position"] == v["position"]:
+                    assert (d["position"], d["ref"], tuple(d["alts"])) in kept, (gene, d)
+                    shared_pos.append((gene, d["position"]))
+    assert sorted(shared_pos) == [("G6PD", 154532990), ("RYR1", 38580126)]
+    assert "Chatham" in set(alleles.loc[alleles["gene"] == "G6PD", "allele"])
+    assert "c.14509C>G" in set(alleles.loc[alleles["gene"] == "RYR1", "allele"])
+
+
+def test_g6pd_chatham_carriers_are_called_and_the_ignored_deletion_stays_ignored(kb_dir, tmp_path):
+    # Variant-only VCF (absent = reference, as for a panel): the Chatham SNV and the ignored deletion, split records.
+    samples = ["M_CHATHAM", "F_CHATHAM", "M_DEL", "F_DEL"]
+    chrom, pos, ref, alt = CHATHAM
+    _, _, dref, dalt = IGNORED_DELETION
+    vcf = write_text_vcf(tmp_path / "g6pd.vcf", samples, [
+        f"{chrom} {pos} {ref} {alt} 1 0/1 0 0/0",
+        f"{chrom} {pos} {dref} {dalt} 0 0/0 1 0/1",
+    ])
+    calls = run_calls(vcf, kb_dir, tmp_path / "w", absent_is_reference=True)
+    assert diplotypes(calls, "M_CHATHAM", "G6PD") == {F({"Chatham"})}
+    assert diplotypes(calls, "F_CHATHAM", "G6PD") == {F({"B (reference)", "Chatham"})}
+    # The deletion is ignored by PharmCAT: it must not make Chatham (same POS) nor anything else.
+    assert diplotypes(calls, "M_DEL", "G6PD") == {F({"B (reference)"})}
+    assert diplotypes(calls, "F_DEL", "G6PD") == {F({"B (reference)"})}
+
+    published = _published("G6PD")
+    assert published[F({"Chatham"})] == "Deficient" and published[F({"B (reference)", "Chatham"})] == "Variable"
+    phen = _phenotypes(calls[calls["gene"] == "G6PD"], kb_dir).set_index("sample_id")
+    assert phen.loc["M_CHATHAM", "phenotype"] == "Deficient"
+    assert phen.loc["F_CHATHAM", "phenotype"] == "Variable"
+    assert phen.loc["M_DEL", "phenotype"] == "Normal"
+
+
+def test_g6pd_chatham_with_every_position_genotyped(defs_dir, tmp_path):
+    kb = KnowledgeTables.from_dir(defs_dir)
+    specs = [SampleSpec("M", {"G6PD": ("Chatham",)}, male=True),
+             SampleSpec("F", {"G6PD": ("B (reference)", "Chatham")})]
+    vcf = write_vcf(tmp_path / "g.vcf.gz", ["M", "F"], genotype_records(kb, specs, genes=["G6PD"]))
+    calls = run_calls(vcf, defs_dir, tmp_path / "w")
+    assert diplotypes(calls, "M", "G6PD") == {F({"Chatham"})}
+    assert diplotypes(calls, "F", "G6PD") == {F({"B (reference)", "Chatham"})}
+    assert 154532990 in list(one(calls, "M", "G6PD")["matched_positions"])

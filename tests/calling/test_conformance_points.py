@@ -91,3 +91,44 @@ def test_g6pd_chatham_with_every_position_genotyped(defs_dir, tmp_path):
     assert diplotypes(calls, "M", "G6PD") == {F({"Chatham"})}
     assert diplotypes(calls, "F", "G6PD") == {F({"B (reference)", "Chatham"})}
     assert 154532990 in list(one(calls, "M", "G6PD")["matched_positions"])
+
+
+# ------------------------------------------------------------------ 3. partial genotypes
+def _with_gt(records, position, gt):
+    for r in records:
+        if r.pos == position:
+            r.gts = [gt]
+    return records
+
+
+RS3745274 = 41006936  # CYP2B6 c.516G>T, defines *6 and *9 (CYP2B6_translation.json)
+
+
+@pytest.mark.parametrize("gt", ["./1", "1/."])
+def test_cyp2b6_half_call_with_alt_is_not_called(defs_dir, tmp_path, gt):
+    # Every CYP2B6 position genotyped *1/*1 except c.516G>T written as a half call with its ALT: PharmCAT makes no
+    # call (NamedAlleleMatcher.callAssumingReference: data.hasPartialMissingAlleles() -> noCall); we called *1/*1.
+    kb = KnowledgeTables.from_dir(defs_dir)
+    records = _with_gt(genotype_records(kb, [SampleSpec("S", {})], genes=["CYP2B6"]), RS3745274, gt)
+    vcf = write_vcf(tmp_path / "s.vcf.gz", ["S"], records)
+    row = one(run_calls(vcf, defs_dir, tmp_path / "w"), "S", "CYP2B6")
+    assert row["status"] == "not_called" and row["diplotype"] is None
+    assert any("partial genotype" in w and str(RS3745274) in w for w in row["warnings"]), list(row["warnings"])
+
+
+def test_cyp2b6_half_call_with_ref_is_a_missing_position(defs_dir, tmp_path):
+    kb = KnowledgeTables.from_dir(defs_dir)
+    records = _with_gt(genotype_records(kb, [SampleSpec("S", {})], genes=["CYP2B6"]), RS3745274, "0/.")
+    vcf = write_vcf(tmp_path / "s.vcf.gz", ["S"], records)
+    calls = run_calls(vcf, defs_dir, tmp_path / "w")
+    assert diplotypes(calls, "S", "CYP2B6") == {F({"*1"})}
+    assert RS3745274 in list(one(calls, "S", "CYP2B6")["missing_positions"])
+
+
+def test_g6pd_half_call_on_chrx_is_not_called(defs_dir, tmp_path):
+    # On chrX PharmCAT's VcfReader keeps `0/.` too (no missing-position rule there), so the gene is not called.
+    kb = KnowledgeTables.from_dir(defs_dir)
+    records = _with_gt(genotype_records(kb, [SampleSpec("F", {})], genes=["G6PD"]), CHATHAM[1], "0/.")
+    vcf = write_vcf(tmp_path / "s.vcf.gz", ["F"], records)
+    row = one(run_calls(vcf, defs_dir, tmp_path / "w"), "F", "G6PD")
+    assert row["status"] == "not_called", row["diplotype"]

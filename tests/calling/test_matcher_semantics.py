@@ -87,12 +87,22 @@ def test_phase_sets_split_the_gene(toy_kb, tmp_path):
     assert diplotypes(run_calls(vcf, toy_kb, tmp_path / "w"), "S", "TOY") == {F({"*4", "*5"})}
 
 
-@pytest.mark.parametrize("partial", ["0/.", "./1"])
-def test_partial_genotype_is_missing_and_reported(toy_kb, tmp_path, partial):
+@pytest.mark.parametrize("partial", ["0/.", "./0"])
+def test_partial_reference_genotype_is_missing_and_reported(toy_kb, tmp_path, partial):
+    # PharmCAT VcfReader: a half call whose known allele is the reference is a missing position.
     vcf = write_vcf(tmp_path / "s.vcf.gz", ["S"], toy_records({"rs1": "0/1", "rs2": "0/0", "rs3": "0/0", "rs4": "0/1", "rs5": partial}))
     calls = run_calls(vcf, toy_kb, tmp_path / "w")
     assert diplotypes(calls, "S", "TOY") == {F({"*1", "*2"})}
     assert list(one(calls, "S", "TOY")["missing_positions"]) == [1040]
+
+
+@pytest.mark.parametrize("partial", ["./1", "1/.", "1|."])
+def test_partial_alt_genotype_makes_no_call(toy_kb, tmp_path, partial):
+    # PharmCAT keeps `./G` as a call with an unknown allele and makes no call for the gene (hasPartialMissingAlleles).
+    vcf = write_vcf(tmp_path / "s.vcf.gz", ["S"], toy_records({"rs1": "0/1", "rs2": "0/0", "rs3": "0/0", "rs4": "0/1", "rs5": partial}))
+    row = one(run_calls(vcf, toy_kb, tmp_path / "w"), "S", "TOY")
+    assert row["status"] == "not_called" and row["diplotype"] is None
+    assert any("partial genotype at 1040 (rs5)" in w for w in row["warnings"]), list(row["warnings"])
 
 
 @pytest.mark.parametrize("style", ["chr", "plain", "refseq"])

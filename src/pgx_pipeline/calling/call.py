@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import schema, sharding
 from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
-from .matcher import GeneModel, MatchResult, Pattern, match_pattern
+from .matcher import PARTIAL, GeneModel, MatchResult, Pattern, match_pattern
 from .outside import OutsideCall, apply_outside_calls
 from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
 
@@ -165,6 +165,13 @@ def _matrices(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str]):
     a2 = np.where(ploidy == 1, -2, a2)
     h1[sidx, pidx] = np.where(usable, a1, -1)
     h2[sidx, pidx] = np.where(usable, a2, np.where(ploidy == 1, -2, -1))
+    # Half calls (PharmCAT VcfReader): `0/.` is a missing position, except on chrX; `./T` keeps its known allele and
+    # marks the other chromosome PARTIAL (unknown, not missing), which the matcher refuses to call.
+    half = (state == "partial") & (ploidy == 2)
+    known = np.where(a1 >= 0, a1, a2)
+    kept = half & ((known != 0) | (model.chromosome == "chrX"))
+    h1[sidx[kept], pidx[kept]] = np.where(a1[kept] >= 0, a1[kept], PARTIAL)
+    h2[sidx[kept], pidx[kept]] = np.where(a2[kept] >= 0, a2[kept], PARTIAL)
     absent = np.zeros((S, P), dtype=bool)
     absent[sidx, pidx] = state == "absent"
     phased = sub["phased"].to_numpy(bool)

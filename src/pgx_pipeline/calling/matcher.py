@@ -22,6 +22,12 @@ from ..knowledge.definitions import IUPAC
 
 MAX_BLOCK_ENUMERATION = 12  # 2**11 orientations of phase blocks; beyond that, read as unphased
 
+# Haplotype codes below 0: MISSING = no usable genotype (dropped from every allele); PARTIAL = this chromosome's allele
+# is '.' while the other one is known and is not the reference (`./T`), or any half call on chrX (see match_pattern).
+MISSING = -1
+HAPLOID = -2
+PARTIAL = -5
+
 
 @dataclass
 class GeneModel:
@@ -39,6 +45,7 @@ class GeneModel:
     undocumented_as_reference: bool
     required_positions: set[int]
     unphased_priorities: list[tuple[frozenset[str], str]]
+    chromosome: str = ""
 
     @classmethod
     def build(cls, gene_row: pd.Series, positions: pd.DataFrame, alleles: pd.DataFrame) -> "GeneModel":
@@ -78,6 +85,7 @@ class GeneModel:
             undocumented_as_reference=bool(gene_row["undocumented_as_reference"]),
             required_positions=set(int(x) for x in _listed(gene_row.get("required_positions"))),
             unphased_priorities=priorities,
+            chromosome=str(gene_row.get("chromosome") or ""),
         )
 
 
@@ -153,6 +161,18 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
                                [f"undocumented variant at {where}: no named allele has it, so {model.gene} cannot be called"],
                                status="not_called")
 
+    partial = (h1 == PARTIAL) | (h2 == PARTIAL)
+    if partial.any():
+        # PharmCAT (VcfReader, NamedAlleleMatcher.callAssumingReference): `0/.` off chrX is a missing position, but a
+        # half call whose known allele is not the reference (`./T`), or any half call on chrX, is kept as a call with
+        # an unknown allele, and a gene with such a position is not called: the unknown chromosome could carry anything.
+        where = ", ".join(f"{_pos_label(model, i)} ({_half_call(model, i, h1[i], h2[i])})" for i in np.flatnonzero(partial))
+        return MatchResult([], False, _ints(model, missing), [], undocumented_pos,
+                           [f"partial genotype at {where}: one allele of the call is unknown, so {model.gene} is not "
+                            "called (PharmCAT makes no call on a half call with a non-reference allele, or on any half "
+                            "call on chrX; a half call with the reference allele elsewhere is a missing position); "
+                            "re-genotype the position to call the gene"],
+                           "not_called")
     missing_pos = _ints(model, missing)
     present = ~missing
     if not present.any():
@@ -280,6 +300,13 @@ def variants_found(model: GeneModel, haplotypes, present: np.ndarray, max_names:
             out.append(f"{_pos_label(model, p)} {model.vocab[p][0]}>{model.vocab[p][code]}"
                        + (f" (in {shown})" if carriers else ""))
     return out
+
+
+def _half_call(model: GeneModel, i: int, c1: int, c2: int) -> str:
+    """A half call as the VCF would show it, e.g. `./T` (unknown allele strings show as `?`)."""
+    vocab = model.vocab[i]
+    name = lambda c: "." if c < 0 else (vocab[c] if c < len(vocab) else "?")  # noqa: E731
+    return f"{name(c1)}/{name(c2)}"
 
 
 def _listed(value) -> list:

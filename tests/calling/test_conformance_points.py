@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from pgx_pipeline import schema
@@ -132,3 +133,35 @@ def test_g6pd_half_call_on_chrx_is_not_called(defs_dir, tmp_path):
     vcf = write_vcf(tmp_path / "s.vcf.gz", ["F"], records)
     row = one(run_calls(vcf, defs_dir, tmp_path / "w"), "F", "G6PD")
     assert row["status"] == "not_called", row["diplotype"]
+
+
+# ------------------------------------------------------------------ 4. IUPAC wobble definitions
+def test_cyp2b6_wobble_ties_18_with_6_and_9(defs_dir, tmp_path):
+    """PharmCAT NamedAlleleMatcherTest.testWobbleScoringWithMultipleSequenceMatches: c.516G>T, c.785A>G and
+    c.983T>C heterozygous (unphased) -> *6/*18 and *9/*18. *18 is c.785R + c.983C: its wobble scores only where
+    the sample's base is not the reference, so *18 carrying c.785A (with *6) scores 1 and *18 carrying c.785G
+    (with *9) scores 2; both diplotypes score 3. We reported *6/*18 alone (score 4)."""
+    kb = KnowledgeTables.from_dir(defs_dir)
+    records = genotype_records(kb, [SampleSpec("S", {})], genes=["CYP2B6"])
+    for rsid in ("rs3745274", "rs2279343", "rs28399499"):
+        (rec,) = [r for r in records if r.id == rsid]
+        rec.gts = ["0/1"]
+    vcf = write_vcf(tmp_path / "s.vcf.gz", ["S"], records)
+    calls = run_calls(vcf, defs_dir, tmp_path / "w")
+    assert diplotypes(calls, "S", "CYP2B6") == {F({"*6", "*18"}), F({"*9", "*18"})}
+    rows = calls[(calls["sample_id"] == "S") & (calls["gene"] == "CYP2B6")]
+    assert set(rows["score"]) == {3}
+
+
+def test_cyp2b6_18_with_reference_base_at_the_wobble(defs_dir, tmp_path):
+    # Phased: *18 with c.785A (the reference base) opposite *1; the wobble does not score, *1/*18 is the only fit.
+    kb = KnowledgeTables.from_dir(defs_dir)
+    records = genotype_records(kb, [SampleSpec("S", {}, phased=True)], genes=["CYP2B6"])
+    (rec,) = [r for r in records if r.id == "rs28399499"]
+    rec.gts = ["1|0"]
+    vcf = write_vcf(tmp_path / "s.vcf.gz", ["S"], records)
+    calls = run_calls(vcf, defs_dir, tmp_path / "w")
+    assert diplotypes(calls, "S", "CYP2B6") == {F({"*1", "*18"})}
+    n_positions = len(kb.gene_positions("CYP2B6"))
+    assert set(calls.loc[calls["gene"] == "CYP2B6", "score"]) == {n_positions + 1}  # *1 all, *18 only c.983C
+

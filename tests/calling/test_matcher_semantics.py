@@ -226,9 +226,10 @@ def test_multiallelic_joined_and_split(kb, defs_dir, tmp_path):
     assert diplotypes(calls, "S", "UGT1A1") == {F({"*28", "*37"})}
 
 
-def test_blank_cell_inherits_the_reference_alleles_iupac_cell(defs_dir):
-    """NamedAlleleMatcher-101: a blank cell is the reference row's cell. CYP2D6 *1 has IUPAC cells (R, S):
-    an allele that leaves such a position blank must accept either base there, exactly like *1."""
+def test_blank_cell_under_a_reference_wobble_is_the_genome_ref(defs_dir):
+    """A blank cell is the reference row's cell, except where that cell is an IUPAC wobble (CYP2D6 *1 has R at
+    rs150163869 and S at rs1058164): there PharmCAT fills the blank with the genome's REF base
+    (MatchData.defaultMissingAllelesToReference), so e.g. *3 requires C at rs1058164 while *1 accepts C or G."""
     import numpy as np
 
     from pgx_pipeline.calling.call import load_gene_models
@@ -236,8 +237,14 @@ def test_blank_cell_inherits_the_reference_alleles_iupac_cell(defs_dir):
     model = load_gene_models(defs_dir)["CYP2D6"]
     ref = model.reference_index
     iupac_positions = [p for p in range(len(model.positions)) if model.accept[ref, p].sum() > 1]
-    assert len(iupac_positions) == 2
+    assert sorted(int(model.positions[p]) for p in iupac_positions) == [42128813, 42129130]
+    only_ref = np.zeros(model.accept.shape[2], dtype=bool)
+    only_ref[0] = True
     for a in range(len(model.allele_names)):
         for p in iupac_positions:
-            if not model.defined[a, p] or a == ref:
-                assert np.array_equal(model.accept[a, p], model.accept[ref, p]), model.allele_names[a]
+            if not model.defined[a, p]:
+                assert np.array_equal(model.accept[a, p], only_ref), model.allele_names[a]
+    star3 = model.allele_names.index("*3")
+    p1058164 = int(np.flatnonzero(model.positions == 42129130)[0])
+    assert not model.defined[star3, p1058164] and model.accept[star3, p1058164].tolist()[:2] == [True, False]
+    assert model.accept[ref, p1058164].tolist()[:2] == [True, True]

@@ -39,6 +39,7 @@ class GeneModel:
     allele_names: list[str]
     reference_index: int
     defined: np.ndarray  # (A, P) bool: non-blank cell
+    wobble: np.ndarray  # (A, P) bool: the allele's own cell is an IUPAC ambiguity code (R, Y, S, ...)
     accept: np.ndarray  # (A, P, V) bool
     vocab: list[list[str]]  # per position: observed strings by code; code 0 = REF, then documented ALTs
     n_documented: np.ndarray  # (P,) number of documented strings per position (REF + ALTs)
@@ -56,12 +57,16 @@ class GeneModel:
         A, P = len(names), len(vocab)
         accept = np.zeros((A, P, width), dtype=bool)
         defined = np.zeros((A, P), dtype=bool)
+        wobble = np.zeros((A, P), dtype=bool)
         reference_bases = list(alleles["bases"].iloc[names.index(gene_row["reference_allele"])])
         for a, bases in enumerate(alleles["bases"]):
             for p, base in enumerate(bases):
                 defined[a, p] = base is not None
-                # A blank cell is the reference allele's cell, IUPAC included (CYP2D6 *1 has R and S cells).
-                base = reference_bases[p] if base is None else base
+                wobble[a, p] = _is_wobble(base)
+                # A blank cell is the reference allele's cell; where that cell is itself a wobble (CYP2D6 *1 has R and
+                # S cells) the blank is the genome's REF base (PharmCAT MatchData.defaultMissingAllelesToReference).
+                if base is None:
+                    base = vocab[p][0] if _is_wobble(reference_bases[p]) else reference_bases[p]
                 if base in vocab[p]:
                     accept[a, p, vocab[p].index(base)] = True
                 else:
@@ -79,6 +84,7 @@ class GeneModel:
             allele_names=names,
             reference_index=ref_idx,
             defined=defined,
+            wobble=wobble,
             accept=accept,
             vocab=vocab,
             n_documented=np.array([len(v) for v in vocab]),
@@ -193,7 +199,8 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
     acc1 = model.accept[:, idx, c1] | ~present  # (A, P)
     if haploid:
         ok = acc1.all(axis=1) & callable_alleles
-        dips = [(model.allele_names[a], None, int(scores[a])) for a in np.flatnonzero(ok)]
+        wobble_ref = (model.wobble & present & (h1 == 0)).sum(axis=1)
+        dips = [(model.allele_names[a], None, int(scores[a] - wobble_ref[a])) for a in np.flatnonzero(ok)]
         return _finish(model, dips, True, missing_pos, present, undocumented_pos, warnings, (h1,))
 
     c2 = np.where(present, h2, 0)
@@ -201,10 +208,13 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
     het = present & (h1 != h2)
     blocks = sorted(set(pat.block[het].tolist()))
     phased = len(blocks) <= 1
+    wob = model.wobble & present
+    # An allele that fits both chromosomes is scored on both (PharmCAT scores a match on every sequence it matches).
+    fits_both = acc1.all(axis=1) & acc2.all(axis=1)
+    best: dict[tuple[int, int], int] = {}
     if phased:
-        pairs = _phased_pairs(acc1, acc2, callable_alleles)
+        _keep_best(best, _oriented_scores(_phased_pairs(acc1, acc2, callable_alleles), scores, wob, h1, h2, fits_both))
     elif len(blocks) <= MAX_BLOCK_ENUMERATION and any((pat.block[het] == b).sum() > 1 for b in blocks):
-        pairs = set()
         for flips in product((False, True), repeat=len(blocks) - 1):
             swap = np.zeros(P, dtype=bool)
             for b, f in zip(blocks[1:], flips):
@@ -212,13 +222,67 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
                     swap |= pat.block == b
             a1 = np.where(swap, acc2, acc1)
             a2 = np.where(swap, acc1, acc2)
-            pairs |= _phased_pairs(a1, a2, callable_alleles)
+            x1, x2 = np.where(swap, h2, h1), np.where(swap, h1, h2)
+            _keep_best(best, _oriented_scores(_phased_pairs(a1, a2, callable_alleles), scores, wob, x1, x2, fits_both))
     else:
         if len(blocks) > MAX_BLOCK_ENUMERATION:
             warnings.append(f"{len(blocks)} phase blocks: phase between them was not used")
         pairs = _unphased_pairs(acc1, acc2, callable_alleles)
-    dips = [(model.allele_names[a], model.allele_names[b], int(scores[a] + scores[b])) for a, b in pairs]
+        _keep_best(best, _unphased_scores(pairs, scores, wob, h1, h2, acc1, acc2, het, fits_both))
+    dips = [(model.allele_names[a], model.allele_names[b], s) for (a, b), s in best.items()]
     return _finish(model, dips, phased, missing_pos, present, undocumented_pos, warnings, (h1, h2))
+
+
+def _is_wobble(base) -> bool:
+    return isinstance(base, str) and len(base) == 1 and len(IUPAC.get(base, "")) > 1
+
+
+def _keep_best(best: dict[tuple[int, int], int], scored: dict[tuple[int, int], int]) -> None:
+    for pair, s in scored.items():
+        if s > best.get(pair, -1):
+            best[pair] = s
+
+
+def _oriented_scores(pairs, scores, wob, x1, x2, fits_both) -> dict[tuple[int, int], int]:
+    """Scores of pairs with allele a on chromosome x1 and b on x2 (PharmCAT NamedAllele.scoreForSample).
+
+    A wobble cell (IUPAC code) scores only where the sample's base there is not the reference: a wobble matched by the
+    reference base tells nothing. An allele that fits both chromosomes loses the point only where both are reference.
+    """
+    if not pairs:
+        return {}
+    ref1, ref2 = x1 == 0, x2 == 0
+    out = {}
+    for a, b in pairs:
+        both_a, both_b = fits_both[a] and a != b, fits_both[b] and a != b
+        pen_a = int((wob[a] & ref1 & (ref2 if both_a else True)).sum())
+        pen_b = int((wob[b] & ref2 & (ref1 if both_b else True)).sum())
+        out[(a, b)] = int(scores[a] + scores[b]) - pen_a - pen_b
+    return out
+
+
+def _unphased_scores(pairs, scores, wob, h1, h2, acc1, acc2, het, fits_both) -> dict[tuple[int, int], int]:
+    """Scores of unordered pairs on unphased data: the best orientation at each heterozygous position (each position
+    is its own phase block, so orientations are independent), as PharmCAT's best-scoring sequence pair."""
+    if not pairs:
+        return {}
+    ref1, ref2 = h1 == 0, h2 == 0
+    hom = ~het
+    out = {}
+    for a, b in pairs:
+        if not (wob[a].any() or wob[b].any()):
+            out[(a, b)] = int(scores[a] + scores[b])
+            continue
+        # An allele that fits both chromosomes cannot lose a point at a heterozygous position (one base is not REF).
+        one_a, one_b = not (fits_both[a] and a != b), not (fits_both[b] and a != b)
+        fixed = (wob[a] & hom & ref1).sum() + (wob[b] & hom & ref1).sum()
+        # a on chromosome 1 (o = 0) or on chromosome 2 (o = 1), where the pair fits that way round.
+        cost0 = (wob[a] & ref1 & one_a).astype(int) + (wob[b] & ref2 & one_b)
+        cost1 = (wob[a] & ref2 & one_a).astype(int) + (wob[b] & ref1 & one_b)
+        ok0, ok1 = acc1[a] & acc2[b], acc2[a] & acc1[b]
+        cost = np.where(ok0 & ok1, np.minimum(cost0, cost1), np.where(ok0, cost0, cost1))
+        out[(a, b)] = int(scores[a] + scores[b]) - int(fixed) - int(cost[het].sum())
+    return out
 
 
 def _phased_pairs(acc1: np.ndarray, acc2: np.ndarray, callable_alleles: np.ndarray) -> set[tuple[int, int]]:

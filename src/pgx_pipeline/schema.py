@@ -225,7 +225,7 @@ CALLS = _t(
     "One row per sample, gene and candidate diplotype (rank 1 = best; ties share a score).",
     ("sample_id", STR, "sample id", False),
     ("gene", STR, "gene symbol", False),
-    ("diplotype", STR, "PharmVar-style, alleles sorted (e.g. *1/*2), suballeles by their core allele (*45.001 -> *45); haploid calls name one allele; null when not called"),
+    ("diplotype", STR, "PharmVar-style, alleles sorted (e.g. *1/*2), suballeles by their core allele (*45.001 -> *45); haploid calls name one allele; SLCO1B1 with no star diplotype: the rs4149056 genotype (rs4149056 T/rs4149056 C), its phenotype looked up as *1/*5 (PharmCAT); null when not called"),
     ("allele1", STR, "first allele of the diplotype"),
     ("allele2", STR, "second allele (null for haploid)"),
     ("rank", I32, "1 = best; candidates with equal score share rank order by name", False),

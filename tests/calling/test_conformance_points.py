@@ -165,3 +165,36 @@ def test_cyp2b6_18_with_reference_base_at_the_wobble(defs_dir, tmp_path):
     n_positions = len(kb.gene_positions("CYP2B6"))
     assert set(calls.loc[calls["gene"] == "CYP2B6", "score"]) == {n_positions + 1}  # *1 all, *18 only c.983C
 
+
+# ------------------------------------------------------------------ 5. SLCO1B1 rs4149056 fallback
+def test_slco1b1_no_star_diplotype_reports_rs4149056_and_its_phenotype(kb_dir, tmp_path):
+    """*2's c.-910T>C (rs56101265) and c.521T>C on the same chromosome: no SLCO1B1 allele has both, so no star
+    diplotype fits. PharmCAT reports no diplotype and looks the phenotype up from rs4149056 T/C as *1/*5
+    (Slco1b1CustomCaller; docs/methods/Gene-Definition-Exceptions.md); we reported a called *1/*5."""
+    vcf = write_text_vcf(tmp_path / "slco.vcf", ["S"], [
+        "chr12 21172782 T C 0|1",  # rs56101265, *2
+        "chr12 21178615 T C 0|1",  # rs4149056 c.521T>C, *5
+    ])
+    calls = run_calls(vcf, kb_dir, tmp_path / "w", absent_is_reference=True)
+    row = one(calls, "S", "SLCO1B1")
+    assert row["diplotype"] == "rs4149056 T/rs4149056 C"
+    assert pd.isna(row["score"]) and row["status"] == "called"
+    phen = _phenotypes(calls[calls["gene"] == "SLCO1B1"], kb_dir).iloc[0]
+    assert phen["phenotype"] == _published("SLCO1B1")[F({"*1", "*5"})] == "Decreased Function"
+    assert any("phenotype comes from rs4149056" in w for w in phen["warnings"]), list(phen["warnings"])
+
+    # The report says where the phenotype came from.
+    from pgx_pipeline.report.context import _gene
+
+    shown = _gene("SLCO1B1", calls[calls["gene"] == "SLCO1B1"].to_dict("records"), [phen.to_dict()], 0, {})
+    assert shown["diplotype"] == "rs4149056 T/rs4149056 C" and shown["phenotype"] == "Decreased Function"
+    assert any("phenotype comes from rs4149056" in n for n in shown["notes"]), shown["notes"]
+
+    # ... and the statin guidance is CPIC's for a decreased-function SLCO1B1 (as for *1/*5).
+    from pgx_pipeline.guidance import match_guidance
+
+    guidance = match_guidance(_phenotypes(calls, kb_dir), schema.read_table(kb_dir / "guidance.parquet", schema.KB_GUIDANCE),
+                              schema.read_table(kb_dir / "messages.parquet", schema.KB_MESSAGES))
+    simva = guidance[(guidance["drug"] == "simvastatin") & (guidance["source"] == "CPIC")].iloc[0]
+    assert simva["status"] == "matched", simva["reason"]
+    assert list(simva["phenotypes"]) == ["SLCO1B1: Decreased Function"]

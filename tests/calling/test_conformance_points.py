@@ -94,6 +94,17 @@ def test_g6pd_chatham_with_every_position_genotyped(defs_dir, tmp_path):
     assert 154532990 in list(one(calls, "M", "G6PD")["matched_positions"])
 
 
+
+def test_g6pd_male_with_a_missing_position_is_still_called(defs_dir, tmp_path):
+    # A hemizygous male's gene with one position absent from the VCF (the bundled samples predate the Chatham
+    # position): the absent position is missing, the sample stays haploid. It read as diploid and was not called.
+    kb = KnowledgeTables.from_dir(defs_dir)
+    specs = [SampleSpec("M", {"G6PD": ("B (reference)",)}, male=True)]
+    records = [r for r in genotype_records(kb, specs, genes=["G6PD"]) if r.pos != CHATHAM[1]]
+    calls = run_calls(write_vcf(tmp_path / "g.vcf.gz", ["M"], records), defs_dir, tmp_path / "w")
+    assert diplotypes(calls, "M", "G6PD") == {F({"B (reference)"})}
+    assert list(one(calls, "M", "G6PD")["missing_positions"]) == [CHATHAM[1]]
+
 # ------------------------------------------------------------------ 3. partial genotypes
 def _with_gt(records, position, gt):
     for r in records:
@@ -198,3 +209,4 @@ def test_slco1b1_no_star_diplotype_reports_rs4149056_and_its_phenotype(kb_dir, t
     simva = guidance[(guidance["drug"] == "simvastatin") & (guidance["source"] == "CPIC")].iloc[0]
     assert simva["status"] == "matched", simva["reason"]
     assert list(simva["phenotypes"]) == ["SLCO1B1: Decreased Function"]
+

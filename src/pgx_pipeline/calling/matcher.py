@@ -150,9 +150,15 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
     """All top-scoring diplotypes for one genotype pattern."""
     P = len(model.positions)
     h1, h2 = pat.h1.copy(), pat.h2.copy()
-    haploid = bool((h2 == -2).all())
+    # Haploid (a male's chrX gene) when no position has a second allele; a missing position (-1) does not make the
+    # sample diploid. Haploid and diploid calls mixed in one gene fit no diplotype (PharmCAT makes no call either).
+    haploid = bool((h2 == HAPLOID).any() and not (h2 >= 0).any())
     missing = (h1 < 0) | ((h2 < 0) & (h2 != -2))
     warnings: list[str] = []
+    if (h2 == HAPLOID).any() and (h2 >= 0).any():
+        return MatchResult([], False, _ints(model, missing), [], [],
+                           [f"haploid and diploid genotypes mixed in {model.gene}: no call can be made; check the "
+                            "sample's sex and the caller's ploidy on this chromosome"], "not_called")
 
     undocumented = ~missing & ((h1 >= model.n_documented) | ((h2 >= model.n_documented) & (h2 != -2)))
     undocumented_pos = [int(x) for x in model.positions[undocumented]]

@@ -40,7 +40,7 @@ def hla_lookup_keys(gene: str, diplotype: str | None, phenotype: str | None = No
 def assign_phenotypes(
     calls: pd.DataFrame, allele_functions: pd.DataFrame, diplotype_phenotypes: pd.DataFrame
 ) -> pd.DataFrame:
-    out = calls[["sample_id", "gene", "diplotype", "allele1", "allele2", "rank", "status", "source",
+    out = calls[["sample_id", "gene", "diplotype", "allele1", "allele2", "rank", "candidate", "status", "source",
                  "outside_phenotype", "outside_activity_score", "warnings"]].copy()
     # The haplotypes the phenotype is looked up with: the called alleles, except an SLCO1B1 call made from rs4149056
     # alone (`rs4149056 T/rs4149056 C`), looked up as *1/*5 (PharmCAT Slco1b1CustomCaller).

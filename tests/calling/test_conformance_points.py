@@ -210,3 +210,31 @@ def test_slco1b1_no_star_diplotype_reports_rs4149056_and_its_phenotype(kb_dir, t
     assert simva["status"] == "matched", simva["reason"]
     assert list(simva["phenotypes"]) == ["SLCO1B1: Decreased Function"]
 
+
+# ------------------------------------------------------------------ 6. ties share rank 1
+def test_tied_candidates_share_rank_1_and_every_consumer_lists_both(kb_dir, tmp_path):
+    """Equal scores are one rank: the CYP2B6 wobble tie (*6/*18, *9/*18, score 3 each) is written as rank 1 twice,
+    numbered by `candidate`; phenotypes, the calls-only export and the report list both candidates."""
+    kb = KnowledgeTables.from_dir(kb_dir)
+    records = genotype_records(kb, [SampleSpec("S", {})], genes=["CYP2B6"])
+    for rec in records:
+        if rec.id in ("rs3745274", "rs2279343", "rs28399499"):
+            rec.gts = ["0/1"]
+    calls = run_calls(write_vcf(tmp_path / "s.vcf.gz", ["S"], records), kb_dir, tmp_path / "w")
+    rows = calls[calls["gene"] == "CYP2B6"]
+    assert list(rows["rank"]) == [1, 1] and list(rows["candidate"]) == [1, 2]
+    assert list(rows["diplotype"]) == ["*6/*18", "*9/*18"] and set(rows["n_candidates"]) == {2}
+
+    phen = _phenotypes(rows, kb_dir)
+    assert list(phen["rank"]) == [1, 1] and list(phen["candidate"]) == [1, 2]
+    published = _published("CYP2B6")
+    assert list(phen["phenotype"]) == [published[F({"*6", "*18"})], published[F({"*9", "*18"})]]
+
+    from pgx_pipeline.report.context import _gene
+    from pgx_pipeline.report.exports import calls_only_rows
+
+    (line,) = [r for r in calls_only_rows(rows, phen) if r[1] == "CYP2B6"]
+    assert line[2] == "*6/*18 OR *9/*18"
+    shown = _gene("CYP2B6", rows.to_dict("records"), phen.to_dict("records"), 0, {})
+    assert shown["status"] == "ambiguous" and [c["diplotype"] for c in shown["candidates"]] == ["*6/*18", "*9/*18"]
+    assert [c["phenotype"] for c in shown["candidates"]] == list(phen["phenotype"])

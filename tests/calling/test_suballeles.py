@@ -67,7 +67,7 @@ def test_panel_45_carriers_get_the_published_phenotype_and_statin_advice(kb_dir,
     published = {d["diplotype"]: d["generesult"]
                  for d in json.loads((PHARMCAT / "phenotype/SLCO1B1.json").read_text())["diplotypes"]}
 
-    top = phen[phen["rank"] == 1].set_index("sample_id")
+    top = phen[phen["candidate"] == 1].set_index("sample_id")
     assert set(top.index) == set(carriers)
     named = 0
     for sample, n in carriers.items():

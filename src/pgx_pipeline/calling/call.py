@@ -198,7 +198,7 @@ def _rows(gene: str, sample_id: str, r: MatchResult, absent_is_reference: bool) 
         "warnings": r.warnings + NOT_ASSESSED_NOTES.get(gene, []),
     }
     if r.status != "called" or not r.diplotypes:
-        return [{**base, "diplotype": None, "allele1": None, "allele2": None, "rank": 1, "score": None,
+        return [{**base, "diplotype": None, "allele1": None, "allele2": None, "rank": 1, "candidate": 1, "score": None,
                  "n_candidates": 0, "status": r.status if r.status != "called" else "not_called"}]
     n = len(r.diplotypes)
     warnings = base["warnings"] + ([f"ambiguous: {n} diplotypes score equally"] if n > 1 else [])
@@ -209,10 +209,17 @@ def _rows(gene: str, sample_id: str, r: MatchResult, absent_is_reference: bool) 
             "diplotype": a if b is None else f"{a}/{b}",
             "allele1": a,
             "allele2": b,
-            "rank": rank,
+            # Competition ranking on the score: equal scores share a rank (every reported candidate is a top one
+            # today, so all have rank 1); `candidate` numbers them for ordering and joins.
+            "rank": 1 + sum(1 for *_, other in r.diplotypes if _higher(other, score)),
+            "candidate": k,
             "score": score,
             "n_candidates": n,
             "status": "called",
         }
-        for rank, (a, b, score) in enumerate(r.diplotypes, start=1)
+        for k, (a, b, score) in enumerate(r.diplotypes, start=1)
     ]
+
+
+def _higher(other, score) -> bool:
+    return other is not None and score is not None and other > score

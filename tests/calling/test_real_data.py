@@ -157,7 +157,10 @@ def test_panel_without_phase_agrees_with_the_phased_calls(defs_dir, tmp_path):
     called = both[(both["status"] == "called") & (both["status_u"] == "called")]
     assert len(called) > 25_000
     member = [d in ds for d, ds in zip(called["diplotype"], called["dips_u"])]
-    outscored = called["score_u"] > called["score"]
+    # An SLCO1B1 call from rs4149056 alone (no star diplotype fits the phased haplotypes) has no score: any star
+    # diplotype the unphased reading finds explains more of the genotype.
+    from_rs4149056 = called["diplotype"].str.startswith("rs4149056 ")
+    outscored = (called["score_u"] > called["score"]) | from_rs4149056
     unexplained = called[~pd.Series(member, index=called.index) & ~outscored]
     assert unexplained.empty, unexplained.head()
     # Measured 99.3% (28,388 of 28,593; 96.1% before NAT2 followed PharmCAT's rule below): the rest are mostly CYP2D6

@@ -97,9 +97,9 @@ def pypgx_calls(out: Path) -> dict[str, str]:
 def our_calls(calls: Path, gene: str) -> tuple[dict[str, str | None], dict[str, set[str]], dict[str, str]]:
     import pandas as pd
 
-    d = pd.read_parquet(calls, columns=["sample_id", "gene", "diplotype", "rank", "status", "n_candidates"])
+    d = pd.read_parquet(calls, columns=["sample_id", "gene", "diplotype", "candidate", "status", "n_candidates"])
     d = d[d.gene == gene]
-    first = d[d["rank"] == 1]
+    first = d[d["candidate"] == 1]
     top = {r.sample_id: (r.diplotype if r.status == "called" else None) for r in first.itertuples()}
     status = {r.sample_id: ("ambiguous" if r.status == "called" and r.n_candidates > 1 else r.status) for r in first.itertuples()}
     tied = collections.defaultdict(set)

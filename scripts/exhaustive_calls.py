@@ -67,6 +67,7 @@ class GeneOracle:
     hap: np.ndarray  # (A, P) code of the generated haplotype of each allele
     accept: np.ndarray  # (A, P, V) the allele's (IUPAC-expanded) cell allows code v
     defined: np.ndarray  # (A, P)
+    wobble: np.ndarray  # (A, P) the allele's own cell is an IUPAC ambiguity code
 
     @classmethod
     def build(cls, kb: KnowledgeTables, gene: str) -> "GeneOracle":
@@ -79,15 +80,19 @@ class GeneOracle:
         hap = np.zeros((A, P), dtype=np.int64)
         accept = np.zeros((A, P, V), dtype=bool)
         defined = np.zeros((A, P), dtype=bool)
+        wobble = np.zeros((A, P), dtype=bool)
         for a, name in enumerate(names):
             hap[a] = [vocab[p].index(b) for p, b in enumerate(allele_haplotype(kb, gene, name))]
             for p, cell in enumerate(kb.cells(gene, name)):
                 defined[a, p] = cell is not None
+                wobble[a, p] = cell is not None and len(IUPAC_BASES.get(cell, "")) > 1
                 c = cell if cell is not None else ref_cells[p]
+                if cell is None and len(IUPAC_BASES.get(c, "")) > 1:
+                    c = vocab[p][0]  # PharmCAT: a blank under a reference wobble is the genome's REF base
                 allowed = {c} if c in vocab[p] else set(IUPAC_BASES.get(c, ""))
                 for v, s in enumerate(vocab[p]):
                     accept[a, p, v] = s in allowed
-        return cls(names, names.index(kb.reference(gene)), list(pos["position"]), vocab, hap, accept, defined)
+        return cls(names, names.index(kb.reference(gene)), list(pos["position"]), vocab, hap, accept, defined, wobble)
 
     def scores(self, present: np.ndarray) -> np.ndarray:
         s = (self.defined & present).sum(axis=1)
@@ -131,11 +136,61 @@ def oracle_top(o: GeneOracle, h1: np.ndarray, h2: np.ndarray, present: np.ndarra
     ok &= ok_a[:, None] & ok_a[None, :]
     s = o.scores(present)
     tot = s[:, None] + s[None, :]
+    wob = o.wobble & present
+    for a, b in zip(*np.nonzero(ok & (wob.any(axis=1)[:, None] | wob.any(axis=1)[None, :]))):
+        tot[a, b] = wobble_pair_score(o, int(a), int(b), h1, h2, x, y, present, phased)
     if not ok.any():
         return set(), -1
     top = int(tot[ok].max())
     ia, ib = np.nonzero(ok if every else ok & (tot == top))
     return {pair_key(o.names, int(a), int(b)) for a, b in zip(ia, ib)}, top
+
+
+def pair_score(o: GeneOracle, a: int, b: int, h1, h2, present, phased: bool, exact: bool) -> int:
+    """The generating pair's own score (with wobbles), for the 'outscored' verdict."""
+    s = o.scores(present)
+    if not ((o.wobble[a] | o.wobble[b]) & present).any():
+        return int(s[a] + s[b])
+    idx = np.arange(len(h1))
+    x = o.accept[:, idx, h1] | ~present
+    y = o.accept[:, idx, h2] | ~present
+    return wobble_pair_score(o, a, b, h1, h2, x, y, present, phased)
+
+
+def wobble_pair_score(o: GeneOracle, a: int, b: int, h1, h2, x, y, present, phased: bool) -> int:
+    """PharmCAT's score of the pair with wobbles (NamedAllele.scoreForSample), by brute force over orientations.
+
+    A wobble cell scores only where the chromosome the allele sits on has a non-reference base; an allele that fits
+    both chromosomes (of a pair of different alleles) loses the point only where both are reference. Unphased: the
+    best orientation over every heterozygous position where a wobble of a or b lies (2**k assignments).
+    """
+    s = o.scores(present)
+    fits_both = bool(x[a].all() and y[a].all()), bool(x[b].all() and y[b].all())
+    both = (fits_both[0] and a != b, fits_both[1] and a != b)
+    wob = o.wobble & present
+    het = present & (h1 != h2)
+    free = np.flatnonzero(het & (wob[a] | wob[b])) if not phased else np.array([], dtype=int)
+    best = None
+    for bits in range(1 << len(free)):
+        c1, c2 = h1.copy(), h2.copy()
+        for k, p in enumerate(free):
+            if bits >> k & 1:
+                c1[p], c2[p] = h2[p], h1[p]
+        idx = np.arange(len(c1))
+        fits = (o.accept[a, idx, c1] & o.accept[b, idx, c2]) | ~present
+        if not phased:  # positions with no wobble of a or b: either way round
+            others = ~np.isin(idx, free)
+            fits |= others & o.accept[a, idx, c2] & o.accept[b, idx, c1]
+        if not fits.all():
+            continue
+        pen = 0
+        for allele, mine, other, on_both in ((a, c1, c2, both[0]), (b, c2, c1, both[1])):
+            for p in np.flatnonzero(wob[allele]):
+                if mine[p] == 0 and (other[p] == 0 or not on_both):
+                    pen += 1
+        score = int(s[a] + s[b]) - pen
+        best = score if best is None else max(best, score)
+    return best if best is not None else int(s[a] + s[b])
 
 
 def classify(o: GeneOracle, gene: str, a: int, b: int, missing_p: int | None, phased: bool, got: set[frozenset],
@@ -165,7 +220,7 @@ def classify(o: GeneOracle, gene: str, a: int, b: int, missing_p: int | None, ph
                 if same:
                     return "indistinguishable"
                 return "ambiguous-unphased" if not phased else "ambiguous-phased"
-            if top_score > s[a] + s[b]:
+            if top_score > pair_score(o, a, b, h1, h2, present, phased, exact):
                 return "outscored"
         if not phased and len(got) == 1 and priorities:
             # PharmCAT's NAT2 rule: every pair that fits the unphased genotype counts, whatever its score; the first

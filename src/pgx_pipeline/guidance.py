@@ -175,7 +175,7 @@ def reference_gene_keys(genes: pd.DataFrame, allele_functions: pd.DataFrame,
     ref = [REFERENCE_ALLELE_OVERRIDES.get(g, a) for g, a in zip(genes["gene"], genes["reference_allele"])]
     calls = pd.DataFrame({
         "sample_id": [REFERENCE_PATIENT] * n, "gene": list(genes["gene"]), "diplotype": [f"{a}/{a}" for a in ref],
-        "allele1": ref, "allele2": ref, "rank": [1] * n, "status": ["called"] * n, "source": ["vcf"] * n,
+        "allele1": ref, "allele2": ref, "rank": [1] * n, "candidate": [1] * n, "status": ["called"] * n, "source": ["vcf"] * n,
         "outside_phenotype": [None] * n, "outside_activity_score": [None] * n, "warnings": [[] for _ in range(n)],
     })
     phen = assign_phenotypes(calls, allele_functions, diplotype_phenotypes)
@@ -191,7 +191,7 @@ def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: p
     copy_number = cyp2d6_copy_number_caveats(phenotypes)
     samples = list(dict.fromkeys(phenotypes["sample_id"]))
     diplotypes = {
-        (s, g): d for s, g, d, r in phenotypes[["sample_id", "gene", "diplotype", "rank"]].itertuples(index=False) if r == 1
+        (s, g): d for s, g, d, c in phenotypes[["sample_id", "gene", "diplotype", "candidate"]].itertuples(index=False) if c == 1
     }
     by_drug = {d: list(m.itertuples(index=False)) for d, m in messages.explode("drugs").groupby("drugs")}
     # Each distinct (guideline, genotype keys) outcome is decided once; samples then point at it.

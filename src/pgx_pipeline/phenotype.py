@@ -12,6 +12,7 @@ import os
 import pandas as pd
 
 from . import schema
+from .calling.gene_rules import RS4149056_LOOKUP
 from .calling.matcher import diplotype_name
 from .knowledge.phenotype_sources import pair_key
 
@@ -39,9 +40,13 @@ def hla_lookup_keys(gene: str, diplotype: str | None, phenotype: str | None = No
 def assign_phenotypes(
     calls: pd.DataFrame, allele_functions: pd.DataFrame, diplotype_phenotypes: pd.DataFrame
 ) -> pd.DataFrame:
-    out = calls[["sample_id", "gene", "diplotype", "allele1", "allele2", "rank", "status", "source",
+    out = calls[["sample_id", "gene", "diplotype", "allele1", "allele2", "rank", "candidate", "status", "source",
                  "outside_phenotype", "outside_activity_score", "warnings"]].copy()
-    out["key"] = [pair_key(a, b) if isinstance(a, str) else "" for a, b in zip(out["allele1"], _nullable(out["allele2"]))]
+    # The haplotypes the phenotype is looked up with: the called alleles, except an SLCO1B1 call made from rs4149056
+    # alone (`rs4149056 T/rs4149056 C`), looked up as *1/*5 (PharmCAT Slco1b1CustomCaller).
+    lookup1 = [RS4149056_LOOKUP.get(a, a) if g == "SLCO1B1" else a for g, a in zip(out["gene"], _nullable(out["allele1"]))]
+    lookup2 = [RS4149056_LOOKUP.get(a, a) if g == "SLCO1B1" else a for g, a in zip(out["gene"], _nullable(out["allele2"]))]
+    out["key"] = [pair_key(a, b) if isinstance(a, str) else "" for a, b in zip(lookup1, lookup2)]
 
     table = diplotype_phenotypes.copy()
     table["key"] = [pair_key(a, b) for a, b in zip(table["allele1"], _nullable(table["allele2"]))]
@@ -49,8 +54,8 @@ def assign_phenotypes(
     out = out.merge(table, on=["gene", "key"], how="left")
 
     functions = allele_functions.drop_duplicates(["gene", "allele"]).set_index(["gene", "allele"])["function"]
-    out["allele1_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], out["allele1"])]
-    out["allele2_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], _nullable(out["allele2"]))]
+    out["allele1_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], lookup1)]
+    out["allele2_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], lookup2)]
 
     by_key = table.set_index(["gene", "key"])
     notes: list[list[str]] = []

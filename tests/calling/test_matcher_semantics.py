@@ -87,12 +87,22 @@ def test_phase_sets_split_the_gene(toy_kb, tmp_path):
     assert diplotypes(run_calls(vcf, toy_kb, tmp_path / "w"), "S", "TOY") == {F({"*4", "*5"})}
 
 
-@pytest.mark.parametrize("partial", ["0/.", "./1"])
-def test_partial_genotype_is_missing_and_reported(toy_kb, tmp_path, partial):
+@pytest.mark.parametrize("partial", ["0/.", "./0"])
+def test_partial_reference_genotype_is_missing_and_reported(toy_kb, tmp_path, partial):
+    # PharmCAT VcfReader: a half call whose known allele is the reference is a missing position.
     vcf = write_vcf(tmp_path / "s.vcf.gz", ["S"], toy_records({"rs1": "0/1", "rs2": "0/0", "rs3": "0/0", "rs4": "0/1", "rs5": partial}))
     calls = run_calls(vcf, toy_kb, tmp_path / "w")
     assert diplotypes(calls, "S", "TOY") == {F({"*1", "*2"})}
     assert list(one(calls, "S", "TOY")["missing_positions"]) == [1040]
+
+
+@pytest.mark.parametrize("partial", ["./1", "1/.", "1|."])
+def test_partial_alt_genotype_makes_no_call(toy_kb, tmp_path, partial):
+    # PharmCAT keeps `./G` as a call with an unknown allele and makes no call for the gene (hasPartialMissingAlleles).
+    vcf = write_vcf(tmp_path / "s.vcf.gz", ["S"], toy_records({"rs1": "0/1", "rs2": "0/0", "rs3": "0/0", "rs4": "0/1", "rs5": partial}))
+    row = one(run_calls(vcf, toy_kb, tmp_path / "w"), "S", "TOY")
+    assert row["status"] == "not_called" and row["diplotype"] is None
+    assert any("partial genotype at 1040 (rs5)" in w for w in row["warnings"]), list(row["warnings"])
 
 
 @pytest.mark.parametrize("style", ["chr", "plain", "refseq"])
@@ -174,15 +184,15 @@ def test_nat2_unphased_priority_from_exemptions(kb, defs_dir, tmp_path):
 
 
 def test_slco1b1_rs4149056_fallback(kb, defs_dir, tmp_path):
-    # an undocumented ALT elsewhere makes the star alleles uncallable; c.521T>C het still gives *1/*5
+    # an undocumented ALT elsewhere makes the star alleles uncallable; c.521T>C het is reported as such (PharmCAT)
     specs = [SampleSpec("S", {"SLCO1B1": ("*1", "*5")})]
     recs = genotype_records(kb, specs, genes=["SLCO1B1"])
     other = next(r for r in recs if r.pos != 21178615 and len(r.ref) == 1)
     other.alts, other.gts = [next(b for b in "ACGT" if b != other.ref and b not in other.alts)], ["0/1"]
     calls = run_calls(write_vcf(tmp_path / "s.vcf.gz", ["S"], recs), defs_dir, tmp_path / "w")
     row = one(calls, "S", "SLCO1B1")
-    assert diplotypes(calls, "S", "SLCO1B1") == {F({"*1", "*5"})}
-    assert any("rs4149056" in w for w in row["warnings"])
+    assert diplotypes(calls, "S", "SLCO1B1") == {F({"rs4149056 T", "rs4149056 C"})}
+    assert any("rs4149056" in w and "looked up as *1/*5" in w for w in row["warnings"])
 
 
 def _ugt_records(kb, rec_for_28):
@@ -216,9 +226,10 @@ def test_multiallelic_joined_and_split(kb, defs_dir, tmp_path):
     assert diplotypes(calls, "S", "UGT1A1") == {F({"*28", "*37"})}
 
 
-def test_blank_cell_inherits_the_reference_alleles_iupac_cell(defs_dir):
-    """NamedAlleleMatcher-101: a blank cell is the reference row's cell. CYP2D6 *1 has IUPAC cells (R, S):
-    an allele that leaves such a position blank must accept either base there, exactly like *1."""
+def test_blank_cell_under_a_reference_wobble_is_the_genome_ref(defs_dir):
+    """A blank cell is the reference row's cell, except where that cell is an IUPAC wobble (CYP2D6 *1 has R at
+    rs150163869 and S at rs1058164): there PharmCAT fills the blank with the genome's REF base
+    (MatchData.defaultMissingAllelesToReference), so e.g. *3 requires C at rs1058164 while *1 accepts C or G."""
     import numpy as np
 
     from pgx_pipeline.calling.call import load_gene_models
@@ -226,8 +237,14 @@ def test_blank_cell_inherits_the_reference_alleles_iupac_cell(defs_dir):
     model = load_gene_models(defs_dir)["CYP2D6"]
     ref = model.reference_index
     iupac_positions = [p for p in range(len(model.positions)) if model.accept[ref, p].sum() > 1]
-    assert len(iupac_positions) == 2
+    assert sorted(int(model.positions[p]) for p in iupac_positions) == [42128813, 42129130]
+    only_ref = np.zeros(model.accept.shape[2], dtype=bool)
+    only_ref[0] = True
     for a in range(len(model.allele_names)):
         for p in iupac_positions:
-            if not model.defined[a, p] or a == ref:
-                assert np.array_equal(model.accept[a, p], model.accept[ref, p]), model.allele_names[a]
+            if not model.defined[a, p]:
+                assert np.array_equal(model.accept[a, p], only_ref), model.allele_names[a]
+    star3 = model.allele_names.index("*3")
+    p1058164 = int(np.flatnonzero(model.positions == 42129130)[0])
+    assert not model.defined[star3, p1058164] and model.accept[star3, p1058164].tolist()[:2] == [True, False]
+    assert model.accept[ref, p1058164].tolist()[:2] == [True, True]

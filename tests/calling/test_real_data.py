@@ -25,7 +25,7 @@ def test_getrm30x_all_genes_called(defs_dir, tmp_path):
     calls = run_calls(vcfs, defs_dir, tmp_path)
     samples = sorted(set(calls["sample_id"]))
     assert len(samples) == 3
-    rank1 = calls[calls["rank"] == 1]
+    rank1 = calls[calls["candidate"] == 1]
     called = rank1[rank1["status"] == "called"]
     for s in samples:
         genes = set(called.loc[called["sample_id"] == s, "gene"])
@@ -59,7 +59,7 @@ def test_getrm30x_homozygous_cyp2d6_says_it_may_be_a_deletion(kb_dir, tmp_path):
     calls = run_calls(sorted(GETRM30X.glob("*chr22.vcf.bgz")), kb_dir, tmp_path)
     phen = assign_phenotypes(calls, schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
                              schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
-    row = phen[(phen["sample_id"] == "NA18861") & (phen["gene"] == "CYP2D6") & (phen["rank"] == 1)].iloc[0]
+    row = phen[(phen["sample_id"] == "NA18861") & (phen["gene"] == "CYP2D6") & (phen["candidate"] == 1)].iloc[0]
     assert row["diplotype"] == "*29/*29"
     note = next(w for w in row["warnings"] if "homozygous" in w)
     assert f"cannot be told from {truth['CYP2D6']}" in note and "Intermediate Metabolizer, activity score 0.5" in note
@@ -93,7 +93,7 @@ def test_getrm30x_cyp2d6_calls_are_the_snv_view_of_the_getrm_consensus(defs_dir,
         sample = path.name.split(".")[1]
         consensus = dict(line.split("\t")[:2] for line in path.read_text().splitlines() if line.strip())["CYP2D6"]
         rows = calls[(calls["sample_id"] == sample) & (calls["gene"] == "CYP2D6")]
-        assert rows.loc[rows["rank"] == 1, "diplotype"].iloc[0] == _snv_view(consensus), (sample, consensus)
+        assert rows.loc[rows["candidate"] == 1, "diplotype"].iloc[0] == _snv_view(consensus), (sample, consensus)
         checked += 1
     assert checked == 3
 
@@ -146,7 +146,7 @@ def test_panel_without_phase_agrees_with_the_phased_calls(defs_dir, tmp_path):
     phased = call_genotypes(geno, samples, models)
     unphased = call_genotypes(geno.assign(phased=False, phase_set=None), samples, models)
 
-    top = phased[phased["rank"] == 1].set_index(["sample_id", "gene"])
+    top = phased[phased["candidate"] == 1].set_index(["sample_id", "gene"])
     assert top["phased"].mean() > 0.99  # the panel really is phased
     cands = unphased.groupby(["sample_id", "gene"]).agg(
         dips=("diplotype", lambda x: {d for d in x if isinstance(d, str)}), status=("status", "first"),
@@ -157,7 +157,10 @@ def test_panel_without_phase_agrees_with_the_phased_calls(defs_dir, tmp_path):
     called = both[(both["status"] == "called") & (both["status_u"] == "called")]
     assert len(called) > 25_000
     member = [d in ds for d, ds in zip(called["diplotype"], called["dips_u"])]
-    outscored = called["score_u"] > called["score"]
+    # An SLCO1B1 call from rs4149056 alone (no star diplotype fits the phased haplotypes) has no score: any star
+    # diplotype the unphased reading finds explains more of the genotype.
+    from_rs4149056 = called["diplotype"].str.startswith("rs4149056 ")
+    outscored = (called["score_u"] > called["score"]) | from_rs4149056
     unexplained = called[~pd.Series(member, index=called.index) & ~outscored]
     assert unexplained.empty, unexplained.head()
     # Measured 99.3% (28,388 of 28,593; 96.1% before NAT2 followed PharmCAT's rule below): the rest are mostly CYP2D6
@@ -177,6 +180,6 @@ def test_panel_without_phase_agrees_with_the_phased_calls(defs_dir, tmp_path):
     assert entry["pick"] == "*5/*6"
     five_six = called[called["diplotype"] == "*5/*6"].xs("NAT2", level="gene")
     assert len(five_six) > 300
-    unphased_top = unphased[(unphased["gene"] == "NAT2") & (unphased["rank"] == 1)].set_index("sample_id")
+    unphased_top = unphased[(unphased["gene"] == "NAT2") & (unphased["candidate"] == 1)].set_index("sample_id")
     assert set(unphased_top.loc[five_six.index, "diplotype"]) == {"*5/*6"}
     assert all(any("priority table" in w for w in ws) for ws in unphased_top.loc[five_six.index, "warnings"])

@@ -76,8 +76,8 @@ def only(rows: pd.DataFrame, quote: str) -> pd.Series:
     return hit.iloc[0]
 
 
-def pheno(phenotypes: pd.DataFrame, sample: str, gene: str, rank: int = 1) -> pd.Series:
-    hit = phenotypes[(phenotypes["sample_id"] == sample) & (phenotypes["gene"] == gene) & (phenotypes["rank"] == rank)]
+def pheno(phenotypes: pd.DataFrame, sample: str, gene: str, candidate: int = 1) -> pd.Series:
+    hit = phenotypes[(phenotypes["sample_id"] == sample) & (phenotypes["gene"] == gene) & (phenotypes["candidate"] == candidate)]
     assert len(hit) == 1, hit
     return hit.iloc[0]
 
@@ -356,7 +356,7 @@ def test_tie_between_diplotypes_with_different_phenotypes(stages):
     # CYP2C19.json: "*1/*2" -> Intermediate Metabolizer, "*1/*17" -> Rapid Metabolizer.
     ph, gd = stages([
         call("S1", "CYP2C19", "*1/*17", rank=1, n_candidates=2, score=10),
-        call("S1", "CYP2C19", "*1/*2", rank=2, n_candidates=2, score=10),
+        call("S1", "CYP2C19", "*1/*2", candidate=2, n_candidates=2, score=10),
     ])
     rows = ph[(ph["sample_id"] == "S1") & (ph["gene"] == "CYP2C19")]
     assert sorted(rows["phenotype"]) == ["Intermediate Metabolizer", "Rapid Metabolizer"]
@@ -387,7 +387,7 @@ def test_tie_between_diplotypes_with_the_same_phenotype_still_matches(stages):
     # CYP2B6.json: "*1/*6" and "*4/*9" (the classic unphased ambiguity) are both Intermediate Metabolizer.
     ph, gd = stages([
         call("S1", "CYP2B6", "*1/*6", rank=1, n_candidates=2, score=10),
-        call("S1", "CYP2B6", "*4/*9", rank=2, n_candidates=2, score=10),
+        call("S1", "CYP2B6", "*4/*9", candidate=2, n_candidates=2, score=10),
     ])
     assert ph[ph["gene"] == "CYP2B6"]["candidates_agree"].all()
     quote = "Consider initiating efavirenz with decreased dose of 400 mg/day"

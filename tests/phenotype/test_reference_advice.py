@@ -120,13 +120,13 @@ def test_tpmt_advice_is_given_when_nudt15_is_not_called_and_flagged(stages):
     assert _priority_of(row) == "act"
     # A gene that is ambiguous is not "untested": no advice is picked for it.
     g = stages([call("a", "TPMT", "*1/*3A"), call("a", "NUDT15", "*1/*2", n_candidates=2),
-                call("a", "NUDT15", "*1/*1", rank=1, n_candidates=2)])
+                call("a", "NUDT15", "*1/*1", candidate=2, n_candidates=2)])
     assert (rows_for(g, "a", "azathioprine", "CPIC")["status"] != "matched").all()
 
 
 def test_an_ambiguous_gene_with_an_unphenotyped_candidate_says_no_phenotype(stages):
     # *1/*177 is not in CYP2D6's diplotype table: the candidate is named "no phenotype", never "nan".
-    g = stages([call("a", "CYP2D6", "*1/*4", n_candidates=2), call("a", "CYP2D6", "*1/*177", rank=1, n_candidates=2)])
+    g = stages([call("a", "CYP2D6", "*1/*4", n_candidates=2), call("a", "CYP2D6", "*1/*177", candidate=2, n_candidates=2)])
     rows = rows_for(g, "a", "codeine", "CPIC")
     said = " ".join(str(r) for r in rows["reason"]) + " ".join(p for ps in rows["phenotypes"] for p in ps)
     assert "no phenotype" in said and "nan" not in said

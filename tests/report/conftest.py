@@ -33,11 +33,12 @@ def _row(table: schema.Table, **values) -> dict:
     return row
 
 
-def call(sample, gene, diplotype, *, rank=1, n=1, status="called", phased=False, missing=(), warnings=(),
+def call(sample, gene, diplotype, *, rank=1, candidate=None, n=1, status="called", phased=False, missing=(), warnings=(),
          source="vcf", score=10, outside_phenotype=None, outside_activity=None):
     a1, a2 = (diplotype.split("/") + [None])[:2] if diplotype else (None, None)
     return _row(
         schema.CALLS, sample_id=sample, gene=gene, diplotype=diplotype, allele1=a1, allele2=a2, rank=rank,
+        candidate=rank if candidate is None else candidate,
         score=score if diplotype and source == "vcf" else None, n_candidates=n, phased=phased, status=status,
         source=source, matched_positions=[], missing_positions=list(missing), undocumented_positions=[],
         absent_is_reference=False, outside_phenotype=outside_phenotype, outside_activity_score=outside_activity,
@@ -45,10 +46,11 @@ def call(sample, gene, diplotype, *, rank=1, n=1, status="called", phased=False,
     )
 
 
-def phen(sample, gene, diplotype, phenotype, *, rank=1, status="called", f1=None, f2=None, score=None, key=None,
+def phen(sample, gene, diplotype, phenotype, *, rank=1, candidate=None, status="called", f1=None, f2=None, score=None, key=None,
          agree=True, warnings=()):
     return _row(
-        schema.PHENOTYPES, sample_id=sample, gene=gene, diplotype=diplotype, rank=rank, status=status,
+        schema.PHENOTYPES, sample_id=sample, gene=gene, diplotype=diplotype, rank=rank,
+        candidate=rank if candidate is None else candidate, status=status,
         allele1_function=f1, allele2_function=f2, activity_score=score, phenotype=phenotype,
         lookup_key=key or phenotype, candidates_agree=agree, warnings=list(warnings),
     )
@@ -73,9 +75,9 @@ def sample_tables(sample: str, *, variant: str = "pgx01") -> dict[str, list[dict
     if variant == "pgx01":
         c += [call(sample, "CYP2C19", "*2/*17")]
         p += [phen(sample, "CYP2C19", "*2/*17", "Intermediate Metabolizer", f1="No function", f2="Increased function")]
-        c += [call(sample, "CYP2B6", "*1/*6", n=2), call(sample, "CYP2B6", "*4/*9", rank=2, n=2)]
+        c += [call(sample, "CYP2B6", "*1/*6", n=2), call(sample, "CYP2B6", "*4/*9", candidate=2, n=2)]
         p += [phen(sample, "CYP2B6", "*1/*6", "Intermediate Metabolizer", agree=False),
-              phen(sample, "CYP2B6", "*4/*9", "Normal Metabolizer", rank=2, agree=False)]
+              phen(sample, "CYP2B6", "*4/*9", "Normal Metabolizer", candidate=2, agree=False)]
         c += [call(sample, "CYP2D6", None, status="not_called", n=0, missing=[42127941, 42128945],
                    warnings=["2 allele-defining position(s) missing: variants there were not assessed"])]
         p += [phen(sample, "CYP2D6", None, None, status="not_called")]

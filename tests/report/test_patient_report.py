@@ -395,7 +395,7 @@ def test_absent_positions_of_an_unread_gene_region_are_not_shown_as_reference():
         "depth": [None, None, None], "filter": ["PASS", None, None],
     })
     calls = pd.DataFrame({  # the calling stage's verdicts: CYP2D6's region was never read
-        "gene": ["CYP2C19", "CYP2D6"], "rank": [1, 1], "missing_positions": [[], [42130692]],
+        "gene": ["CYP2C19", "CYP2D6"], "rank": [1, 1], "candidate": [1, 1], "missing_positions": [[], [42130692]],
         "absent_is_reference": [True, True],
     })
     by_gene = {g["gene"]: {r["position"]: r for r in g["positions"]} for g in _matching(geno, {}, calls)}

@@ -29,7 +29,7 @@ def test_gvcf_reference_block_is_called_reference(tmp_path, defs_dir, indexed):
     assert (rows.loc[94761900, "allele1"], rows.loc[94761900, "allele2"]) == ("C", "C")
     assert rows.loc[94781859, "state"] == "called" and rows.loc[94781859, "allele2"] == "A"
     assert rows.loc[94852914, "state"] == "no_call"  # the ./. block
-    top = calls[(calls.gene == "CYP2C19") & (calls["rank"] == 1)].iloc[0]
+    top = calls[(calls.gene == "CYP2C19") & (calls["candidate"] == 1)].iloc[0]
     assert top["diplotype"] == "*1/*2" and list(top["missing_positions"]) == [94852914]
 
 

@@ -48,7 +48,7 @@ def test_good_inputs_complete_bad_ones_are_recorded(cohort):
     for input_id in ["bundled_samples", "good", "contig_10", "gvcf_blocks.g", "odd_sample_ids"]:
         assert len(schema.read_table(sharding.stage_file(cohort, "guidance", input_id, "part-000"), schema.GUIDANCE)) > 0, input_id
     calls = schema.read_table(sharding.stage_file(cohort, "calls", "gvcf_blocks.g", "part-000"), schema.CALLS)
-    assert calls[(calls.gene == "CYP2C19") & (calls["rank"] == 1)]["diplotype"].tolist() == ["*1/*2"]
+    assert calls[(calls.gene == "CYP2C19") & (calls["candidate"] == 1)]["diplotype"].tolist() == ["*1/*2"]
     for input_id, message in [("truncated", "BGZF end-of-file marker missing"), ("duplicate_samples", "duplicate sample id")]:
         failed = sharding.read_part_samples(cohort, input_id, "part-000")
         assert failed["status"].tolist() == ["failed"] and message in failed["error"].iloc[0]

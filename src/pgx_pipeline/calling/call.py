@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import schema, sharding
 from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
-from .matcher import UNPHASED_BLOCK_BASE, GeneModel, MatchResult, Pattern, match_pattern
+from .matcher import PARTIAL, UNPHASED_BLOCK_BASE, GeneModel, MatchResult, Pattern, match_pattern
 from .outside import OutsideCall, apply_outside_calls
 from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
 
@@ -174,6 +174,13 @@ def _matrices(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str]):
     a2 = np.where(ploidy == 1, -2, a2)
     h1[sidx, pidx] = np.where(usable, a1, -1)
     h2[sidx, pidx] = np.where(usable, a2, np.where(ploidy == 1, -2, -1))
+    # Half calls (PharmCAT VcfReader): `0/.` is a missing position, except on chrX; `./T` keeps its known allele and
+    # marks the other chromosome PARTIAL (unknown, not missing), which the matcher refuses to call.
+    half = (state == "partial") & (ploidy == 2)
+    known = np.where(a1 >= 0, a1, a2)
+    kept = half & ((known != 0) | (model.chromosome == "chrX"))
+    h1[sidx[kept], pidx[kept]] = np.where(a1[kept] >= 0, a1[kept], PARTIAL)
+    h2[sidx[kept], pidx[kept]] = np.where(a2[kept] >= 0, a2[kept], PARTIAL)
     absent = np.zeros((S, P), dtype=bool)
     absent[sidx, pidx] = state == "absent"
     phased = sub["phased"].to_numpy(bool)
@@ -209,7 +216,7 @@ def _rows(gene: str, sample_id: str, r: MatchResult, absent_is_reference: bool) 
         "warnings": r.warnings + NOT_ASSESSED_NOTES.get(gene, []),
     }
     if r.status != "called" or not r.diplotypes:
-        return [{**base, "diplotype": None, "allele1": None, "allele2": None, "rank": 1, "score": None,
+        return [{**base, "diplotype": None, "allele1": None, "allele2": None, "rank": 1, "candidate": 1, "score": None,
                  "n_candidates": 0, "status": r.status if r.status != "called" else "not_called"}]
     n = len(r.diplotypes)
     warnings = base["warnings"] + ([f"ambiguous: {n} diplotypes score equally"] if n > 1 and not r.labels else [])
@@ -217,13 +224,20 @@ def _rows(gene: str, sample_id: str, r: MatchResult, absent_is_reference: bool) 
         {
             **base,
             "warnings": warnings,
-            "diplotype": r.labels[rank - 1] if r.labels else (a if b is None else f"{a}/{b}"),
+            "diplotype": r.labels[k - 1] if r.labels else (a if b is None else f"{a}/{b}"),
             "allele1": a,
             "allele2": b,
-            "rank": rank,
+            # Competition ranking on the score: equal scores share a rank (every reported candidate is a top one
+            # today, so all have rank 1); `candidate` numbers them for ordering and joins.
+            "rank": 1 + sum(1 for *_, other in r.diplotypes if _higher(other, score)),
+            "candidate": k,
             "score": score,
             "n_candidates": n,
             "status": "called",
         }
-        for rank, (a, b, score) in enumerate(r.diplotypes, start=1)
+        for k, (a, b, score) in enumerate(r.diplotypes, start=1)
     ]
+
+
+def _higher(other, score) -> bool:
+    return other is not None and score is not None and other > score

@@ -15,6 +15,10 @@ NOT_ASSESSED_NOTES = {
 }
 
 SLCO1B1_RS4149056 = 21178615  # c.521T>C; CPIC: every SLCO1B1 test must interrogate it
+# PharmCAT's Slco1b1CustomCaller: with no star diplotype, each rs4149056 allele stands for a haplotype for the
+# phenotype lookup only (T -> *1, C -> *5: *5 is defined by c.521C alone and shares its function with the other
+# c.521C alleles); the genotype shown is the rs4149056 genotype, never a star diplotype.
+RS4149056_LOOKUP = {"rs4149056 T": "*1", "rs4149056 C": "*5"}
 
 
 def apply_gene_rules(model: GeneModel, result: MatchResult, gene_genotypes: pd.DataFrame, sample_id: str) -> MatchResult:
@@ -24,24 +28,28 @@ def apply_gene_rules(model: GeneModel, result: MatchResult, gene_genotypes: pd.D
 
 
 def _slco1b1_fallback(model: GeneModel, result: MatchResult, genotypes: pd.DataFrame, sample_id: str) -> MatchResult:
-    """No star-allele call: CPIC's statin guideline still acts on the c.521T>C genotype alone (as PharmCAT does)."""
+    """No star-allele call: PharmCAT reports no diplotype and takes the phenotype from the c.521T>C genotype alone
+    (docs/methods/Gene-Definition-Exceptions.md, SLCO1B1). The call names the rs4149056 genotype (as PharmCAT's
+    report does, e.g. `rs4149056 T/rs4149056 C`); the phenotype stage looks it up through RS4149056_LOOKUP."""
     row = genotypes[(genotypes["sample_id"] == sample_id) & (genotypes["position"] == SLCO1B1_RS4149056)]
     if row.empty or row["state"].iloc[0] != "called":
         return result
     alleles = [row["allele1"].iloc[0], row["allele2"].iloc[0]]
     if any(a not in ("T", "C") for a in alleles):
         return result
-    # *5 is defined by c.521C alone; here it stands for "some c.521C allele" (*5, *15, ...), which share function.
-    names = sorted("*5" if a == "C" else "*1" for a in alleles)
+    alleles = sorted(alleles, reverse=True)  # T before C, as PharmCAT lists them
+    names = [f"rs4149056 {a}" for a in alleles]
+    looked_up = "/".join(RS4149056_LOOKUP[n] for n in names)
     return MatchResult(
-        [(names[0], names[1], 0)],
+        [(names[0], names[1], None)],
         result.phased,
         result.missing,
         result.matched,
         result.undocumented,
         result.warnings
         + [
-            f"star alleles could not be resolved; called from rs4149056 (c.521T>C) alone: {alleles[0]}/{alleles[1]} -> "
-            f"{names[0]}/{names[1]} (*5 stands for any c.521C allele); the other variants found are not accounted for"
+            f"no star-allele diplotype fits; the phenotype comes from rs4149056 (c.521T>C) alone: "
+            f"{alleles[0]}/{alleles[1]}, looked up as {looked_up} (PharmCAT's SLCO1B1 rule; *5 stands for any c.521C "
+            "allele); the other variants found are not accounted for"
         ],
     )

@@ -23,6 +23,12 @@ from ..knowledge.definitions import IUPAC
 MAX_BLOCK_ENUMERATION = 12  # 2**11 orientations of phase blocks; beyond that, read as unphased
 UNPHASED_BLOCK_BASE = 1 << 40  # block ids from here on: an unphased heterozygous position, its own phase block
 
+# Haplotype codes below 0: MISSING = no usable genotype (dropped from every allele); PARTIAL = this chromosome's allele
+# is '.' while the other one is known and is not the reference (`./T`), or any half call on chrX (see match_pattern).
+MISSING = -1
+HAPLOID = -2
+PARTIAL = -5
+
 
 @dataclass
 class GeneModel:
@@ -34,12 +40,14 @@ class GeneModel:
     allele_names: list[str]
     reference_index: int
     defined: np.ndarray  # (A, P) bool: non-blank cell
+    wobble: np.ndarray  # (A, P) bool: the allele's own cell is an IUPAC ambiguity code (R, Y, S, ...)
     accept: np.ndarray  # (A, P, V) bool
     vocab: list[list[str]]  # per position: observed strings by code; code 0 = REF, then documented ALTs
     n_documented: np.ndarray  # (P,) number of documented strings per position (REF + ALTs)
     undocumented_as_reference: bool
     required_positions: set[int]
     unphased_priorities: list[tuple[frozenset[str], str]]
+    chromosome: str = ""
 
     @classmethod
     def build(cls, gene_row: pd.Series, positions: pd.DataFrame, alleles: pd.DataFrame) -> "GeneModel":
@@ -50,12 +58,16 @@ class GeneModel:
         A, P = len(names), len(vocab)
         accept = np.zeros((A, P, width), dtype=bool)
         defined = np.zeros((A, P), dtype=bool)
+        wobble = np.zeros((A, P), dtype=bool)
         reference_bases = list(alleles["bases"].iloc[names.index(gene_row["reference_allele"])])
         for a, bases in enumerate(alleles["bases"]):
             for p, base in enumerate(bases):
                 defined[a, p] = base is not None
-                # A blank cell is the reference allele's cell, IUPAC included (CYP2D6 *1 has R and S cells).
-                base = reference_bases[p] if base is None else base
+                wobble[a, p] = _is_wobble(base)
+                # A blank cell is the reference allele's cell; where that cell is itself a wobble (CYP2D6 *1 has R and
+                # S cells) the blank is the genome's REF base (PharmCAT MatchData.defaultMissingAllelesToReference).
+                if base is None:
+                    base = vocab[p][0] if _is_wobble(reference_bases[p]) else reference_bases[p]
                 if base in vocab[p]:
                     accept[a, p, vocab[p].index(base)] = True
                 else:
@@ -73,12 +85,14 @@ class GeneModel:
             allele_names=names,
             reference_index=ref_idx,
             defined=defined,
+            wobble=wobble,
             accept=accept,
             vocab=vocab,
             n_documented=np.array([len(v) for v in vocab]),
             undocumented_as_reference=bool(gene_row["undocumented_as_reference"]),
             required_positions=set(int(x) for x in _listed(gene_row.get("required_positions"))),
             unphased_priorities=priorities,
+            chromosome=str(gene_row.get("chromosome") or ""),
         )
 
 
@@ -141,9 +155,15 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
     """All top-scoring diplotypes for one genotype pattern."""
     P = len(model.positions)
     h1, h2 = pat.h1.copy(), pat.h2.copy()
-    haploid = bool((h2 == -2).all())
+    # Haploid (a male's chrX gene) when no position has a second allele; a missing position (-1) does not make the
+    # sample diploid. Haploid and diploid calls mixed in one gene fit no diplotype (PharmCAT makes no call either).
+    haploid = bool((h2 == HAPLOID).any() and not (h2 >= 0).any())
     missing = (h1 < 0) | ((h2 < 0) & (h2 != -2))
     warnings: list[str] = []
+    if (h2 == HAPLOID).any() and (h2 >= 0).any():
+        return MatchResult([], False, _ints(model, missing), [], [],
+                           [f"haploid and diploid genotypes mixed in {model.gene}: no call can be made; check the "
+                            "sample's sex and the caller's ploidy on this chromosome"], "not_called")
 
     undocumented = ~missing & ((h1 >= model.n_documented) | ((h2 >= model.n_documented) & (h2 != -2)))
     undocumented_pos = [int(x) for x in model.positions[undocumented]]
@@ -158,6 +178,18 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
                                [f"undocumented variant at {where}: no named allele has it, so {model.gene} cannot be called"],
                                status="not_called")
 
+    partial = (h1 == PARTIAL) | (h2 == PARTIAL)
+    if partial.any():
+        # PharmCAT (VcfReader, NamedAlleleMatcher.callAssumingReference): `0/.` off chrX is a missing position, but a
+        # half call whose known allele is not the reference (`./T`), or any half call on chrX, is kept as a call with
+        # an unknown allele, and a gene with such a position is not called: the unknown chromosome could carry anything.
+        where = ", ".join(f"{_pos_label(model, i)} ({_half_call(model, i, h1[i], h2[i])})" for i in np.flatnonzero(partial))
+        return MatchResult([], False, _ints(model, missing), [], undocumented_pos,
+                           [f"partial genotype at {where}: one allele of the call is unknown, so {model.gene} is not "
+                            "called (PharmCAT makes no call on a half call with a non-reference allele, or on any half "
+                            "call on chrX; a half call with the reference allele elsewhere is a missing position); "
+                            "re-genotype the position to call the gene"],
+                           "not_called")
     missing_pos = _ints(model, missing)
     present = ~missing
     if not present.any():
@@ -178,7 +210,8 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
     acc1 = model.accept[:, idx, c1] | ~present  # (A, P)
     if haploid:
         ok = acc1.all(axis=1) & callable_alleles
-        dips = [(model.allele_names[a], None, int(scores[a])) for a in np.flatnonzero(ok)]
+        wobble_ref = (model.wobble & present & (h1 == 0)).sum(axis=1)
+        dips = [(model.allele_names[a], None, int(scores[a] - wobble_ref[a])) for a in np.flatnonzero(ok)]
         return _finish(model, dips, True, missing_pos, present, undocumented_pos, warnings, (h1,))
 
     c2 = np.where(present, h2, 0)
@@ -186,10 +219,13 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
     het = present & (h1 != h2)
     blocks = sorted(set(pat.block[het].tolist()))
     phased = len(blocks) <= 1
+    wob = model.wobble & present
+    # An allele that fits both chromosomes is scored on both (PharmCAT scores a match on every sequence it matches).
+    fits_both = acc1.all(axis=1) & acc2.all(axis=1)
+    best: dict[tuple[int, int], int] = {}
     if phased:
-        pairs = _phased_pairs(acc1, acc2, callable_alleles)
+        _keep_best(best, _oriented_scores(_phased_pairs(acc1, acc2, callable_alleles), scores, wob, h1, h2, fits_both))
     elif len(blocks) <= MAX_BLOCK_ENUMERATION and any((pat.block[het] == b).sum() > 1 for b in blocks):
-        pairs = set()
         for flips in product((False, True), repeat=len(blocks) - 1):
             swap = np.zeros(P, dtype=bool)
             for b, f in zip(blocks[1:], flips):
@@ -197,13 +233,67 @@ def match_pattern(model: GeneModel, pat: Pattern) -> MatchResult:
                     swap |= pat.block == b
             a1 = np.where(swap, acc2, acc1)
             a2 = np.where(swap, acc1, acc2)
-            pairs |= _phased_pairs(a1, a2, callable_alleles)
+            x1, x2 = np.where(swap, h2, h1), np.where(swap, h1, h2)
+            _keep_best(best, _oriented_scores(_phased_pairs(a1, a2, callable_alleles), scores, wob, x1, x2, fits_both))
     else:
         if len(blocks) > MAX_BLOCK_ENUMERATION:
             warnings.append(f"{len(blocks)} phase blocks: phase between them was not used")
         pairs = _unphased_pairs(acc1, acc2, callable_alleles)
-    dips = [(model.allele_names[a], model.allele_names[b], int(scores[a] + scores[b])) for a, b in pairs]
+        _keep_best(best, _unphased_scores(pairs, scores, wob, h1, h2, acc1, acc2, het, fits_both))
+    dips = [(model.allele_names[a], model.allele_names[b], s) for (a, b), s in best.items()]
     return _finish(model, dips, phased, missing_pos, present, undocumented_pos, warnings, (h1, h2))
+
+
+def _is_wobble(base) -> bool:
+    return isinstance(base, str) and len(base) == 1 and len(IUPAC.get(base, "")) > 1
+
+
+def _keep_best(best: dict[tuple[int, int], int], scored: dict[tuple[int, int], int]) -> None:
+    for pair, s in scored.items():
+        if s > best.get(pair, -1):
+            best[pair] = s
+
+
+def _oriented_scores(pairs, scores, wob, x1, x2, fits_both) -> dict[tuple[int, int], int]:
+    """Scores of pairs with allele a on chromosome x1 and b on x2 (PharmCAT NamedAllele.scoreForSample).
+
+    A wobble cell (IUPAC code) scores only where the sample's base there is not the reference: a wobble matched by the
+    reference base tells nothing. An allele that fits both chromosomes loses the point only where both are reference.
+    """
+    if not pairs:
+        return {}
+    ref1, ref2 = x1 == 0, x2 == 0
+    out = {}
+    for a, b in pairs:
+        both_a, both_b = fits_both[a] and a != b, fits_both[b] and a != b
+        pen_a = int((wob[a] & ref1 & (ref2 if both_a else True)).sum())
+        pen_b = int((wob[b] & ref2 & (ref1 if both_b else True)).sum())
+        out[(a, b)] = int(scores[a] + scores[b]) - pen_a - pen_b
+    return out
+
+
+def _unphased_scores(pairs, scores, wob, h1, h2, acc1, acc2, het, fits_both) -> dict[tuple[int, int], int]:
+    """Scores of unordered pairs on unphased data: the best orientation at each heterozygous position (each position
+    is its own phase block, so orientations are independent), as PharmCAT's best-scoring sequence pair."""
+    if not pairs:
+        return {}
+    ref1, ref2 = h1 == 0, h2 == 0
+    hom = ~het
+    out = {}
+    for a, b in pairs:
+        if not (wob[a].any() or wob[b].any()):
+            out[(a, b)] = int(scores[a] + scores[b])
+            continue
+        # An allele that fits both chromosomes cannot lose a point at a heterozygous position (one base is not REF).
+        one_a, one_b = not (fits_both[a] and a != b), not (fits_both[b] and a != b)
+        fixed = (wob[a] & hom & ref1).sum() + (wob[b] & hom & ref1).sum()
+        # a on chromosome 1 (o = 0) or on chromosome 2 (o = 1), where the pair fits that way round.
+        cost0 = (wob[a] & ref1 & one_a).astype(int) + (wob[b] & ref2 & one_b)
+        cost1 = (wob[a] & ref2 & one_a).astype(int) + (wob[b] & ref1 & one_b)
+        ok0, ok1 = acc1[a] & acc2[b], acc2[a] & acc1[b]
+        cost = np.where(ok0 & ok1, np.minimum(cost0, cost1), np.where(ok0, cost0, cost1))
+        out[(a, b)] = int(scores[a] + scores[b]) - int(fixed) - int(cost[het].sum())
+    return out
 
 
 def _phased_pairs(acc1: np.ndarray, acc2: np.ndarray, callable_alleles: np.ndarray) -> set[tuple[int, int]]:
@@ -285,6 +375,13 @@ def variants_found(model: GeneModel, haplotypes, present: np.ndarray, max_names:
             out.append(f"{_pos_label(model, p)} {model.vocab[p][0]}>{model.vocab[p][code]}"
                        + (f" (in {shown})" if carriers else ""))
     return out
+
+
+def _half_call(model: GeneModel, i: int, c1: int, c2: int) -> str:
+    """A half call as the VCF would show it, e.g. `./T` (unknown allele strings show as `?`)."""
+    vocab = model.vocab[i]
+    name = lambda c: "." if c < 0 else (vocab[c] if c < len(vocab) else "?")  # noqa: E731
+    return f"{name(c1)}/{name(c2)}"
 
 
 def _listed(value) -> list:

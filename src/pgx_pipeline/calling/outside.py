@@ -102,7 +102,7 @@ def apply_outside_calls(calls: pd.DataFrame, outside: list[OutsideCall], samples
             continue
         key = (oc.sample_id, oc.gene)
         drop.add(key)
-        prior = calls[(calls["sample_id"] == oc.sample_id) & (calls["gene"] == oc.gene) & (calls["rank"] == 1)]
+        prior = calls[(calls["sample_id"] == oc.sample_id) & (calls["gene"] == oc.gene) & (calls["candidate"] == 1)]
         note = []
         if not prior.empty and prior["status"].iloc[0] == "called":
             vcf_dips = ", ".join(calls[(calls["sample_id"] == oc.sample_id) & (calls["gene"] == oc.gene)]["diplotype"])
@@ -116,7 +116,7 @@ def apply_outside_calls(calls: pd.DataFrame, outside: list[OutsideCall], samples
                 "sample_id": oc.sample_id, "gene": oc.gene,
                 "diplotype": oc.diplotype if oc.error is None else None,
                 "allele1": a1 if oc.error is None else None, "allele2": a2 if oc.error is None else None,
-                "rank": 1, "score": None, "n_candidates": 1 if oc.error is None else 0, "phased": False,
+                "rank": 1, "candidate": 1, "score": None, "n_candidates": 1 if oc.error is None else 0, "phased": False,
                 "status": "outside_call" if oc.error is None else "not_called", "source": "outside",
                 "matched_positions": [], "missing_positions": [], "undocumented_positions": [],
                 "absent_is_reference": False,
@@ -127,4 +127,4 @@ def apply_outside_calls(calls: pd.DataFrame, outside: list[OutsideCall], samples
         )
     keep = [(s, g) not in drop for s, g in zip(calls["sample_id"], calls["gene"])]
     out = pd.concat([calls[keep], pd.DataFrame(new_rows, columns=schema.CALLS.column_names)], ignore_index=True)
-    return out.sort_values(["sample_id", "gene", "rank"], kind="stable").reset_index(drop=True)
+    return out.sort_values(["sample_id", "gene", "candidate"], kind="stable").reset_index(drop=True)

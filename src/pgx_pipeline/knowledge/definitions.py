@@ -45,9 +45,12 @@ def _parse_gene(data: dict, exempt: dict, where: str) -> tuple[dict, list[dict],
     variants = data["variants"]
     named = data["namedAlleles"]
     n = len(variants)
-    ignored_pos = {v["position"] for v in exempt.get("ignoredPositions", [])}
+    ignored = [_variant_key(v) for v in exempt.get("ignoredPositions", [])]
     ignored_alleles = set(exempt.get("ignoredAlleles", []))
-    keep = [i for i, v in enumerate(variants) if v["position"] not in ignored_pos]
+    # An ignored "position" is a variant: G6PD ignores the deletion CGGT>C at chrX:154532990, where the Chatham SNV
+    # C>T (rs5030869) starts too; dropping by coordinate alone would drop Chatham with it (and RYR1 c.14509C>G with
+    # the ignored CA>C at chr19:38580126). PharmCAT ships the definitions with the ignored variants already removed.
+    keep = [i for i, v in enumerate(variants) if _variant_key(v) not in ignored]
 
     seen_pos = [variants[i]["position"] for i in keep]
     if len(set(seen_pos)) != len(seen_pos):
@@ -145,6 +148,11 @@ def _parse_gene(data: dict, exempt: dict, where: str) -> tuple[dict, list[dict],
     if not str(gene_row["genome_build"]).startswith("GRCh38"):
         raise PgxInputError(f"{gene}: definitions are on {gene_row['genome_build']}, the pipeline reads GRCh38", path=where)
     return gene_row, positions, alleles
+
+
+def _variant_key(v: dict) -> tuple:
+    """A variant's identity: chromosome, position, REF and ALTs (never the coordinate alone)."""
+    return (v["chromosome"], int(v["position"]), v["ref"], tuple(sorted(v.get("alts") or [])))
 
 
 def _is_known_base(base: str, pos: dict) -> bool:

@@ -278,7 +278,7 @@ def best_call(phen: pd.DataFrame, gene: str) -> tuple[pd.Series | None, str | No
     rows = phen[phen["gene"] == gene] if not phen.empty else phen
     if rows.empty:
         return None, f"missing: {gene} genotype (gene not in the phenotypes table)"
-    top = rows.sort_values("rank").iloc[0]
+    top = rows.sort_values(["rank", "candidate"]).iloc[0]
     if top["status"] not in ("called", "outside_call"):
         return None, f"missing: {gene} genotype (status {top['status']})"
     if not bool(top["candidates_agree"]):

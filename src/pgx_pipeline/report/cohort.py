@@ -30,9 +30,9 @@ def gene_status(top: pd.DataFrame) -> pd.Series:
 
 def rank1_phenotypes(calls: pd.DataFrame, phen: pd.DataFrame) -> pd.DataFrame:
     """One row per sample and gene: display status and the phenotype a frequency table may count."""
-    top = calls[calls["rank"] == 1][["sample_id", "gene", "status", "n_candidates", "outside_phenotype"]].copy()
+    top = calls[calls["candidate"] == 1][["sample_id", "gene", "status", "n_candidates", "outside_phenotype"]].copy()
     top["display"] = gene_status(top)
-    p1 = phen[phen["rank"] == 1][["sample_id", "gene", "phenotype", "candidates_agree"]]
+    p1 = phen[phen["candidate"] == 1][["sample_id", "gene", "phenotype", "candidates_agree"]]
     top = top.merge(p1, on=["sample_id", "gene"], how="left")
     ph = top["phenotype"].where(top["phenotype"].notna(), top["outside_phenotype"])
     label = ph.fillna("Phenotype not determined").astype(str)
@@ -74,9 +74,9 @@ def build_cohort_context(
     for input_id, part in parts:
         samples = sharding.read_part_samples(root, input_id, part)
         calls = schema.read_table(sharding.stage_file(root, "calls", input_id, part), schema.CALLS,
-                                  columns=["sample_id", "gene", "rank", "status", "n_candidates", "outside_phenotype"])
+                                  columns=["sample_id", "gene", "candidate", "status", "n_candidates", "outside_phenotype"])
         phen = schema.read_table(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES,
-                                 columns=["sample_id", "gene", "rank", "phenotype", "candidates_agree"])
+                                 columns=["sample_id", "gene", "candidate", "phenotype", "candidates_agree"])
         guid_path = sharding.stage_file(root, "guidance", input_id, part)
         guid = schema.read_table(guid_path, schema.GUIDANCE, columns=[
             "sample_id", "drug", "source", "status", "classification", "recommendation", "dosing_information",

@@ -419,9 +419,9 @@ def _genes(calls: pd.DataFrame, phen: pd.DataFrame, geno: pd.DataFrame, rsids: d
     if calls.empty:
         return []
     het_unphased = _unphased_het_counts(geno)
-    phen_by_gene = _by_gene(phen, ["gene", "rank"])
+    phen_by_gene = _by_gene(phen, ["gene", "candidate"])
     return [_gene(gene, rows, phen_by_gene.get(gene, []), het_unphased.get(gene, 0), rsids)
-            for gene, rows in sorted(_by_gene(calls, ["gene", "rank"]).items())]
+            for gene, rows in sorted(_by_gene(calls, ["gene", "candidate"]).items())]
 
 
 def _unphased_het_counts(geno: pd.DataFrame) -> dict[str, int]:
@@ -449,10 +449,10 @@ def _gene(gene: str, calls: list[dict], phen: list[dict], n_unphased_het: int, r
     top = calls[0]
     status = _s(top["status"]) or "not_called"
     n = _i(top["n_candidates"]) or 0
-    by_rank = {int(r["rank"]): r for r in phen}
+    by_candidate = {int(r["candidate"]): r for r in phen}
     candidates = []
     for c in calls:
-        pr = by_rank.get(int(c["rank"]))
+        pr = by_candidate.get(int(c["candidate"]))
         candidates.append({
             "diplotype": _s(c["diplotype"]),
             "score": _i(c["score"]),
@@ -463,10 +463,10 @@ def _gene(gene: str, calls: list[dict], phen: list[dict], n_unphased_het: int, r
             "lookup_key": _s(pr["lookup_key"]) if pr is not None else None,
         })
     first = candidates[0]
-    agree = _b(by_rank[1]["candidates_agree"]) if 1 in by_rank else n <= 1
+    agree = _b(by_candidate[1]["candidates_agree"]) if 1 in by_candidate else n <= 1
     display_status = "ambiguous" if status == "called" and n > 1 else status
     missing = sorted(int(x) for x in _l(top["missing_positions"]))
-    warnings = _dedup(_l(top["warnings"]) + (_l(by_rank[1]["warnings"]) if 1 in by_rank else []))
+    warnings = _dedup(_l(top["warnings"]) + (_l(by_candidate[1]["warnings"]) if 1 in by_candidate else []))
 
     phenotype, activity, functions = first["phenotype"], first["activity_score"], None
     if display_status == "ambiguous" and not agree:
@@ -924,7 +924,7 @@ def _matching(geno: pd.DataFrame, rsids: dict, calls: pd.DataFrame) -> list[dict
     missing_by_gene: dict[str, set[int]] = {}
     absent_ref: dict[str, bool] = {}
     if not calls.empty:
-        top = calls[calls["rank"] == 1]
+        top = calls[calls["candidate"] == 1]
         missing_by_gene = {g: {int(x) for x in _l(m)} for g, m in zip(top["gene"], top["missing_positions"])}
         absent_ref = {g: _b(a) for g, a in zip(top["gene"], top["absent_is_reference"])}
     out = []

@@ -54,9 +54,9 @@ def _calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activ
     Genes with no data at all (not assessed) are left out, as PharmCAT leaves out genes without data.
     """
     allele_activity = allele_activity or {}
-    phen = {(s, g, int(r)): row for s, g, r, row in zip(
-        phenotypes["sample_id"], phenotypes["gene"], phenotypes["rank"], phenotypes.to_dict("records"))}
-    records = calls.sort_values(["sample_id", "gene", "rank"], kind="stable").to_dict("records")
+    phen = {(s, g, int(c)): row for s, g, c, row in zip(
+        phenotypes["sample_id"], phenotypes["gene"], phenotypes["candidate"], phenotypes.to_dict("records"))}
+    records = calls.sort_values(["sample_id", "gene", "candidate"], kind="stable").to_dict("records")
     # Plain records and itertools: a pandas groupby with a frame per group costs minutes at cohort scale.
     for (sample, gene), group in itertools.groupby(records, key=lambda r: (r["sample_id"], r["gene"])):
         rows = list(group)
@@ -69,7 +69,7 @@ def _calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activ
         if status == "not_called" or _s(top["diplotype"]) is None:
             yield [_clean(sample), gene, NO_CALL] + [""] * 8 + [outside, "", missing, "", "", ""]
             continue
-        ph = [phen.get((sample, gene, int(r["rank"])), {}) for r in rows]
+        ph = [phen.get((sample, gene, int(r["candidate"])), {}) for r in rows]
         pheno = [_s(p.get("phenotype")) or _s(r["outside_phenotype"]) for p, r in zip(ph, rows)]
         score = [_s(p.get("activity_score")) or _s(r["outside_activity_score"]) for p, r in zip(ph, rows)]
         match = [str(_i(r["score"])) if _i(r["score"]) is not None else "" for r in rows]

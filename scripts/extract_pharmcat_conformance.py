@@ -43,8 +43,7 @@ CONSTANTS = {  # PharmCAT's TextConstants / PipelineTest constants the tests use
 
 
 NOT_PORTED_REASONS = {
-    "DpydTest.hapB3": "data sheet hapb3.tsv (107 rows, each phased and unphased: 214 DPYD runs) is not ported, to keep "
-                      "the suite fast; DPYD reporting is covered by the DpydTest and PipelineTest cases",
+    "DpydTest.hapB3": "ported row by row as DpydTest.hapB3[row_NNN phased|unphased] (one multi-sample VCF per mode)",
     "Cyp2d6Test.": "CYP2D6 comes from an outside call (no matcher result to compare)",
     "PipelineTest.testOutsideCall": "the gene's result comes from an outside call",
     "PipelineTest.testNoCallOutsideCall": "the gene's result comes from an outside call",
@@ -544,6 +543,53 @@ def nat2_sheet(git: Git) -> list[dict]:
     return out
 
 
+HAPB3_RSIDS = ["rs56038477", "rs75017182", "rs72549310", "rs67376798", "rs1801265", "rs186169810", "rs115232898"]
+HAPB3_NAMES = {"HapB3Intron": "c.1129-5923C>G", "HapB3": "c.1129-5923C>G, c.1236G>A (HapB3)"}  # DpydHapB3Matcher
+
+
+def _hapb3_names(cell: str) -> list[str]:
+    """The sheet's shorthand, expanded as DpydTest.parseDiplotypes does (split on ',', 'a+b' -> 'a + b')."""
+    out = []
+    for part in cell.split(","):
+        part = re.sub(r"(\S)\+(\S)", r"\1 + \2", part.strip()).replace("ref", "Reference")
+        part = part.replace("HapB3Intron", HAPB3_NAMES["HapB3Intron"]).replace("HapB3", HAPB3_NAMES["HapB3"]) \
+            if "HapB3Intron" in part else part.replace("HapB3", HAPB3_NAMES["HapB3"])
+        out.append(part)
+    return out
+
+
+def hapb3_sheet(git: Git) -> list[dict]:
+    """DpydTest.hapB3: each row of DPYD/hapb3.tsv, phased and unphased (expected: column 8, or 10 when unphased
+    and given). GT cells '0'/'1' are the definition's REF/first ALT; rs186169810's ALT is the non-PGx base G."""
+    import json
+
+    loci = {v["rsid"]: v for v in json.loads(git.show(
+        "src/main/resources/org/pharmgkb/pharmcat/definition/alleles/DPYD_translation.json"))["variants"]}
+    lines = git.show(RES + "org/pharmgkb/pharmcat/haplotype/DPYD/hapb3.tsv").splitlines()
+    out = []
+    for row, line in enumerate(lines[3:], start=4):
+        data = line.split("\t")
+        if len(data) < 15 or not data[7].strip():
+            continue
+        for phased in (True, False):
+            edits = []
+            for rs, cell in zip(HAPB3_RSIDS, data[:7]):
+                if cell.lower() == "missing":
+                    edits.append({"gene": "DPYD", "id": rs, "alleles": None})
+                    continue
+                alt = "G" if rs == "rs186169810" else loci[rs]["alts"][0]
+                edits.append({"gene": "DPYD", "id": rs,
+                              "alleles": [loci[rs]["ref"] if c == "0" else alt for c in re.split(r"[/|]", cell)]})
+            expected = _hapb3_names(data[9] if not phased and data[9].strip() else data[7])
+            mode = "phased" if phased else "unphased"
+            out.append({"id": f"DpydTest.hapB3[row_{row:03d} {mode}]",
+                        "source": RES + "org/pharmgkb/pharmcat/haplotype/DPYD/hapb3.tsv", "find_combinations": False,
+                        "top_only": True, "call_cyp2d6": False, "batch": f"DpydTest.hapB3 {mode}", "phased": phased,
+                        "sex": "female", "allow_unknown_allele": True, "genes": ["DPYD"], "edits": edits,
+                        "expect": {"DPYD": {"source": expected}}})
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pharmcat_git", type=Path, help="PharmCAT git directory (bare mirror or .git)")
@@ -561,6 +607,7 @@ def main(argv=None) -> int:
         cases += c
         skipped += s
     cases += nat2_sheet(git)
+    cases += hapb3_sheet(git)
     for s in skipped:  # say more than the scanner can for a few known shapes
         for prefix, reason in NOT_PORTED_REASONS.items():
             if s["id"].startswith(prefix):

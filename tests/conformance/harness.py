@@ -6,8 +6,9 @@ VCF): for each gene of a case, one record per definition position (and per exemp
 and the documented ALTs as in the definition, genotype `0/0` (`0` on chrX for a male) unless the case edits it;
 an edit names CPIC alleles, mapped to VCF alleles through the definition's `cpicToVcfAlleleMap`; an edit of
 `null` leaves the record out (missing). Static PharmCAT test VCFs are replayed from their records. Each case is
-its own single-sample VCF, ingested on its own; the ingested genotypes of all cases are then called together
-(one sample id per case) so the gene models are loaded once.
+its own single-sample VCF, ingested on its own, except the rows of a PharmCAT data sheet (DpydTest.hapB3: 214
+runs), written as one multi-sample VCF per sheet and mode, one sample per row, to keep the suite fast; the
+ingested genotypes of all cases are then called together (one sample id per case), so the gene models load once.
 
 How PharmCAT's expectations are compared with our calls table (rules, not relaxations):
 
@@ -171,6 +172,47 @@ def write_case_vcf(path: Path, case: dict, defs: Definitions, sample: str) -> Pa
     return path
 
 
+def write_batch_vcf(path: Path, cases: list[dict], defs: Definitions, samples: list[str]) -> Path:
+    """Several cases of one data sheet as one multi-sample VCF (one sample per case, records merged by position):
+    each case's records are exactly those its single-sample VCF has; a record another case lacks (missing) is
+    written `./.` for it, which our ingestion reads as missing exactly like an absent record."""
+    per_case = []
+    for case in cases:
+        recs = {}
+        for line in vcf_lines(case, defs):
+            f = line.split("\t")
+            vocab = [f[3], *f[4].split(",")]
+            sep = "|" if "|" in f[9] else "/"
+            recs[(f[0], int(f[1]))] = (f, [None if a == "." else vocab[int(a)] for a in re.split(r"[/|]", f[9])], sep)
+        per_case.append(recs)
+    keys = sorted({k for r in per_case for k in r}, key=lambda k: (CHROM_ORDER.index(k[0]), k[1]))
+    lines = []
+    for key in keys:
+        present = [r[key] for r in per_case if key in r]
+        f0 = present[0][0]
+        if any(p[0][8] != "GT" or p[0][3] != f0[3] for p in present):
+            raise ValueError(f"{key}: batched cases need GT-only records with one REF")
+        alts = []
+        for p in present:
+            alts += [a for a in p[0][4].split(",") if a not in alts and a != "."]
+        vocab = [f0[3], *alts]
+        gts = []
+        for r in per_case:
+            if key not in r:
+                gts.append("./.")
+                continue
+            _, alleles, sep = r[key]
+            gts.append(sep.join("." if a is None else str(vocab.index(a)) for a in alleles))
+        lines.append("\t".join([*f0[:4], ",".join(alts) or ".", *f0[5:9], *gts]))
+    header = ["##fileformat=VCFv4.2", "##source=tests/conformance (PharmCAT test sheet, one sample per row)"]
+    header += [f"##contig=<ID={c},length={GRCH38_LENGTHS[c]}>" for c in CHROM_ORDER]
+    header += ['##INFO=<ID=PX,Number=.,Type=String,Description="PharmCAT gene">',
+               '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+               "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *samples])]
+    path.write_text("\n".join(header + lines) + "\n")
+    return path
+
+
 # ------------------------------------------------------------------------------------------------ running
 def _gene_kb(kb_dir: Path, genes: tuple[str, ...], work: Path, memo: dict) -> Path:
     """The definition tables restricted to a case's genes: ingestion then reads only those genes' sites (the same
@@ -188,7 +230,25 @@ def _gene_kb(kb_dir: Path, genes: tuple[str, ...], work: Path, memo: dict) -> Pa
 def run_all(cases: list[dict], defs: Definitions, kb_dir: Path, work: Path) -> pd.DataFrame:
     """Calls table of every case (sample_id = case id); each case ingested from its own single-sample VCF."""
     genos, samples, memo = [], [], {}
-    for k, case in enumerate(cases):
+    batches: dict[str, list[dict]] = {}
+    for case in cases:
+        if case.get("batch"):
+            batches.setdefault(case["batch"], []).append(case)
+    for k, (name, group) in enumerate(sorted(batches.items())):
+        d = work / f"b{k:03d}"
+        d.mkdir(parents=True, exist_ok=True)
+        ids = [f"S{j:03d}" for j in range(len(group))]
+        vcf = write_batch_vcf(d / "batch.vcf", group, defs, ids)
+        genes = tuple(sorted({g for c in group for g in c["expect"]}))
+        res = ingest_vcf(vcf, _gene_kb(kb_dir, genes, work, memo), d, input_id=f"b{k:03d}")
+        g = schema.read_table(res.genotypes, schema.GENOTYPES)
+        s = schema.read_table(res.samples, schema.SAMPLES)
+        rename = dict(zip(ids, (c["id"] for c in group)))
+        g["sample_id"] = g["sample_id"].astype(str).map(rename)
+        s["sample_id"] = s["sample_id"].astype(str).map(rename)
+        genos.append(g)
+        samples.append(s)
+    for k, case in enumerate(c for c in cases if not c.get("batch")):
         d = work / f"c{k:03d}"
         d.mkdir(parents=True, exist_ok=True)
         sample = "S"
@@ -317,7 +377,9 @@ def gene_checks(case: dict) -> list[str]:
 
 
 def test_class(case_id: str) -> str:
-    return case_id.split(".")[0]
+    """PharmCAT test class of a case; a data sheet's rows count as their own line (`DpydTest.hapB3`)."""
+    cls, _, method = case_id.partition(".")
+    return f"{cls}.{method.split('[')[0]}" if "[" in method else cls
 
 
 def summarise(cases: list[dict], outcomes: dict[tuple[str, str], Outcome], known: dict[str, dict],

@@ -56,12 +56,17 @@ KNOWN = HERE / "known_failures.yaml"
 SUMMARY = HERE / "conformance_summary.tsv"
 UNKNOWN = "Unknown/Unknown"
 LOWEST_FUNCTION = {"DPYD", "RYR1"}
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads the 19k-line case file 5x faster
+
+
+def read_yaml(path: Path):
+    return yaml.load(path.read_text(), Loader=_LOADER)
 
 
 def load_cases() -> dict:
     """The extracted cases plus the hand-written ones (NamedAlleleMatcherTest on real definitions)."""
-    doc = yaml.safe_load(CASES.read_text())
-    doc["cases"] = doc["cases"] + yaml.safe_load(MANUAL_CASES.read_text())["cases"]
+    doc = read_yaml(CASES)
+    doc["cases"] = doc["cases"] + read_yaml(MANUAL_CASES)["cases"]
     ids = [c["id"] for c in doc["cases"]]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
@@ -71,7 +76,7 @@ def load_cases() -> dict:
 
 def load_known() -> dict[str, dict]:
     """case id -> {point, reason}: cases that fail today, each naming the issue-17 point (or NEW) that covers it."""
-    doc = yaml.safe_load(KNOWN.read_text()) or {}
+    doc = read_yaml(KNOWN) or {}
     return {k: v for k, v in doc.get("failures", {}).items()}
 
 

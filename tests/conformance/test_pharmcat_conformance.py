@@ -9,6 +9,11 @@ entry is removed and the summary regenerated (python scripts/conformance_summary
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -86,3 +91,16 @@ def test_tied_candidates_share_rank_one(calls):
             if len(rows) > 1 and rows["score"].nunique() == 1 and set(rows["rank"]) != {1}:
                 bad.append((case["id"], gene, list(rows["diplotype"]), list(rows["rank"])))
     assert not bad, bad[:5]
+
+
+# ---------------------------------------------------------------------------------------- provenance of the cases
+PHARMCAT_GIT = Path(os.environ.get("PHARMCAT_GIT", "/work/.mirror/PharmGKB+PharmCAT/repo"))
+
+
+@pytest.mark.skipif(not PHARMCAT_GIT.is_dir(), reason="PharmCAT git mirror not available (set PHARMCAT_GIT)")
+def test_extracted_cases_match_pharmcat_sources(tmp_path):
+    """pharmcat_cases.yaml is exactly what scripts/extract_pharmcat_conformance.py reads from PharmCAT v3.1.1."""
+    out = tmp_path / "cases.yaml"
+    subprocess.run([sys.executable, str(H.HERE.parents[1] / "scripts" / "extract_pharmcat_conformance.py"),
+                    str(PHARMCAT_GIT), "--out", str(out)], check=True, capture_output=True)
+    assert H.read_yaml(out) == H.read_yaml(H.CASES)

@@ -19,6 +19,8 @@ import pandas as pd
 
 from .. import __version__, schema, sharding
 from ..errors import PgxInputError
+from ..fda_guidance import SOURCE as FDA_SOURCE
+from ..fda_guidance import fda_priority
 from ..model.registry import MODELS
 
 GENOME_BUILD = "GRCh38"
@@ -53,6 +55,8 @@ GUIDANCE_STATUS_LABELS = {
     "gene_not_called": "No recommendation: gene not called",
     "gene_not_assessed": "No recommendation: gene not assessed",
     "ambiguous": "No single recommendation: genotype ambiguous",
+    "not_matched": "Not in the FDA's affected subgroup",
+    "not_evaluated": "FDA: see label, not evaluated for this genotype",
 }
 # Traffic light: the label is the message, the colour only repeats it.
 PRIORITIES = {
@@ -60,6 +64,8 @@ PRIORITIES = {
     "consider": ("Consider", "Guideline suggests a change or extra care; weaker evidence or optional"),
     "confirm": ("Confirm genotype", "The genotype is ambiguous and one of its possibilities changes prescribing: "
                                     "confirm it before acting"),
+    "info": ("Info", "The FDA table lists a pharmacokinetic effect for this genotype (section 3) and states no "
+                     "prescribing change"),
     "standard": ("Standard", "No change for this genotype: the guideline gives the advice a patient with typical "
                              "(reference) genotypes gets, or says standard prescribing"),
     "unknown": ("No result", "No recommendation could be made for this patient; see why"),
@@ -486,6 +492,8 @@ def _priority(status: str, classification: str | None, recommendation: str | Non
 def row_priority(r: Mapping[str, Any]) -> str:
     """The label of one GUIDANCE row (a record or a Series), as the report, the cohort table and the labels
     benchmark read it."""
+    if r.get("source") == FDA_SOURCE:
+        return fda_priority(_s(r["status"]) or "not_evaluated", _s(r.get("fda_label")))
     return _priority(_s(r["status"]) or "no_recommendation", _s(r["classification"]), _s(r["recommendation"]),
                      _b(r["dosing_information"]), _b(r["alternate_drug"]), _b(r["other_guidance"]),
                      _b_or_none(r["same_as_reference"]))
@@ -494,7 +502,7 @@ def row_priority(r: Mapping[str, Any]) -> str:
 def _drugs(guid: pd.DataFrame) -> list[dict]:
     if guid.empty:
         return []
-    order = {"CPIC": 0, "DPWG": 1}
+    order = {"CPIC": 0, "DPWG": 1, "FDA": 2}
     by_drug: dict[str, list[dict]] = {}
     for r in guid.to_dict("records"):
         by_drug.setdefault(r["drug"], []).append(r)
@@ -526,9 +534,12 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "reason": _s(r["reason"]),
                 "messages": _dedup(_l(r["messages"])),
                 # a match, or one candidate's advice for an ambiguous genotype
-                "shows_advice": status == "matched" or (status == "ambiguous" and bool(_s(r["recommendation"]))),
+                "shows_advice": status == "matched" or (status == "ambiguous" and bool(_s(r["recommendation"]))
+                                                        and r.get("source") != FDA_SOURCE),
                 "priority": pr,
                 "priority_label": PRIORITIES[pr][0],
+                "fda_section": _i(r.get("fda_section")),
+                "fda_affected_subgroups": _s(r.get("fda_affected_subgroups")),
             })
         best = min((g["priority"] for g in gl), key=PRIORITY_ORDER.__getitem__)
         out.append({

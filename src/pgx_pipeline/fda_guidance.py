@@ -183,6 +183,9 @@ def decide_row(fda: dict, states: dict[str, tuple | None], reference: dict[str, 
     """One guidance row (without sample_id) for one FDA association and one patient's gene states."""
     section = int(fda["section"])
     genes = list(fda["genes"])
+    # Parquet nulls arrive as None or NaN: plain strings or None from here on.
+    fda = {**fda, **{k: _s(fda.get(k)) for k in ("condition", "condition_text", "unmapped_reason", "act_for",
+                                                  "source_url")}}
     base = {
         "drug": str(fda["drug"]).lower(), "source": SOURCE,
         "guideline": f"FDA Table of Pharmacogenetic Associations, section {section} ({SECTION_SHORT[section]}): "

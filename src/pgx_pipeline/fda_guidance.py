@@ -248,19 +248,25 @@ def match_fda(phenotypes: pd.DataFrame, fda: pd.DataFrame, reference: dict[str, 
         return pd.DataFrame({c: [] for c in columns})
     states = gene_states(phenotypes)
     samples = list(dict.fromkeys(phenotypes["sample_id"]))
-    rows: list[dict] = []
+    # Each distinct (FDA row, gene states) outcome is decided once; samples then point at it (as match_guidance).
+    templates: list[dict] = []
+    take: list[int] = []
+    sample_col: list[str] = []
     for rec in fda.to_dict("records"):
         rec["genes"] = list(rec["genes"])
         genes = rec["genes"]
-        decided: dict[tuple, dict] = {}  # samples with the same states share one decision
+        decided: dict[tuple, int] = {}
         for s in samples:
-            st = {g: states.get((s, g)) for g in genes}
-            key = tuple(st[g] for g in genes)
+            key = tuple(states.get((s, g)) for g in genes)
             if key not in decided:
-                decided[key] = decide_row(rec, st, reference)
-            rows.append({"sample_id": s, **decided[key]})
-    out = pd.DataFrame(rows, columns=columns)
-    return out
+                decided[key] = len(templates)
+                templates.append(decide_row(rec, dict(zip(genes, key)), reference))
+            take.append(decided[key])
+            sample_col.append(s)
+    body = [c for c in columns if c != "sample_id"]
+    out = pd.DataFrame(templates, columns=body).iloc[take].reset_index(drop=True)
+    out.insert(0, "sample_id", sample_col)
+    return out[columns]
 
 
 def fda_priority(status: str, fda_label: str | None) -> str:

@@ -229,3 +229,16 @@ def test_cyp2d6_ultrarapid_rows_need_copy_number(run):
 def test_docs_table_is_current(fda):
     committed = (REPO / "docs" / "FDA_ASSOCIATIONS.md").read_text(encoding="utf-8")
     assert committed == markdown(fda), "docs/FDA_ASSOCIATIONS.md is stale: run python scripts/fda_associations_table.py"
+
+
+def test_every_act_rule_names_a_real_row_and_quotes_its_text(source, fda):
+    """An ACT_RULES phrase missing from the FDA text silently drops the row to consider: keep them in step."""
+    from pgx_pipeline.knowledge.fda import ACT_RULES
+
+    by_key = {(a["drug"], a["gene"]): a for a in source if a["section"] == 1}
+    for (drug, gene), rule in ACT_RULES.items():
+        assert rule.phrase in by_key[(drug, gene)]["description"], (drug, gene)
+    act = fda[fda["label"] == "act"]
+    assert sorted(zip(act["drug"], act["gene_label"])) == sorted(ACT_RULES)
+    assert set(fda.loc[fda["section"] == 2, "label"]) == {"consider"}
+    assert set(fda.loc[fda["section"] == 3, "label"]) == {"info"}

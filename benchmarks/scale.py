@@ -158,7 +158,8 @@ def workflow(files: list[Path], tmp: Path, cores: int, target: list[str], tag: s
     results = tmp / (tag or f"wf_cores{cores}")
     cfg = {
         "results": str(results),
-        "knowledge": {"sources": [{"path": str(SOURCES[0]), "stale": False}, {"path": str(SOURCES[1]), "stale": True}]},
+        "knowledge": {"sources": [{"path": str(SOURCES[0]), "stale": False}, {"path": str(SOURCES[1]), "stale": True}],
+                      "fda_associations": str(SHARED / "pgx-sources" / "fda-pgx-associations" / "fda_pgx_associations.json")},
         "inputs": [{"id": "panel", "vcfs": [str(f) for f in files], "absent_is_reference": True}],
         "sample_sheet": "",
         "models": {"warfarin": {"training_file": str(SHARED / "training" / "iwpc_warfarin" / "iwpc_warfarin_dev.xlsx"),

@@ -54,6 +54,7 @@ KB_TABLES = [
     "diplotype_phenotypes",
     "guidance",
     "messages",
+    "fda_associations",
     "sources",
 ]
 
@@ -167,6 +168,11 @@ def knowledge_source_args():
     if sources:
         return " ".join(f"--source '{s['path']}'" for s in sources)
     return f"--source '{RESULTS}/knowledge/release'"
+
+
+def fda_associations_arg():
+    path = config["knowledge"].get("fda_associations") or ""
+    return f"--fda-associations '{path}'" if path else ""
 
 
 def final_outputs():

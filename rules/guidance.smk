@@ -3,6 +3,7 @@ rule match_guidance:
         phenotypes=f"{RESULTS}/phenotypes/{{input_id}}/{{part}}.parquet",
         guidance=kb_table("guidance"),
         messages=kb_table("messages"),
+        fda=kb_table("fda_associations"),
     output:
         f"{RESULTS}/guidance/{{input_id}}/{{part}}.parquet",
     log:

@@ -29,6 +29,7 @@ rule build_knowledge_base:
     params:
         code=code_fingerprint("knowledge"),
         sources=knowledge_source_args(),
+        fda=fda_associations_arg(),
         out=subpath(output[0], parent=True),
     shell:
-        "pgx-pipeline knowledge build {params.sources} --out {params.out} > {log} 2>&1"
+        "pgx-pipeline knowledge build {params.sources} {params.fda} --out {params.out} > {log} 2>&1"

@@ -10,6 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PHARMCAT = SHARED / "pgx-sources" / "pharmcat"
 FALLBACK = SHARED / "pgx-sources" / "pharmcat-stale-fallback"
+FDA_TABLE = SHARED / "pgx-sources" / "fda-pgx-associations" / "fda_pgx_associations.json"
 PANEL38 = SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh38"
 GETRM30X = SHARED / "reference-samples" / "pharmcat-tutorial-getrm30x"
 
@@ -27,7 +28,7 @@ def kb_dir(tmp_path_factory) -> Path:
     from pgx_pipeline.knowledge.build import build_knowledge_base
 
     out = tmp_path_factory.mktemp("kb")
-    build_knowledge_base([PHARMCAT, FALLBACK], out)
+    build_knowledge_base([PHARMCAT, FALLBACK], out, fda_associations=FDA_TABLE if FDA_TABLE.is_file() else None)
     return out
 
 

@@ -84,6 +84,8 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
     else:
         for src in config["knowledge"]["sources"]:
             src["path"] = str((REPO_ROOT / src["path"]).resolve())
+    if config["knowledge"].get("fda_associations"):
+        config["knowledge"]["fda_associations"] = str((REPO_ROOT / config["knowledge"]["fda_associations"]).resolve())
     for entry in (config.get("models") or {}).values():
         entry["training_file"] = str((REPO_ROOT / entry["training_file"]).resolve())
     if report_date:
@@ -154,12 +156,14 @@ def knowledge() -> None:
 @knowledge.command("build")
 @click.option("--source", "sources", multiple=True, required=True, type=click.Path(file_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--fda-associations", type=click.Path(dir_okay=False), default=None,
+              help="FDA Table of Pharmacogenetic Associations (JSON; config knowledge.fda_associations).")
 @user_errors
-def knowledge_build(sources, out_dir):
+def knowledge_build(sources, out_dir, fda_associations):
     """Read mirror folders (first wins per file) and write the knowledge Parquet tables."""
     from .knowledge.build import build_knowledge_base
 
-    written = build_knowledge_base(list(sources), out_dir)
+    written = build_knowledge_base(list(sources), out_dir, fda_associations=fda_associations)
     for name, path in written.items():
         click.echo(f"{name}: {path}")
 

@@ -432,5 +432,26 @@ def run_guidance_stage(phenotypes_path: str | os.PathLike, kb_dir: str | os.Path
                                     schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
                                     schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
     rows = match_guidance(phenotypes, guidance, messages, reference)
+    rows = append_fda_rows(rows, phenotypes, kb_dir)
     schema.write_table(rows, out_path, schema.GUIDANCE, metadata=schema.read_metadata(phenotypes_path))
     return rows
+
+
+def append_fda_rows(rows: pd.DataFrame, phenotypes: pd.DataFrame, kb_dir: Path) -> pd.DataFrame:
+    """CPIC/DPWG rows plus one FDA row per sample and FDA association (pgx_pipeline.fda_guidance); a knowledge base
+    built without the FDA table (or before it existed) adds none."""
+    from . import fda_guidance
+
+    path = kb_dir / "fda_associations.parquet"
+    if not path.is_file():
+        return rows
+    fda = schema.read_table(path, schema.KB_FDA_ASSOCIATIONS)
+    reference = fda_guidance.reference_states(
+        schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES),
+        schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
+        schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
+    extra = fda_guidance.match_fda(phenotypes, fda, reference)
+    if extra.empty:
+        return rows
+    out = pd.concat([rows, extra], ignore_index=True)
+    return out.sort_values(["sample_id", "drug", "source", "guideline"], kind="stable").reset_index(drop=True)

@@ -175,10 +175,41 @@ KB_SOURCES = _t(
     "What the knowledge base was built from: one row per source file read.",
     ("file", STR, "path relative to its source root", False),
     ("source_root", STR, "mirror folder or artifact it was read from", False),
-    ("priority", I32, "0 = first source; higher = fallback", False),
+    ("priority", I32, "0 = first source; higher = fallback; -1 = a file configured on its own (the FDA table)", False),
     ("sha256", STR, "checksum of the file read", False),
     ("data_version", STR, "version stamped in the file"),
     ("stale", BOOL, "source is a declared stale fallback", False),
+)
+
+KB_FDA_ASSOCIATIONS = _t(
+    "kb_fda_associations",
+    "The FDA Table of Pharmacogenetic Associations, one row per association, verbatim, with how each row's affected "
+    "subgroup is mapped to the pipeline's results (pgx_pipeline.knowledge.fda; all rows: docs/FDA_ASSOCIATIONS.md).",
+    ("row", I32, "0-based position of the association in the source file", False),
+    ("source_url", STR, "the FDA page the table was copied from", False),
+    ("retrieved_at", STR, "when the copy was retrieved (ISO 8601, as in the source file)", False),
+    ("section", I32, "1 = therapeutic management recommendations, 2 = potential impact on safety or response, "
+     "3 = pharmacokinetic properties only", False),
+    ("section_title", STR, "the section's title on the FDA page", False),
+    ("gene_label", STR, "gene as the FDA writes it, e.g. 'CYP2C19', 'TPMT and/or NUDT15', 'Nonspecific (NAT)'", False),
+    ("drug", STR, "drug as the FDA writes it (guidance rows use it lower-cased, like CPIC/DPWG names)", False),
+    ("affected_subgroups", STR, "the FDA's affected-subgroup text, verbatim (footnote artefacts included)", False),
+    ("description", STR, "the FDA's description of gene-drug interaction, verbatim", False),
+    ("mapping_kind", STR, "phenotype | genotype | allele presence | phenotype or allele presence | compound gene | "
+     "gene not called | unmapped", False),
+    ("genes", STR_LIST, "genes the row is evaluated on (the label itself when it names no gene the pipeline calls)",
+     False),
+    ("condition", STR, "machine-readable condition, JSON {\"any\": [clause, ...]}; clause keys: gene with phenotypes | "
+     "diplotypes | alleles_present | variant+variant_alleles+copies | hla_positive; null when not evaluated"),
+    ("condition_text", STR, "the condition in words, e.g. 'CYP2C19: Intermediate Metabolizer or Poor Metabolizer'"),
+    ("unmapped_reason", STR, "why the row is not evaluated for any patient (gene not called, compound label, no exact "
+     "mapping rule)"),
+    ("mapping_note", STR, "what the mapping ignored, e.g. a footnote digit glued to the FDA text"),
+    ("label", STR, "report label of a matched row: act | consider (section 1, decided from the text), consider "
+     "(section 2), info (section 3)", False),
+    ("label_basis", STR, "why: the FDA phrase that makes a section-1 row act, or the section rule", False),
+    ("act_for", STR, "JSON: the part of the subgroup 'act' is written for ({\"phenotypes\": [...]} or "
+     "{\"diplotypes\": [...]}); the rest of a matched subgroup is consider; null = all of it"),
 )
 
 # ---------------------------------------------------------------- ingestion
@@ -273,8 +304,8 @@ GUIDANCE = _t(
     "One row per sample, drug and guideline: the recommendation that applies, or why none does.",
     ("sample_id", STR, "sample id", False),
     ("drug", STR, "drug name", False),
-    ("source", STR, "CPIC or DPWG", False),
-    ("guideline", STR, "guideline annotation name", False),
+    ("source", STR, "CPIC, DPWG or FDA", False),
+    ("guideline", STR, "guideline annotation name (FDA: table, section and gene label)", False),
     ("guideline_version", STR, "guideline version", False),
     ("url", STR, "guideline link"),
     ("genes", STR_LIST, "genes of the guideline", False),
@@ -290,7 +321,9 @@ GUIDANCE = _t(
     ("same_as_reference", BOOL, "a patient with reference genotypes (each gene's reference allele twice, no HLA "
      "risk allele) gets this same recommendation from this guideline and population, so the genotype does not change "
      "prescribing; null when not matched or when the reference patient's genes cannot be looked up"),
-    ("status", STR, "matched | no_recommendation | gene_not_called | gene_not_assessed | ambiguous", False),
+    ("status", STR, "matched | no_recommendation | gene_not_called | gene_not_assessed | ambiguous; FDA rows also "
+     "not_matched (not in the affected subgroup) and not_evaluated (unmapped row or a result the row cannot be read "
+     "on)", False),
     ("reason", STR, "why there is no single recommendation; on a matched row, the gene the advice was given without "
      "(the guideline's advice for an untested gene, 'No Result' in its lookup key) or the tie it holds across; on an "
      "ambiguous row with a recommendation, which candidate genotype that advice is for"),
@@ -299,6 +332,11 @@ GUIDANCE = _t(
      "('HLA-B not assessed: order HLA-B typing'; a CYP2D6 call from a VCF: its untested copy number and what a "
      "duplication or deletion would change); null when every gene of the guideline had a usable result. The report "
      "never labels such a row Standard"),
+    ("fda_section", I32, "FDA rows only: section of the FDA table (1 therapeutic management, 2 safety or response, "
+     "3 pharmacokinetics only); null for CPIC/DPWG"),
+    ("fda_affected_subgroups", STR, "FDA rows only: the FDA's affected-subgroup text, verbatim"),
+    ("fda_label", STR, "FDA rows only, when matched: act | consider | info, from the FDA text (kb_fda_associations."
+     "label, 'act' limited to its act_for part of the subgroup)"),
 )
 
 # ---------------------------------------------------------------- model
@@ -341,7 +379,7 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         KB_GENES, KB_POSITIONS, KB_ALLELES, KB_ALLELE_FUNCTIONS, KB_DIPLOTYPE_PHENOTYPES,
-        KB_GUIDANCE, KB_MESSAGES, KB_SOURCES, SAMPLES, GENOTYPES, CALLS, PHENOTYPES,
+        KB_GUIDANCE, KB_MESSAGES, KB_FDA_ASSOCIATIONS, KB_SOURCES, SAMPLES, GENOTYPES, CALLS, PHENOTYPES,
         GUIDANCE, PREDICTIONS,
     )
 }

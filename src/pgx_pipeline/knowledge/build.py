@@ -23,6 +23,7 @@ TABLE_FILES = {
     "diplotype_phenotypes": schema.KB_DIPLOTYPE_PHENOTYPES,
     "guidance": schema.KB_GUIDANCE,
     "messages": schema.KB_MESSAGES,
+    "fda_associations": schema.KB_FDA_ASSOCIATIONS,
     "sources": schema.KB_SOURCES,
 }
 
@@ -51,8 +52,10 @@ def _stale_summary(relpaths: list[str]) -> str:
     return "; ".join(parts)
 
 
-def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Path]:
-    """Read the mirrors (first folder wins per file) and write all knowledge tables atomically."""
+def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
+                         fda_associations: str | Path | None = None) -> dict[str, Path]:
+    """Read the mirrors (first folder wins per file) and write all knowledge tables atomically.  `fda_associations`:
+    the FDA Table of Pharmacogenetic Associations (JSON); without it the fda_associations table is empty."""
     from .guidance_sources import load_guidance, load_messages
     from .phenotype_sources import load_phenotypes
 
@@ -62,6 +65,7 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path) -> 
     allele_functions, diplotype_phenotypes = load_phenotypes(sources)
     guidance = load_guidance(sources)
     messages = load_messages(sources)
+    fda = fda_table(fda_associations, diplotype_phenotypes, alleles, positions)
     read = pd.DataFrame(
         [
             {
@@ -74,6 +78,7 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path) -> 
             }
             for f in sources.read
         ]
+        + fda_source_rows(fda_associations)
     )
     meta = kb_metadata(sources)
     frames = {
@@ -84,9 +89,30 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path) -> 
         "diplotype_phenotypes": diplotype_phenotypes,
         "guidance": guidance,
         "messages": messages,
+        "fda_associations": fda,
         "sources": read,
     }
     return {
         name: schema.write_table(frames[name], out_dir / f"{name}.parquet", TABLE_FILES[name], metadata=meta)
         for name in TABLE_FILES
     }
+
+
+def fda_table(path: str | Path | None, diplotype_phenotypes: pd.DataFrame, alleles: pd.DataFrame,
+              positions: pd.DataFrame) -> pd.DataFrame:
+    from .fda import load_fda_associations
+
+    if not path:
+        return pd.DataFrame({c: [] for c in schema.KB_FDA_ASSOCIATIONS.column_names})
+    return load_fda_associations(path, diplotype_phenotypes, alleles, positions)
+
+
+def fda_source_rows(path: str | Path | None) -> list[dict]:
+    """The FDA file as a row of the sources table (its own file, outside the PharmCAT mirrors)."""
+    if not path:
+        return []
+    from .sources import _sha256
+
+    p = Path(path).expanduser().resolve()
+    return [{"file": p.name, "source_root": str(p.parent), "priority": -1, "sha256": _sha256(p),
+             "data_version": None, "stale": False}]

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .. import schema, sharding
+from ..fda_guidance import cohort_counts
 from .context import GENE_STATUS_LABELS, PRIORITIES, _s, row_priority
 
 MAX_FAILURE_EXAMPLES = 8
@@ -70,6 +71,7 @@ def build_cohort_context(
     failure_examples: dict[str, list[str]] = {}
     gene_counts: dict[str, Counter] = {}
     pheno_counts: dict[str, Counter] = {}
+    fda_counts: dict[tuple, Counter] = {}
     parts = [(input_id, part) for input_id in input_ids for part in sharding.list_parts(root, input_id)]
     for input_id, part in parts:
         samples = sharding.read_part_samples(root, input_id, part)
@@ -79,8 +81,10 @@ def build_cohort_context(
                                  columns=["sample_id", "gene", "candidate", "phenotype", "candidates_agree"])
         guid_path = sharding.stage_file(root, "guidance", input_id, part)
         guid = schema.read_table(guid_path, schema.GUIDANCE, columns=[
-            "sample_id", "drug", "source", "status", "classification", "recommendation", "dosing_information",
-            "alternate_drug", "other_guidance", "same_as_reference", "incomplete"])
+            "sample_id", "drug", "status", "classification", "recommendation", "dosing_information",
+            "alternate_drug", "other_guidance", "same_as_reference", "incomplete", "source", "guideline", "fda_section",
+            "fda_label"])
+        _add_fda_counts(fda_counts, guid)
         top = rank1_phenotypes(calls, phen)
         for gene, g in top.groupby("gene", sort=True):
             gene_counts.setdefault(gene, Counter()).update(g["display"])
@@ -132,4 +136,12 @@ def build_cohort_context(
         "status_labels": {k: GENE_STATUS_LABELS[k] for k in CHART_STATUSES},
         "failures": [{"reason": r, "n": n, "examples": failure_examples[r]} for r, n in failures.most_common()],
         "samples": sample_rows,
+        "fda": [{"drug": k[0], "guideline": k[1], "section": k[2], **dict(v)} for k, v in sorted(fda_counts.items())],
     }
+
+
+def _add_fda_counts(acc: dict[tuple, Counter], guid: pd.DataFrame) -> None:
+    """Patients per FDA row and outcome, summed over parts (pgx_pipeline.fda_guidance.cohort_counts)."""
+    for row in cohort_counts(guid):
+        key = (row.pop("drug"), row.pop("guideline"), row.pop("section"))
+        acc.setdefault(key, Counter()).update(row)

@@ -21,6 +21,8 @@ from .. import __version__, schema, sharding
 from ..calling.variant_list import VARIANT_LIST_GENES
 from ..errors import PgxInputError
 from ..guidance import ORDER_TEST
+from ..fda_guidance import SOURCE as FDA_SOURCE
+from ..fda_guidance import fda_priority
 from ..model.registry import MODELS
 
 GENOME_BUILD = "GRCh38"
@@ -55,6 +57,8 @@ GUIDANCE_STATUS_LABELS = {
     "gene_not_called": "No recommendation: gene not called",
     "gene_not_assessed": "No recommendation: gene not assessed",
     "ambiguous": "No single recommendation: genotype ambiguous",
+    "not_matched": "Not in the FDA's affected subgroup",
+    "not_evaluated": "FDA: see label, not evaluated for this genotype",
 }
 # Traffic light: the label is the message, the colour only repeats it.
 PRIORITIES = {
@@ -65,6 +69,8 @@ PRIORITIES = {
     "incomplete": ("Incomplete", "A gene this drug's guideline needs was not tested, could not be called or is "
                                  "ambiguous (or CYP2D6 copy number was not tested): the advice is incomplete until "
                                  "the test named on the row is done"),
+    "info": ("Info", "The FDA table lists a pharmacokinetic effect for this genotype (section 3) and states no "
+                     "prescribing change"),
     "standard": ("Standard", "No change for this genotype: the guideline gives the advice a patient with typical "
                              "(reference) genotypes gets, or says standard prescribing, and every gene it needs "
                              "was tested"),
@@ -642,6 +648,8 @@ def _advice_priority(status: str, classification: str | None, recommendation: st
 def row_priority(r: Mapping[str, Any]) -> str:
     """The label of one GUIDANCE row (a record or a Series), as the report, the cohort table and the labels
     benchmark read it."""
+    if r.get("source") == FDA_SOURCE:
+        return fda_priority(_s(r["status"]) or "not_evaluated", _s(r.get("fda_label")))
     return _priority(_s(r["status"]) or "no_recommendation", _s(r["classification"]), _s(r["recommendation"]),
                      _b(r["dosing_information"]), _b(r["alternate_drug"]), _b(r["other_guidance"]),
                      _b_or_none(r["same_as_reference"]), _s(r["incomplete"]), _s(r["source"]))
@@ -650,7 +658,7 @@ def row_priority(r: Mapping[str, Any]) -> str:
 def _drugs(guid: pd.DataFrame) -> list[dict]:
     if guid.empty:
         return []
-    order = {"CPIC": 0, "DPWG": 1}
+    order = {"CPIC": 0, "DPWG": 1, "FDA": 2}
     by_drug: dict[str, list[dict]] = {}
     for r in _records(guid):
         by_drug.setdefault(r["drug"], []).append(r)
@@ -688,9 +696,12 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
                 "incomplete": _s(r["incomplete"]),
                 "messages": _dedup(clinical_message(m) for m in _l(r["messages"])),
                 # a match, or one candidate's advice for an ambiguous genotype
-                "shows_advice": status == "matched" or (status == "ambiguous" and bool(_s(r["recommendation"]))),
+                "shows_advice": status == "matched" or (status == "ambiguous" and bool(_s(r["recommendation"]))
+                                                        and r.get("source") != FDA_SOURCE),
                 "priority": pr,
                 "priority_label": PRIORITIES[pr][0],
+                "fda_section": _i(r.get("fda_section")),
+                "fda_affected_subgroups": _s(r.get("fda_affected_subgroups")),
             })
         best = min((g["priority"] for g in gl), key=PRIORITY_ORDER.__getitem__)
         out.append({

@@ -230,7 +230,7 @@ def reference_states(genes: pd.DataFrame, allele_functions: pd.DataFrame,
     ref = [REFERENCE_ALLELE_OVERRIDES.get(g, a) for g, a in zip(genes["gene"], genes["reference_allele"])]
     calls = pd.DataFrame({
         "sample_id": [REFERENCE_PATIENT] * n, "gene": list(genes["gene"]), "diplotype": [f"{a}/{a}" for a in ref],
-        "allele1": ref, "allele2": ref, "rank": [1] * n, "status": ["called"] * n, "source": ["vcf"] * n,
+        "allele1": ref, "allele2": ref, "rank": [1] * n, "candidate": [1] * n, "status": ["called"] * n, "source": ["vcf"] * n,
         "outside_phenotype": [None] * n, "outside_activity_score": [None] * n, "warnings": [[] for _ in range(n)],
     })
     states = {g: s for (_, g), s in gene_states(assign_phenotypes(calls, allele_functions, diplotype_phenotypes)).items()}
@@ -270,13 +270,15 @@ def match_fda(phenotypes: pd.DataFrame, fda: pd.DataFrame, reference: dict[str, 
 
 
 def fda_priority(status: str, fda_label: str | None) -> str:
-    """The report label of an FDA row: a match takes the row's label (act | consider | info); anything else never
-    raises a drug's label (not matched: the FDA table says nothing for this genotype; not evaluated: no result)."""
+    """The report label of an FDA row: a match takes the row's label (act | consider | info); a gene that was not
+    called or not assessed makes the row Incomplete (never green); otherwise the row does not raise the drug's
+    label (not matched: the FDA table says nothing for this genotype; not evaluated: the row's wording cannot be
+    settled for this genotype, and the row says "see label")."""
     if status == "matched":
         return fda_label or "consider"
-    if status == "not_matched":
-        return "none"
-    return "unknown"
+    if status in ("gene_not_called", "gene_not_assessed"):
+        return "incomplete"
+    return "none"
 
 
 def cohort_counts(guid: pd.DataFrame) -> list[dict]:

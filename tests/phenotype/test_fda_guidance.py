@@ -117,7 +117,7 @@ def test_unmapped_row_is_reported_as_not_evaluated(fda, allele_functions, diplot
     r = match_fda(phen, row).iloc[0].to_dict()
     assert r["status"] == "not_evaluated"
     assert r["reason"] == f"{NOT_EVALUATED_TEXT}: no mapping rule reads 'carriers of two no-function alleles' exactly"
-    assert row_priority(r) == "unknown"
+    assert row_priority(r) == "none"  # says "see label"; never green, never raises the drug
 
 
 # ---------------------------------------------------------------- mapping kinds on real phenotypes
@@ -168,7 +168,7 @@ def test_hla_b_5701_outside_call_abacavir(run):
     assert one(out, "NEG", "allopurinol")["status"] == "matched"  # *58:01, section 2
     none = one(out, "NONE", "abacavir")
     assert none["status"] == "gene_not_assessed" and none["reason"].startswith(NOT_EVALUATED_TEXT)
-    assert none["label"] == "unknown"
+    assert none["label"] == "incomplete"  # HLA-B untyped: never green
 
 
 def test_cyp2c9_3_3_siponimod(run):

@@ -53,7 +53,8 @@ def test_fda_sub_line_under_the_drug_with_verbatim_text(rendered):
 
 def test_fda_labels_by_content(rendered):
     _, _, ctx = rendered
-    actions = {(a["drug"], a["source"]): a["priority"] for a in ctx["summary"]["actions"]}
+    # One summary row per drug; each source's advice is a sub-line with its own label.
+    actions = {(a["drug"], line["source"]): line["priority"] for a in ctx["summary"]["actions"] for line in a["lines"]}
     assert actions[("celecoxib", "FDA")] == "consider"  # *3 carrier, not a poor metabolizer
     assert actions[("clopidogrel", "FDA")] == "consider"
     (diaz,) = _guideline(ctx, "diazepam")  # section 3, poor metabolizers only: an intermediate is not in it
@@ -67,7 +68,10 @@ def test_not_evaluated_rows_say_see_label(rendered):
     _, html, ctx = rendered
     for drug in ("abacavir", "mivacurium", "codeine"):
         for g in _guideline(ctx, drug):
-            assert g["priority"] == "unknown" and g["reason"].startswith(NOT_EVALUATED_TEXT), (drug, g)
+            assert g["reason"].startswith(NOT_EVALUATED_TEXT), (drug, g)
+            # Never green, never raising the drug: a gene without a result is Incomplete, a wording the mapping
+            # cannot settle for this genotype gives no label of its own.
+            assert g["priority"] == ("incomplete" if g["status"] in ("gene_not_called", "gene_not_assessed") else "none")
     assert "FDA: see label, not evaluated for this genotype" in html
     # Genes the pipeline never calls are listed as not assessed, with their drugs.
     not_assessed = {n["gene"]: n["drugs"] for n in ctx["not_assessed"]}

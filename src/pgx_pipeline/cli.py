@@ -67,7 +67,8 @@ def run(vcfs, out_dir, knowledge, sample_sheet, outside_calls, absent_is_referen
         for src in config["knowledge"]["sources"]:
             src["path"] = str((REPO_ROOT / src["path"]).resolve())
     for entry in (config.get("models") or {}).values():
-        entry["training_file"] = str((REPO_ROOT / entry["training_file"]).resolve())
+        if entry.get("training_file"):
+            entry["training_file"] = str((REPO_ROOT / entry["training_file"]).resolve())
     if report_date:
         config["report_date"] = report_date
     sharding_cfg = config.setdefault("sharding", {})
@@ -128,6 +129,47 @@ def knowledge_build(sources, out_dir):
     written = build_knowledge_base(list(sources), out_dir)
     for name, path in written.items():
         click.echo(f"{name}: {path}")
+
+
+@knowledge.command("install")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--why", default="", help="Reason printed with the data version (the workflow says why it is used).")
+@user_errors
+def knowledge_install(out_dir, why):
+    """Copy the knowledge base embedded in the package (tables + provenance.json) into a folder."""
+    from .knowledge.build import read_provenance
+    from .knowledge.embedded import install_embedded
+
+    install_embedded(out_dir)
+    prov = read_provenance(out_dir)
+    click.echo(f"pgx-pipeline: {why + ': ' if why else ''}embedded knowledge base {prov['data_version']} "
+               f"({prov['source']})", err=True)
+
+
+@knowledge.command("info")
+@click.option("--kb", "kb_dir", type=click.Path(file_okay=False, exists=True),
+              help="A built knowledge base folder (e.g. results/knowledge); default: the embedded one.")
+@user_errors
+def knowledge_info(kb_dir):
+    """Data version, upstream commit, files read and licences of a knowledge base."""
+    from .knowledge.build import read_provenance
+    from .knowledge.embedded import embedded_kb_dir
+
+    prov = read_provenance(kb_dir or embedded_kb_dir())
+    files = prov.get("files") or []
+    n_stale = sum(1 for f in files if f.get("stale"))
+    click.echo(f"knowledge base:   {'given folder' if kb_dir else f'embedded in pgx-pipeline {__version__}'}")
+    click.echo(f"data version:     {prov.get('data_version', 'unknown')}")
+    click.echo(f"upstream:         {prov.get('upstream_repository', 'PharmGKB/PharmCAT')} "
+               f"commit {prov.get('upstream_commit', 'unknown')}")
+    click.echo(f"sources:          {prov.get('source', 'unknown')}")
+    click.echo(f"stale files:      {prov.get('stale_files') or 'none'}")
+    if files:
+        click.echo(f"files read:       {len(files)} ({len(files) - n_stale} current, {n_stale} stale), each with its "
+                   "sha256 and git blob id in provenance.json")
+    for lic in prov.get("licences") or []:
+        click.echo(f"licence:          {lic['licence']}: {lic['content']} ({lic['url']})")
+    click.echo(f"built by:         {prov.get('built_by') or prov.get('pipeline_version', 'unknown')}")
 
 
 @knowledge.command("fetch")

@@ -173,15 +173,26 @@ def knowledge_info(kb_dir):
 
 
 @knowledge.command("fetch")
-@click.option("--url", required=True)
-@click.option("--sha256", required=True)
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Mirror folder to write (replaced only when every file is verified).")
+@click.option("--commit", default=None, help="PharmCAT commit; default: the pinned one this release was built from.")
+@click.option("--tree", "tree_file", type=click.Path(dir_okay=False, exists=True),
+              help="TSV upstream_path<TAB>git_blob of the files to fetch (needed for a commit other than the pinned "
+                   "one; e.g. from `git ls-tree -r <commit>` in a PharmCAT clone).")
+@click.option("--base-url", default=None,
+              help="Where raw files are served as <base-url>/<commit>/<path>; default raw.githubusercontent.com "
+                   "(an internal mirror of it for air-gapped sites).")
+@click.option("--retries", default=3, show_default=True, type=click.IntRange(min=1), help="Attempts per file.")
 @user_errors
-def knowledge_fetch(url, sha256, out_dir):
-    """Download a pinned PharmCAT release jar, verify its checksum and unpack its data as a mirror folder."""
-    from .knowledge.fetch import fetch_release
+def knowledge_fetch(out_dir, commit, tree_file, base_url, retries):
+    """Download PharmCAT's data files at a commit, each verified against its git blob id, as a mirror folder."""
+    from .knowledge import upstream
 
-    click.echo(fetch_release(url, sha256, out_dir))
+    commit = commit or upstream.PINNED_COMMIT
+    tree = upstream.read_tree(tree_file) if tree_file else None
+    out = upstream.fetch_upstream(out_dir, commit=commit, tree=tree, base_url=base_url or upstream.RAW_BASE_URL,
+                                  retries=retries, log=lambda msg: click.echo(msg, err=True))
+    click.echo(f"{out}: PharmGKB/PharmCAT {commit}; build with: pgx-pipeline knowledge build --source {out} --out DIR")
 
 
 @main.command()

@@ -17,6 +17,8 @@ rule build_knowledge_base:
     params:
         code=code_fingerprint("knowledge"),
         data=embedded_fingerprint(embedded_kb_dir()) if KNOWLEDGE.embedded else "",
-        command=lambda wildcards, output: knowledge_command(subpath(output[0], parent=True)),
+        command=lambda wildcards, output: knowledge_command(
+            subpath(output[0], parent=True)
+        ),
     shell:
         "{params.command} > {log} 2>&1"

@@ -30,8 +30,9 @@ def main() -> None:
 @main.command()
 @click.argument("vcfs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Results folder (created).")
-@click.option("--knowledge", "knowledge", multiple=True, type=click.Path(file_okay=False),
-              help="Knowledge mirror folder in PharmCAT's layout; repeat for fallbacks (first wins per file).")
+@click.option("--knowledge", "knowledge", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="Knowledge mirror folder in PharmCAT's layout; repeat for fallbacks (first wins per file). "
+                   "Default: the config's knowledge.sources, or the embedded knowledge base when none exists.")
 @click.option("--sample-sheet", type=click.Path(dir_okay=False), help="TSV: sample_id, sex, age, height_cm, weight_kg, race, ...")
 @click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False),
               help="Outside-call TSV (PharmCAT format, or a table with a sample_id column); repeatable.")

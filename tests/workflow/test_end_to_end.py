@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from pgx_pipeline import schema, sharding
-from tests.conftest import FALLBACK, PHARMCAT, REPO, SHARED
+from tests.conftest import FALLBACK, PHARMCAT, REPO, SHARED, needs
 
 SAMPLES = REPO / "data" / "sample_vcfs"
 SNAPSHOT = Path(__file__).parent / "bundled_snapshot.json"
@@ -100,6 +100,8 @@ def test_bad_input_fails_alone(tmp_path):
     assert "input broken failed:" in proc.stderr and "not a readable VCF" in proc.stderr
 
 
+@needs(SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh37" / "VKORC1.vcf.gz")
+@needs(PHARMCAT)
 def test_a_run_whose_every_input_failed_exits_non_zero(tmp_path):
     """A real GRCh37 file (1000 Genomes, no contig lines): the one input fails with the build named, and the run
     says so in its exit code instead of finishing 'successfully' with nothing called."""

@@ -224,14 +224,16 @@ def test_cli_fetch_then_build_reads_v3_prescribing_guidance(server, tmp_path):
 
 
 def test_a_mirror_file_edited_after_fetch_is_refused_by_the_build(server, tmp_path):
-    from pgx_pipeline.knowledge.build import build_knowledge_base
+    from pgx_pipeline.knowledge.guidance_sources import load_guidance
+    from pgx_pipeline.knowledge.sources import SourceSet
 
-    entries = _mirror_files(server)
-    out = fetch_upstream(tmp_path / "m", commit=COMMIT, tree=entries, base_url=server.url, pause=0)
+    entry = server.add("reporter/prescribing_guidance.json", json.dumps(GUIDANCE, indent=1).encode())
+    out = fetch_upstream(tmp_path / "m", commit=COMMIT, tree=[entry], base_url=server.url, pause=0)
+    assert len(load_guidance(SourceSet.from_paths([out]))) == 3  # as fetched: read
     path = out / "reporter/prescribing_guidance.json"
     path.write_text(path.read_text().replace("Avoid standard", "Use standard"))
     with pytest.raises(PgxInputError, match="does not match its MANIFEST.tsv"):
-        build_knowledge_base([out], tmp_path / "kb")
+        load_guidance(SourceSet.from_paths([out]))
 
 
 def test_a_prescribing_guidance_file_of_another_shape_is_a_clear_error(tmp_path):

@@ -19,6 +19,11 @@ HAVE_SHARED = PHARMCAT.is_dir()
 NO_SHARED = f"needs the public data folder {SHARED} (absent, e.g. a fresh clone)"
 
 
+def knowledge_args() -> list[str]:
+    """`pgx-pipeline run` options for the ../shared mirrors; none without them (the embedded knowledge base)."""
+    return ["--knowledge", str(PHARMCAT), "--knowledge", str(FALLBACK)] if HAVE_SHARED else []
+
+
 def needs(path: Path) -> pytest.MarkDecorator:
     """Skip a test that reads this ../shared file or folder when it is absent, saying which."""
     return pytest.mark.skipif(not path.exists(), reason=f"needs {path} from the public data folder (absent)")

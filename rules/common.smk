@@ -1,3 +1,6 @@
+import sys
+from pathlib import Path
+
 import pandas as pd
 from snakemake.utils import validate
 
@@ -6,6 +9,8 @@ from pgx_pipeline.inputs import (
     stale_folders_error,
     stale_input_folders,
 )
+from pgx_pipeline.knowledge.embedded import choose_knowledge, embedded_kb_dir
+from pgx_pipeline.model.embedded import choose_model, embedded_model_dir
 from pgx_pipeline.provenance import code_fingerprint
 from pgx_pipeline.model.registry import MODELS as DRUG_MODELS
 from pgx_pipeline.sharding import plan_input, report_subdir
@@ -13,6 +18,9 @@ from pgx_pipeline.sharding import plan_input, report_subdir
 validate(config, schema="../config/schemas/config.schema.yaml")
 
 RESULTS = config["results"]
+# Built from the configured mirror folders, or the knowledge base embedded in the package when none exists.
+KNOWLEDGE = choose_knowledge(config["knowledge"].get("sources"))
+print(f"pgx-pipeline: {KNOWLEDGE.note}", file=sys.stderr)
 INPUTS = {spec.input_id: spec for spec in inputs_from_config(config)}
 INPUT_IDS = sorted(INPUTS)
 # Outputs of inputs that are not this run's (an earlier run or release grouped files differently) would sit beside
@@ -163,11 +171,22 @@ def sample_sheet_arg(wildcards):
     return f"--sample-sheet '{SAMPLE_SHEET}'" if SAMPLE_SHEET else ""
 
 
-def knowledge_source_args():
-    sources = config["knowledge"].get("sources") or []
-    if sources:
-        return " ".join(f"--source '{s['path']}'" for s in sources)
-    return f"--source '{RESULTS}/knowledge/release'"
+def knowledge_command(wildcards, output):
+    out = Path(output[0]).parent
+    if KNOWLEDGE.embedded:
+        return f"pgx-pipeline knowledge install --out '{out}' --why '{KNOWLEDGE.note}'"
+    sources = " ".join(f"--source '{p}'" for p in KNOWLEDGE.paths)
+    return f"pgx-pipeline knowledge build {sources} {fda_associations_arg()} --out '{out}'"
+
+
+def embedded_fingerprint(folder):
+    """Changes when the shipped data change, so an upgrade reinstalls them (like code_fingerprint for code)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in sorted(folder.iterdir()):
+        digest.update(f.name.encode() + f.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def fda_associations_arg():

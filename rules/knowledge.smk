@@ -1,20 +1,8 @@
-rule fetch_pharmcat_release:
-    output:
-        directory(f"{RESULTS}/knowledge/release"),
-    log:
-        f"{RESULTS}/logs/knowledge/fetch_pharmcat_release.log",
-    conda:
-        "../envs/pgx.yaml"
-    params:
-        url=config["knowledge"].get("release", {}).get("url", ""),
-        sha256=config["knowledge"].get("release", {}).get("sha256", ""),
-    shell:
-        "pgx-pipeline knowledge fetch --url '{params.url}' --sha256 '{params.sha256}' --out {output} 2> {log}"
+# The knowledge base: built from the configured mirror folders, or the one embedded in the package when none of
+# them exists (pgx_pipeline.knowledge.embedded says which and why; the log says it too).
 
 
 rule build_knowledge_base:
-    input:
-        [] if config["knowledge"].get("sources") else f"{RESULTS}/knowledge/release",
     output:
         [kb_table(name) for name in KB_TABLES],
     log:
@@ -28,8 +16,7 @@ rule build_knowledge_base:
         runtime=minutes(10),
     params:
         code=code_fingerprint("knowledge"),
-        sources=knowledge_source_args(),
-        fda=fda_associations_arg(),
-        out=subpath(output[0], parent=True),
+        data=embedded_fingerprint(embedded_kb_dir()) if KNOWLEDGE.embedded else "",
+        command=knowledge_command,
     shell:
-        "pgx-pipeline knowledge build {params.sources} {params.fda} --out {params.out} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

@@ -1,11 +1,39 @@
-# Drug-response models: one trained per `models:` entry of the config (read in place, never copied) and all of
-# them applied to each part of each input's phenotypes with the sample sheet's covariates. The drug-specific
-# parts live in pgx_pipeline.model (one DrugModel declaration per drug); these rules only name files.
+# Drug-response models: one per `models:` entry of the config, trained on its training file (read in place, never
+# copied) when that file is configured and present, otherwise the model embedded in the package is installed (the
+# run says which; pgx_pipeline.model.embedded). All of them are applied to each part of each input's phenotypes
+# with the sample sheet's covariates. The drug-specific parts live in pgx_pipeline.model; these rules name files.
+
+MODEL_CHOICES = {d: choose_model(d, MODELS_CONFIG[d]) for d in MODEL_DRUGS}
+for _choice in MODEL_CHOICES.values():
+    print(f"pgx-pipeline: {_choice.note}", file=sys.stderr)
+TRAINED_DRUGS = sorted(d for d, c in MODEL_CHOICES.items() if not c.embedded)
+EMBEDDED_DRUGS = sorted(d for d, c in MODEL_CHOICES.items() if c.embedded)
+
+
+rule install_embedded_model:
+    output:
+        model=f"{RESULTS}/model/{{drug}}/model.skops",
+        card_json=f"{RESULTS}/model/{{drug}}/model_card.json",
+        card_html=f"{RESULTS}/model/{{drug}}/model_card.html",
+        evaluation=f"{RESULTS}/model/{{drug}}/evaluation.json",
+        heldout=f"{RESULTS}/model/{{drug}}/heldout_ids.txt",
+    log:
+        f"{RESULTS}/logs/model/install_embedded_model/{{drug}}.log",
+    wildcard_constraints:
+        drug="|".join(EMBEDDED_DRUGS) or "(?!)",
+    conda:
+        "../envs/pgx.yaml"
+    params:
+        data=lambda wildcards: embedded_fingerprint(embedded_model_dir(wildcards.drug)),
+        why=lambda wildcards: MODEL_CHOICES[wildcards.drug].note,
+        out=subpath(output.model, parent=True),
+    shell:
+        "pgx-pipeline model install --drug {wildcards.drug} --out {params.out} --why '{params.why}' 2> {log}"
 
 
 rule train_model:
     input:
-        lambda wildcards: MODELS_CONFIG[wildcards.drug]["training_file"],
+        lambda wildcards: MODEL_CHOICES[wildcards.drug].training_file,
     output:
         model=f"{RESULTS}/model/{{drug}}/model.skops",
         card_json=f"{RESULTS}/model/{{drug}}/model_card.json",
@@ -17,7 +45,7 @@ rule train_model:
     benchmark:
         f"{RESULTS}/benchmarks/model/train_model/{{drug}}.tsv"
     wildcard_constraints:
-        drug="|".join(MODEL_DRUGS) or "(?!)",
+        drug="|".join(TRAINED_DRUGS) or "(?!)",
     conda:
         "../envs/pgx.yaml"
     threads: 1

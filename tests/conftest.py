@@ -1,4 +1,5 @@
-"""Shared fixtures: the real knowledge base, built once per test session from ../shared."""
+"""Shared fixtures: the real knowledge base, built once per test session from ../shared (the embedded one when
+../shared is absent), and the ../shared paths with `needs(path)` to skip a test that reads one when it is absent."""
 
 from __future__ import annotations
 
@@ -15,31 +16,59 @@ PANEL38 = SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh38"
 GETRM30X = SHARED / "reference-samples" / "pharmcat-tutorial-getrm30x"
 
 
+HAVE_SHARED = PHARMCAT.is_dir()
+NO_SHARED = f"needs the public data folder {SHARED} (absent, e.g. a fresh clone)"
+
+
+def knowledge_args() -> list[str]:
+    """`pgx-pipeline run` options for the ../shared mirrors; none without them (the embedded knowledge base)."""
+    return ["--knowledge", str(PHARMCAT), "--knowledge", str(FALLBACK)] if HAVE_SHARED else []
+
+
+def needs(path: Path) -> pytest.MarkDecorator:
+    """Skip a test that reads this ../shared file or folder when it is absent, saying which."""
+    return pytest.mark.skipif(not path.exists(), reason=f"needs {path} from the public data folder (absent)")
+
+
 def pytest_collection_modifyitems(config, items):
-    if not PHARMCAT.is_dir():
-        skip = pytest.mark.skip(reason=f"shared data not found at {SHARED}")
+    if not HAVE_SHARED:
+        skip = pytest.mark.skip(reason=NO_SHARED)
         for item in items:
-            if "shared" in item.fixturenames or "kb_dir" in item.fixturenames:
+            if "shared" in item.fixturenames:
                 item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def kb_dir(tmp_path_factory) -> Path:
-    from pgx_pipeline.knowledge.build import build_knowledge_base
-
+    """The knowledge base built from ../shared as the workflow does; without ../shared, the embedded one (which
+    tests/knowledge/test_embedded.py checks equals that build)."""
     out = tmp_path_factory.mktemp("kb")
-    build_knowledge_base([PHARMCAT, FALLBACK], out, fda_associations=FDA_TABLE if FDA_TABLE.is_file() else None)
+    if HAVE_SHARED:
+        from pgx_pipeline.knowledge.build import build_knowledge_base
+
+        build_knowledge_base([PHARMCAT, FALLBACK], out, fda_associations=FDA_TABLE if FDA_TABLE.is_file() else None)
+    else:
+        from pgx_pipeline.knowledge.embedded import install_embedded
+
+        install_embedded(out)
     return out
 
 
 @pytest.fixture(scope="session")
 def defs_dir(tmp_path_factory) -> Path:
     """Only the allele-definition tables (genes, positions, alleles): all that ingestion and matching read."""
+    import shutil
+
     from pgx_pipeline import schema
     from pgx_pipeline.knowledge.definitions import load_definitions
+    from pgx_pipeline.knowledge.embedded import embedded_kb_dir
     from pgx_pipeline.knowledge.sources import SourceSet
 
     out = tmp_path_factory.mktemp("kbdefs")
+    if not HAVE_SHARED:
+        for name in ("genes", "positions", "alleles"):
+            shutil.copyfile(embedded_kb_dir() / f"{name}.parquet", out / f"{name}.parquet")
+        return out
     genes, positions, alleles = load_definitions(SourceSet.from_paths([PHARMCAT, FALLBACK]))
     schema.write_table(genes, out / "genes.parquet", schema.KB_GENES)
     schema.write_table(positions, out / "positions.parquet", schema.KB_POSITIONS)

@@ -35,8 +35,9 @@ def main() -> None:
                    "semicolon-separated); repeat for each such set. Every other file is its own input: files are never "
                    "grouped because their sample names match.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Results folder (created).")
-@click.option("--knowledge", "knowledge", multiple=True, type=click.Path(file_okay=False),
-              help="Knowledge mirror folder in PharmCAT's layout; repeat for fallbacks (first wins per file).")
+@click.option("--knowledge", "knowledge", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="Knowledge mirror folder in PharmCAT's layout; repeat for fallbacks (first wins per file). "
+                   "Default: the config's knowledge.sources, or the embedded knowledge base when none exists.")
 @click.option("--sample-sheet", type=click.Path(dir_okay=False), help="TSV: sample_id, sex, age, height_cm, weight_kg, race, ...")
 @click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False),
               help="Outside-call TSV (PharmCAT format, or a table with a sample_id column); repeatable.")
@@ -87,7 +88,8 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
     if config["knowledge"].get("fda_associations"):
         config["knowledge"]["fda_associations"] = str((REPO_ROOT / config["knowledge"]["fda_associations"]).resolve())
     for entry in (config.get("models") or {}).values():
-        entry["training_file"] = str((REPO_ROOT / entry["training_file"]).resolve())
+        if entry.get("training_file"):
+            entry["training_file"] = str((REPO_ROOT / entry["training_file"]).resolve())
     if report_date:
         config["report_date"] = report_date
     sharding_cfg = config.setdefault("sharding", {})
@@ -168,16 +170,68 @@ def knowledge_build(sources, out_dir, fda_associations):
         click.echo(f"{name}: {path}")
 
 
-@knowledge.command("fetch")
-@click.option("--url", required=True)
-@click.option("--sha256", required=True)
+@knowledge.command("install")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--why", default="", help="Reason printed with the data version (the workflow says why it is used).")
 @user_errors
-def knowledge_fetch(url, sha256, out_dir):
-    """Download a pinned PharmCAT release jar, verify its checksum and unpack its data as a mirror folder."""
-    from .knowledge.fetch import fetch_release
+def knowledge_install(out_dir, why):
+    """Copy the knowledge base embedded in the package (tables + provenance.json) into a folder."""
+    from .knowledge.build import read_provenance
+    from .knowledge.embedded import install_embedded
 
-    click.echo(fetch_release(url, sha256, out_dir))
+    install_embedded(out_dir)
+    prov = read_provenance(out_dir)
+    click.echo(f"pgx-pipeline: {why + ': ' if why else ''}embedded knowledge base {prov['data_version']} "
+               f"({prov['source']})", err=True)
+
+
+@knowledge.command("info")
+@click.option("--kb", "kb_dir", type=click.Path(file_okay=False, exists=True),
+              help="A built knowledge base folder (e.g. results/knowledge); default: the embedded one.")
+@user_errors
+def knowledge_info(kb_dir):
+    """Data version, upstream commit, files read and licences of a knowledge base."""
+    from .knowledge.build import read_provenance
+    from .knowledge.embedded import embedded_kb_dir
+
+    prov = read_provenance(kb_dir or embedded_kb_dir())
+    files = prov.get("files") or []
+    n_stale = sum(1 for f in files if f.get("stale"))
+    click.echo(f"knowledge base:   {'given folder' if kb_dir else f'embedded in pgx-pipeline {__version__}'}")
+    click.echo(f"data version:     {prov.get('data_version', 'unknown')}")
+    click.echo(f"upstream:         {prov.get('upstream_repository', 'PharmGKB/PharmCAT')} "
+               f"commit {prov.get('upstream_commit', 'unknown')}")
+    click.echo(f"sources:          {prov.get('source', 'unknown')}")
+    click.echo(f"stale files:      {prov.get('stale_files') or 'none'}")
+    if files:
+        click.echo(f"files read:       {len(files)} ({len(files) - n_stale} current, {n_stale} stale), each with its "
+                   "sha256 and git blob id in provenance.json")
+    for lic in prov.get("licences") or []:
+        click.echo(f"licence:          {lic['licence']}: {lic['content']} ({lic['url']})")
+    click.echo(f"built by:         {prov.get('built_by') or prov.get('pipeline_version', 'unknown')}")
+
+
+@knowledge.command("fetch")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Mirror folder to write (replaced only when every file is verified).")
+@click.option("--commit", default=None, help="PharmCAT commit; default: the pinned one this release was built from.")
+@click.option("--tree", "tree_file", type=click.Path(dir_okay=False, exists=True),
+              help="TSV upstream_path<TAB>git_blob of the files to fetch (needed for a commit other than the pinned "
+                   "one; e.g. from `git ls-tree -r <commit>` in a PharmCAT clone).")
+@click.option("--base-url", default=None,
+              help="Where raw files are served as <base-url>/<commit>/<path>; default raw.githubusercontent.com "
+                   "(an internal mirror of it for air-gapped sites).")
+@click.option("--retries", default=3, show_default=True, type=click.IntRange(min=1), help="Attempts per file.")
+@user_errors
+def knowledge_fetch(out_dir, commit, tree_file, base_url, retries):
+    """Download PharmCAT's data files at a commit, each verified against its git blob id, as a mirror folder."""
+    from .knowledge import upstream
+
+    commit = commit or upstream.PINNED_COMMIT
+    tree = upstream.read_tree(tree_file) if tree_file else None
+    out = upstream.fetch_upstream(out_dir, commit=commit, tree=tree, base_url=base_url or upstream.RAW_BASE_URL,
+                                  retries=retries, log=lambda msg: click.echo(msg, err=True))
+    click.echo(f"{out}: PharmGKB/PharmCAT {commit}; build with: pgx-pipeline knowledge build --source {out} --out DIR")
 
 
 @main.command()

@@ -93,3 +93,44 @@ def validate(model_path, cohort_file, out, seed):
         click.echo(f"{name:22s} within20={m['within_20pct']:.3f} mae={m['mae']:.2f} {result['dose_unit']} "
                    f"accuracy={m['accuracy']:.3f}", err=True)
     click.echo("targets: " + ", ".join(f"{k}={'yes' if ok else 'no'}" for k, ok in v["targets"].items()), err=True)
+
+
+@model.command()
+@click.option("--drug", default="warfarin", show_default=True, help="A drug model of the registry.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to copy it into.")
+@click.option("--why", default="", help="Reason printed with the model version (the workflow says why).")
+@user_errors
+def install(drug, out_dir, why):
+    """Copy the model embedded in the package (skops, card, evaluation, provenance) into a folder."""
+    import json
+    from pathlib import Path
+
+    from .model.embedded import install_embedded_model
+
+    install_embedded_model(drug, out_dir)
+    prov = json.loads((Path(out_dir) / "provenance.json").read_text(encoding="utf-8"))
+    click.echo(f"pgx-pipeline: {why + '; ' if why else ''}embedded model {prov['model_version']} "
+               f"(trained on {prov['training_file']} sha256 {prov['training_sha256'][:12]}..., "
+               f"{prov['training_data'].get('dataset', '')})", err=True)
+
+
+@model.command()
+@click.option("--drug", default="warfarin", show_default=True, help="A drug model of the registry.")
+@user_errors
+def info(drug):
+    """Version, training data, licence and held-out figures of the model embedded in the package."""
+    import json
+
+    from .model.embedded import embedded_model_dir
+
+    folder = embedded_model_dir(drug)
+    if folder is None:
+        raise PgxInputError(f"no embedded {drug} model in this pgx-pipeline")
+    prov = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+    h = prov["heldout"]
+    click.echo(f"model:          {prov['model_version']} (embedded; {prov['made_by']})")
+    click.echo(f"training data:  {prov['training_data'].get('dataset', '')}")
+    click.echo(f"                {prov['training_file']} sha256 {prov['training_sha256']}")
+    click.echo(f"licence:        {prov['training_data'].get('licence', 'unknown')}")
+    click.echo(f"held-out:       n={h['n']} within 20%={h['within_20pct']:.3f} accuracy={h['accuracy']:.3f} "
+               f"MAE={h['mae']:.2f} {h['dose_unit']} (evaluation.json, model_card.html)")

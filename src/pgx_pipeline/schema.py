@@ -174,9 +174,12 @@ KB_SOURCES = _t(
     "kb_sources",
     "What the knowledge base was built from: one row per source file read.",
     ("file", STR, "path relative to its source root", False),
-    ("source_root", STR, "mirror folder or artifact it was read from", False),
+    ("source_root", STR, "name of the mirror folder (or, for the FDA table, of the folder) it was read from (never a machine path)", False),
     ("priority", I32, "0 = first source; higher = fallback; -1 = a file configured on its own (the FDA table)", False),
     ("sha256", STR, "checksum of the file read", False),
+    ("git_blob", STR, "git blob id of the file read (`git hash-object`): comparable with the upstream tree", False),
+    ("upstream_path", STR, "path in the upstream repository (from the mirror's MANIFEST.tsv)"),
+    ("upstream_commit", STR, "upstream commit the file was taken from (from the mirror's MANIFEST.tsv)"),
     ("data_version", STR, "version stamped in the file"),
     ("stale", BOOL, "source is a declared stale fallback", False),
 )

@@ -12,11 +12,14 @@ import re
 import pysam
 import pytest
 
+from tests.conftest import GETRM30X, PANEL38, PHARMCAT, needs
+
 from .conftest import run_calls
 
 pytestmark = pytest.mark.slow
 
 
+@needs(GETRM30X)
 def test_getrm30x_all_genes_called(defs_dir, tmp_path):
     from tests.conftest import GETRM30X
 
@@ -46,6 +49,7 @@ def test_getrm30x_all_genes_called(defs_dir, tmp_path):
                     assert all("*2" not in d.split("/") for d in dips), (s, dips)
 
 
+@needs(GETRM30X)
 def test_getrm30x_homozygous_cyp2d6_says_it_may_be_a_deletion(kb_dir, tmp_path):
     """NA18861: the SNVs read CYP2D6 *29/*29, GeT-RM's consensus (the tutorial's outside-call file) is *5/*29.
     The call must say that a homozygous SNV call cannot be told from one copy plus a deletion."""
@@ -82,6 +86,7 @@ def _snv_view(consensus: str) -> str:
     return "/".join(sorted((a, b), key=lambda n: int(n.strip("*"))))
 
 
+@needs(GETRM30X)
 def test_getrm30x_cyp2d6_calls_are_the_snv_view_of_the_getrm_consensus(defs_dir, tmp_path):
     """The three GeT-RM samples' CYP2D6 consensus (the tutorial's outside-call files) as an SNV VCF can show it must
     be the rank-1 call: NA18526 *1/*36x2+*10 -> *1/*10, NA18565 *10/*36x2 -> *10/*10, NA18861 *5/*29 -> *29/*29."""
@@ -98,6 +103,7 @@ def test_getrm30x_cyp2d6_calls_are_the_snv_view_of_the_getrm_consensus(defs_dir,
     assert checked == 3
 
 
+@needs(PANEL38)
 def test_panel_unexplained_haplotype_names_the_variants_found(defs_dir, tmp_path):
     """CFTR R74W and D1270N on one chromosome (a known complex allele): no single definition carries both, so
     CFTR is not called (PharmCAT's standard mode), and the call must say which defined variants were found."""
@@ -126,6 +132,8 @@ def test_panel_unexplained_haplotype_names_the_variants_found(defs_dir, tmp_path
         assert "(in R74W)" in found and "(in D1270N)" in found, found
 
 
+@needs(PANEL38)
+@needs(PHARMCAT)
 def test_panel_without_phase_agrees_with_the_phased_calls(defs_dir, tmp_path):
     """Metamorphic check on 3,202 real phased samples: strip the phase and call again. An unphased call may only
     differ from the phased one where PharmCAT's scoring finds a higher-scoring explanation of the unphased genotype;

@@ -17,7 +17,7 @@ from pgx_pipeline import schema
 from pgx_pipeline.calling.matcher import core_allele_name
 from pgx_pipeline.guidance import match_guidance
 from pgx_pipeline.phenotype import assign_phenotypes
-from tests.conftest import PANEL38, PHARMCAT
+from tests.conftest import PANEL38, PHARMCAT, needs
 
 from .conftest import run_calls
 
@@ -33,6 +33,7 @@ def test_core_allele_name_follows_pharmvar_suballele_names():
     assert core_allele_name("S. Antioco") == "S. Antioco"
 
 
+@needs(PHARMCAT)
 def test_definitions_split_45_and_phenotypes_name_the_core_allele():
     definition = json.loads((PHARMCAT / "definition/alleles/SLCO1B1_translation.json").read_text())
     names = {a["name"] for a in definition["namedAlleles"]}
@@ -56,6 +57,8 @@ def _carriers() -> dict[str, int]:
     return out
 
 
+@needs(PANEL38)
+@needs(PHARMCAT)
 def test_panel_45_carriers_get_the_published_phenotype_and_statin_advice(kb_dir, tmp_path):
     carriers = _carriers()
     assert len(carriers) >= 10 and 2 in carriers.values()

@@ -8,7 +8,7 @@ import pytest
 from pgx_pipeline import schema
 from pgx_pipeline.ingest.alleles import DefinitionSite, map_record_alleles, strip_left_padding
 from pgx_pipeline.ingest.vcf import ingest_vcf
-from tests.conftest import GETRM30X, PANEL38
+from tests.conftest import GETRM30X, PANEL38, needs
 from tests.vcf_text import write_vcf
 
 TA_REPEAT = DefinitionSite(233760233, "CAT", ("C", "CATAT", "CATATAT"))  # UGT1A1 rs3064744 as PharmCAT writes it
@@ -133,6 +133,7 @@ def test_indexed_and_streamed_reads_agree(tmp_path, defs_dir):
     pd.testing.assert_frame_equal(a, b)
 
 
+@needs(GETRM30X)
 def test_real_wgs_split_by_chromosome_is_one_input(tmp_path, defs_dir):
     files = sorted(GETRM30X.glob("*.vcf.bgz"))
     result = ingest_vcf(files, defs_dir, tmp_path / "o", input_id="getrm")
@@ -146,6 +147,7 @@ def test_real_wgs_split_by_chromosome_is_one_input(tmp_path, defs_dir):
     assert set(g[g.gene == "NAT2"].state) == {"absent"}
 
 
+@needs(PANEL38)
 def test_real_panel_subset(tmp_path, defs_dir):
     files = [PANEL38 / f"{gene}.vcf.gz" for gene in ("CYP2C19", "CYP2C9", "VKORC1", "G6PD")]
     result = ingest_vcf(files, defs_dir, tmp_path / "o", input_id="panel", absent_is_reference=True)

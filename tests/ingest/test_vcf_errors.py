@@ -11,7 +11,7 @@ import pytest
 
 from pgx_pipeline.errors import PgxInputError
 from pgx_pipeline.ingest.vcf import ingest_vcf
-from tests.conftest import PANEL38
+from tests.conftest import PANEL38, needs
 from tests.vcf_text import write_vcf
 
 CYP2C19_STAR2 = "chr10 94781859 G A"
@@ -36,6 +36,7 @@ def test_empty_file(tmp_path, defs_dir):
         _ingest(empty, defs_dir, tmp_path / "out")
 
 
+@needs(PANEL38 / "CYP2C19.vcf.gz")
 def test_truncated_bgzf(tmp_path, defs_dir):
     src = PANEL38 / "CYP2C19.vcf.gz"
     cut = tmp_path / "cut.vcf.gz"

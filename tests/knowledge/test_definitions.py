@@ -10,7 +10,10 @@ import pytest
 from pgx_pipeline.errors import PgxInputError
 from pgx_pipeline.knowledge.definitions import load_definitions
 from pgx_pipeline.knowledge.sources import SourceSet
-from tests.conftest import FALLBACK, PHARMCAT
+from tests.conftest import FALLBACK, PHARMCAT, needs
+
+# Every test reads the real PharmCAT definition files (or edits a copy of them).
+pytestmark = needs(PHARMCAT)
 
 GENES_WITH_DEFINITIONS = {
     "ABCG2", "CACNA1S", "CFTR", "CYP2B6", "CYP2C19", "CYP2C9", "CYP2D6", "CYP3A4", "CYP3A5", "CYP4F2", "DPYD",

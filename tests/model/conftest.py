@@ -36,7 +36,12 @@ def evaluation(trained_dir) -> dict:
 
 
 @pytest.fixture(scope="session")
-def dose_model(trained_dir):
+def dose_model(request):
+    """The model trained this session on ../shared's workbook; without it, the embedded model (the drift guard in
+    test_embedded_model.py checks the two give the same held-out figures)."""
+    from pgx_pipeline.model.embedded import embedded_model_dir
     from pgx_pipeline.model.store import load_model
 
-    return load_model(trained_dir / "model.skops")
+    if IWPC_XLSX.is_file():
+        return load_model(request.getfixturevalue("trained_dir") / "model.skops")
+    return load_model(embedded_model_dir("warfarin") / "model.skops")

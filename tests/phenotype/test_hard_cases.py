@@ -19,7 +19,7 @@ import pytest
 
 from pgx_pipeline.guidance import match_guidance
 from pgx_pipeline.phenotype import assign_phenotypes
-from tests.conftest import FALLBACK
+from tests.conftest import FALLBACK, needs
 from tests.phenotype.calls_frame import call, calls_frame
 
 GUIDELINES = FALLBACK / "reporter" / "guidelines"
@@ -39,6 +39,8 @@ def stages(allele_functions, diplotype_phenotypes, kb_guidance, kb_messages):
 
 def published(file_name: str, rec_id: str) -> dict:
     """One recommendation of a guideline file, read straight from the JSON."""
+    if not GUIDELINES.is_dir():
+        pytest.skip(f"the expected advice is read from the published guideline files in {GUIDELINES} (absent)")
     doc = json.loads((GUIDELINES / file_name).read_text(encoding="utf-8"))
     for rec in doc["recommendations"]:
         if rec["id"] == rec_id:
@@ -241,6 +243,7 @@ WARFARIN_CALLS = [
 ]
 
 
+@needs(GUIDELINES)
 def test_warfarin_with_cyp2c9_vkorc1_cyp4f2(stages):
     doc = json.loads((GUIDELINES / "CPIC_warfarin_and_CYP2C9_CYP4F2_VKORC1.json").read_text(encoding="utf-8"))
     assert doc["recommendations"] == []  # CPIC warfarin is a dosing algorithm: no lookup table to match

@@ -6,6 +6,7 @@ import pysam
 import pytest
 
 from pgx_pipeline import schema
+from tests.conftest import PANEL38, needs
 from tests.robustness.harness import CORPUS, ingest_and_call, stage_copy
 
 
@@ -77,6 +78,7 @@ def test_silent_reinterpretations_are_now_said(tmp_path, defs_dir, name, note):
 
 
 @pytest.mark.slow
+@needs(PANEL38.parent / "GRCh37" / "CYP2C19.vcf.gz")
 def test_real_grch37_file_is_a_failed_input_with_the_reason(tmp_path, defs_dir, cli):
     """The real 1000 Genomes GRCh37 CYP2C19 file (indexed, no contig lines, no build in the header) used to run
     through every stage and give 2,504 reports of uncalled genes; each gene-group job now records the input as
@@ -96,6 +98,7 @@ def test_real_grch37_file_is_a_failed_input_with_the_reason(tmp_path, defs_dir, 
 
 
 @pytest.mark.slow
+@needs(PANEL38 / "CYP2C19.vcf.gz")
 def test_single_gene_grch38_file_is_not_mistaken_for_another_build(tmp_path, defs_dir, cli):
     """The same check must look at the whole input: a GRCh38 CYP2C19-only file has no record in the regions of the
     other gene groups, and those jobs must still succeed (their genes are simply absent)."""

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pgx_pipeline import schema, sharding
-from tests.conftest import FALLBACK, PHARMCAT, REPO
+from tests.conftest import REPO, knowledge_args
 from tests.robustness.conftest import EXE
 from tests.robustness.harness import stage_copy
 
@@ -32,7 +32,7 @@ def cohort(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cohort")
     proc = subprocess.run(
         [EXE, "run", str(REPO / "data" / "sample_vcfs" / "bundled_samples.vcf.gz"), *map(str, files), "--out", str(out),
-         "--knowledge", str(PHARMCAT), "--knowledge", str(FALLBACK), "--cores", "2", "--snakemake-args", UNTIL],
+         *knowledge_args(), "--cores", "2", "--snakemake-args", UNTIL],
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from pgx_pipeline import schema, sharding
-from tests.conftest import FALLBACK, PHARMCAT, REPO, SHARED
+from tests.conftest import REPO, SHARED, knowledge_args, needs
 
 SAMPLES = REPO / "data" / "sample_vcfs"
 SNAPSHOT = Path(__file__).parent / "bundled_snapshot.json"
@@ -30,7 +30,7 @@ def run_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run")
     proc = subprocess.run(
         [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), "--out", str(out),
-         "--knowledge", str(PHARMCAT), "--knowledge", str(FALLBACK),
+         *knowledge_args(),
          "--sample-sheet", str(SAMPLES / "sample_sheet.tsv"),
          "--outside-calls", str(SAMPLES / "bundled_outside_calls.tsv"),
          "--cores", "2", "--report-date", "2026-01-01"],
@@ -45,7 +45,7 @@ def test_a_second_run_has_nothing_to_do(run_dir):
     # not redone.
     proc = subprocess.run(
         [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), "--out", str(run_dir),
-         "--knowledge", str(PHARMCAT), "--knowledge", str(FALLBACK),
+         *knowledge_args(),
          "--sample-sheet", str(SAMPLES / "sample_sheet.tsv"),
          "--outside-calls", str(SAMPLES / "bundled_outside_calls.tsv"),
          "--cores", "2", "--report-date", "2026-01-01", "--snakemake-args", "--dry-run"],
@@ -89,7 +89,7 @@ def test_bad_input_fails_alone(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run(
         [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), str(bad), "--out", str(out),
-         "--knowledge", str(PHARMCAT), "--knowledge", str(FALLBACK), "--cores", "2",
+         *knowledge_args(), "--cores", "2",
          "--snakemake-args", "--until match_guidance"],
         capture_output=True, text=True,
     )
@@ -100,13 +100,14 @@ def test_bad_input_fails_alone(tmp_path):
     assert "input broken failed:" in proc.stderr and "not a readable VCF" in proc.stderr
 
 
+@needs(SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh37" / "VKORC1.vcf.gz")
 def test_a_run_whose_every_input_failed_exits_non_zero(tmp_path):
     """A real GRCh37 file (1000 Genomes, no contig lines): the one input fails with the build named, and the run
     says so in its exit code instead of finishing 'successfully' with nothing called."""
     grch37 = SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh37" / "VKORC1.vcf.gz"
     proc = subprocess.run(
-        [EXE, "run", str(grch37), "--out", str(tmp_path / "run"), "--knowledge", str(PHARMCAT),
-         "--knowledge", str(FALLBACK), "--cores", "2", "--snakemake-args", "--until match_guidance"],
+        [EXE, "run", str(grch37), "--out", str(tmp_path / "run"), *knowledge_args(),
+         "--cores", "2", "--snakemake-args", "--until match_guidance"],
         capture_output=True, text=True,
     )
     assert proc.returncode == 2, proc.stderr[-3000:]
@@ -165,7 +166,7 @@ def test_sharded_run_gives_the_same_results(run_dir, tmp_path):
         shutil.copytree(run_dir / folder, out / folder)
     proc = subprocess.run(
         [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), "--out", str(out),
-         "--knowledge", str(PHARMCAT), "--knowledge", str(FALLBACK),
+         *knowledge_args(),
          "--sample-sheet", str(SAMPLES / "sample_sheet.tsv"),
          "--outside-calls", str(SAMPLES / "bundled_outside_calls.tsv"),
          "--cores", "2", "--report-date", "2026-01-01", "--samples-per-part", "5", "--gene-groups", "3"],

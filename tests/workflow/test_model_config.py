@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from pgx_pipeline import schema
@@ -23,10 +24,24 @@ def _dry_run(tmp_path: Path, models_yaml: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-def test_default_config_trains_and_applies_warfarin(tmp_path):
-    proc = _dry_run(tmp_path, "  warfarin:\n    seed: 5\n    training_file: ../shared/training/iwpc_warfarin/iwpc_warfarin_dev.xlsx\n")
+def test_a_present_training_file_trains_and_applies_warfarin(tmp_path):
+    workbook = tmp_path / "iwpc.xlsx"
+    workbook.write_bytes(b"not read by a dry run")
+    proc = _dry_run(tmp_path, f"  warfarin:\n    seed: 5\n    training_file: {workbook}\n")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "pgx-pipeline model train --drug warfarin" in proc.stdout and "--seed 5" in proc.stdout
+    assert "model install" not in proc.stdout
+    assert f"training the warfarin model on {workbook}" in proc.stderr
+    assert "model predict --model '" in proc.stdout and "model/warfarin/model.skops" in proc.stdout
+
+
+@pytest.mark.parametrize("entry", ["    training_file: /nonexistent/iwpc.xlsx\n", "    training_file: \"\"\n"])
+def test_without_the_training_file_the_embedded_model_is_installed_and_applied(tmp_path, entry):
+    proc = _dry_run(tmp_path, "  warfarin:\n" + entry)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "model train" not in proc.stdout
+    assert "pgx-pipeline model install --drug warfarin" in proc.stdout
+    assert "using the embedded warfarin model" in proc.stderr
     assert "model predict --model '" in proc.stdout and "model/warfarin/model.skops" in proc.stdout
 
 

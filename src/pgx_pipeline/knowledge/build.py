@@ -7,11 +7,14 @@ Every table carries the data version and source in its Parquet metadata.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from .. import __version__, schema
+from ..errors import PgxInputError
 from .definitions import load_definitions
 from .sources import SourceSet
 
@@ -28,15 +31,44 @@ TABLE_FILES = {
 }
 
 
+UPSTREAM_REPOSITORY = "PharmGKB/PharmCAT"
+
+# Licences of what the tables are derived from (PharmCAT's LICENSE; CPIC's and ClinPGx's stated terms).
+LICENCES = [
+    {"content": "PharmCAT repository files (allele definitions, phenotype tables, reporter messages and guidance)",
+     "licence": "MPL-2.0", "url": "https://github.com/PharmGKB/PharmCAT/blob/main/LICENSE"},
+    {"content": "CPIC guideline content (allele functions, phenotypes, recommendations)",
+     "licence": "CC0-1.0", "url": "https://cpicpgx.org/license/"},
+    {"content": "ClinPGx (formerly PharmGKB) guideline annotations, incl. DPWG recommendations",
+     "licence": "attribution required (ClinPGx data usage policy)", "url": "https://www.clinpgx.org/"},
+]
+
+
 def kb_metadata(sources: SourceSet) -> dict[str, str]:
-    """Versions stamped into every table: the definitions' data version and where it came from."""
+    """Versions stamped into every table: the definitions' data version and the upstream commits it came from.
+
+    Only names and commits, never a machine path: the same data built anywhere gives the same tables.
+    """
     versions = sorted({f.data_version for f in sources.read if f.data_version and not f.root.stale})
+    current = _commits(f for f in sources.read if not f.root.stale)
+    stale = _commits(f for f in sources.read if f.root.stale)
+    source = "; ".join(
+        [f"{UPSTREAM_REPOSITORY} {c}" for c in current if c != "unknown"]
+        + [f"stale fallback {UPSTREAM_REPOSITORY} {c}" for c in stale if c != "unknown"]
+        + [f"mirror {r.label} (no MANIFEST.tsv)" for r in sources.roots
+           if not r.manifest and any(f.root is r for f in sources.read)]
+    )
     return {
         "data_version": versions[-1] if versions else "unknown",
-        "source": ";".join(str(r.path) for r in sources.roots),
+        "upstream_commit": ";".join(current) or "unknown",
+        "source": source or "unknown",
         "stale_files": _stale_summary(sorted({f.relpath for f in sources.read if f.root.stale})),
         "pipeline_version": __version__,
     }
+
+
+def _commits(files) -> list[str]:
+    return sorted({f.upstream.get("upstream_commit") or "unknown" for f in files})
 
 
 def _stale_summary(relpaths: list[str]) -> str:
@@ -70,9 +102,12 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
         [
             {
                 "file": f.relpath,
-                "source_root": str(f.root.path),
+                "source_root": f.root.label,
                 "priority": f.root.priority,
                 "sha256": f.sha256,
+                "git_blob": f.git_blob,
+                "upstream_path": f.upstream.get("upstream_path") or None,
+                "upstream_commit": f.upstream.get("upstream_commit") or None,
                 "data_version": f.data_version,
                 "stale": f.root.stale,
             }
@@ -92,10 +127,12 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
         "fda_associations": fda,
         "sources": read,
     }
-    return {
+    written = {
         name: schema.write_table(frames[name], out_dir / f"{name}.parquet", TABLE_FILES[name], metadata=meta)
         for name in TABLE_FILES
     }
+    _write_json_atomic(out_dir / PROVENANCE_FILE, provenance(meta, read))
+    return written
 
 
 def fda_table(path: str | Path | None, diplotype_phenotypes: pd.DataFrame, alleles: pd.DataFrame,
@@ -111,8 +148,51 @@ def fda_source_rows(path: str | Path | None) -> list[dict]:
     """The FDA file as a row of the sources table (its own file, outside the PharmCAT mirrors)."""
     if not path:
         return []
-    from .sources import _sha256
+    from .sources import file_digests
 
     p = Path(path).expanduser().resolve()
-    return [{"file": p.name, "source_root": str(p.parent), "priority": -1, "sha256": _sha256(p),
-             "data_version": None, "stale": False}]
+    if not p.is_file():
+        raise PgxInputError("FDA associations file not found; set knowledge.fda_associations (or --fda-associations) "
+                            "to the JSON table, or leave it empty for no FDA rows", path=path)
+    sha256, git_blob = file_digests(p)
+    return [{"file": p.name, "source_root": p.parent.name, "priority": -1, "sha256": sha256, "git_blob": git_blob,
+             "upstream_path": None, "upstream_commit": None, "data_version": None, "stale": False}]
+
+
+PROVENANCE_FILE = "provenance.json"
+
+
+def provenance(meta: dict[str, str], read: pd.DataFrame) -> dict:
+    """What a user needs to trust a built knowledge base: versions, upstream commits, every file read, licences."""
+    files = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in read.to_dict(orient="records")]
+    return {
+        "data_version": meta["data_version"],
+        "upstream_repository": UPSTREAM_REPOSITORY,
+        "upstream_commit": meta["upstream_commit"],
+        "source": meta["source"],
+        "stale_files": meta["stale_files"],
+        "built_by": f"pgx-pipeline {meta['pipeline_version']} (pgx-pipeline knowledge build)",
+        "tables": sorted(TABLE_FILES),
+        "licences": LICENCES,
+        "files": files,
+    }
+
+
+def read_provenance(kb_dir: str | Path) -> dict:
+    """provenance.json of a built knowledge base, or what its tables' metadata say when it has none."""
+    kb_dir = Path(kb_dir)
+    path = kb_dir / PROVENANCE_FILE
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return schema.read_metadata(kb_dir / "genes.parquet")
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = schema.atomic_path(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

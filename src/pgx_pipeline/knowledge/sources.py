@@ -21,6 +21,13 @@ class SourceRoot:
     path: Path
     priority: int
     stale: bool = False
+    # MANIFEST.tsv of the mirror (file -> upstream path, commit, git blob), when it has one.
+    manifest: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        """How tables and reports name the mirror: its folder name, never a machine path."""
+        return self.path.name
 
 
 @dataclass
@@ -29,7 +36,12 @@ class SourceFile:
     path: Path
     root: SourceRoot
     sha256: str
+    git_blob: str
     data_version: str | None = None
+
+    @property
+    def upstream(self) -> dict[str, str]:
+        return self.root.manifest.get(self.relpath, {})
 
 
 @dataclass
@@ -49,14 +61,20 @@ class SourceSet:
             path = Path(p).expanduser().resolve()
             if not path.is_dir():
                 raise PgxInputError("knowledge source folder does not exist; check knowledge.sources / --knowledge", path=p)
-            roots.append(SourceRoot(path, i, s or _declares_stale(path)))
+            roots.append(SourceRoot(path, i, s or _declares_stale(path), read_manifest(path)))
         return cls(roots)
 
     def find(self, relpath: str, *, required: bool = True) -> SourceFile | None:
         for root in self.roots:
             candidate = root.path / relpath
             if candidate.is_file():
-                return SourceFile(relpath, candidate, root, _sha256(candidate))
+                sha256, blob = file_digests(candidate)
+                expected = root.manifest.get(relpath, {}).get("git_blob")
+                if expected and expected != blob:
+                    raise PgxInputError(
+                        f"does not match its MANIFEST.tsv (git blob {blob}, listed {expected}); the mirror copy is "
+                        "damaged or edited: fetch it again (pgx-pipeline knowledge fetch)", path=candidate)
+                return SourceFile(relpath, candidate, root, sha256, blob)
         if required:
             tried = ", ".join(str(r.path) for r in self.roots)
             raise PgxInputError(f"knowledge file {relpath} is in none of the source folders ({tried})")
@@ -86,12 +104,28 @@ class SourceSet:
         return data, src
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def file_digests(path: Path) -> tuple[str, str]:
+    """SHA-256 and git blob id (what `git hash-object` prints: SHA-1 of "blob <size>\\0" + content) of a file."""
+    sha256 = hashlib.sha256()
+    blob = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+            sha256.update(chunk)
+            blob.update(chunk)
+    return sha256.hexdigest(), blob.hexdigest()
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, str]]:
+    """A mirror's MANIFEST.tsv (file, upstream_path, upstream_commit, git_blob, ...) keyed by file, or {}."""
+    manifest = path / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return {}
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t") if lines else []
+    if "file" not in header:
+        raise PgxInputError("has no 'file' column; expected file, upstream_path, upstream_commit, git_blob", path=manifest)
+    rows = (dict(zip(header, line.split("\t"))) for line in lines[1:] if line.strip())
+    return {r["file"]: r for r in rows}
 
 
 def _declares_stale(path: Path) -> bool:

@@ -57,12 +57,17 @@ def test_embedded_provenance_pins_upstream_and_names_licences():
     assert any("ClinPGx" in lic["content"] and "DPWG" in lic["content"] for lic in prov["licences"])
     # every file read is pinned: a 40-hex git blob id, and for the current data the upstream path and commit
     assert all(len(f["git_blob"]) == 40 and len(f["sha256"]) == 64 for f in prov["files"])
-    current = [f for f in prov["files"] if not f["stale"]]
+    current = [f for f in prov["files"] if not f["stale"] and f["priority"] >= 0]
     assert len(current) == 42 and {f["upstream_commit"] for f in current} == {prov["upstream_commit"]}
+    # The FDA table is configured on its own: pinned by the sha256 its PROVENANCE.md records.
+    (fda,) = [f for f in prov["files"] if f["priority"] == -1]
+    assert fda["file"] == "fda_pgx_associations.json"
+    assert fda["sha256"] == "aeb2fe620b523fc54f095707bde9670f75e4562ed4b4f700389af267e3125484"
+    assert any(lic["content"].startswith("FDA Table") for lic in prov["licences"])
     # no machine path anywhere: a mirror is named by its folder
     text = json.dumps(prov)
     assert "/work" not in text and "/tmp" not in text and "/home" not in text
-    assert {f["source_root"] for f in prov["files"]} == {"pharmcat", "pharmcat-stale-fallback"}
+    assert {f["source_root"] for f in prov["files"]} == {"pharmcat", "pharmcat-stale-fallback", "fda-pgx-associations"}
 
 
 def test_embedded_files_match_the_upstream_tree_blob_ids():
@@ -70,7 +75,7 @@ def test_embedded_files_match_the_upstream_tree_blob_ids():
     from pgx_pipeline.knowledge.upstream import pinned_tree
 
     tree = {e.path: e.blob for e in pinned_tree()}
-    current = [f for f in read_provenance(embedded_kb_dir())["files"] if not f["stale"]]
+    current = [f for f in read_provenance(embedded_kb_dir())["files"] if not f["stale"] and f["priority"] >= 0]
     assert current and all(tree[f["upstream_path"]] == f["git_blob"] for f in current)
 
 

@@ -41,6 +41,9 @@ LICENCES = [
      "licence": "CC0-1.0", "url": "https://cpicpgx.org/license/"},
     {"content": "ClinPGx (formerly PharmGKB) guideline annotations, incl. DPWG recommendations",
      "licence": "attribution required (ClinPGx data usage policy)", "url": "https://www.clinpgx.org/"},
+    {"content": "FDA Table of Pharmacogenetic Associations (fda_associations table and FDA guidance rows)",
+     "licence": "public domain (work of the US federal government); cite the FDA page and its retrieval date",
+     "url": "https://www.fda.gov/medical-devices/precision-medicine/table-pharmacogenetic-associations"},
 ]
 
 

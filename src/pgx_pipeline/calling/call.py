@@ -194,7 +194,7 @@ def _matrices(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str]):
 
 def _not_assessed_row(gene: str, sample_id: str, why: str) -> dict:
     return {
-        "sample_id": sample_id, "gene": gene, "diplotype": None, "allele1": None, "allele2": None, "rank": 1,
+        "sample_id": sample_id, "gene": gene, "diplotype": None, "allele1": None, "allele2": None, "rank": 1, "candidate": 1,
         "score": None, "n_candidates": 0, "phased": False, "status": "not_assessed", "source": "vcf",
         "matched_positions": [], "missing_positions": [], "undocumented_positions": [], "absent_is_reference": False,
         "outside_phenotype": None, "outside_activity_score": None, "warnings": [why],

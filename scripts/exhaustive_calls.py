@@ -261,15 +261,17 @@ def _classify_variant_list(o: GeneOracle, h1, h2, present, got: set[frozenset], 
     (at most one heterozygous position), the variants of each haplotype ('[a + b]' in cis, 'Reference' for none);
     otherwise the variants found, 'a AND b (homozygous)'.  Compared as sets of names, order aside."""
     ref = o.names[o.ref]
-    gene_hapb3 = "c.1129-5923C>G, c.1236G>A (HapB3)"
+    gene_hapb3, gene_intronic = "c.1129-5923C>G, c.1236G>A (HapB3)", "c.1129-5923C>G"
+    intronic = o.defined[o.names.index(gene_intronic)] if gene_intronic in o.names else np.zeros_like(present)
     carried = []
     for h in (h1, h2):
         here = set()
         for c in range(len(o.names)):
             d = o.defined[c]
             seen = d & present
-            # HapB3 with one of its two positions missing is judged on the other (PharmCAT's HapB3 rule)
-            whole = seen.sum() == d.sum() or (o.names[c] == gene_hapb3 and seen.any())
+            # HapB3 with its intronic position missing is judged on the exonic one; with the exonic one missing it
+            # is not called, and c.1129-5923C>G (one position) stands for itself (PharmCAT's DpydHapB3Matcher)
+            whole = seen.sum() == d.sum() or (o.names[c] == gene_hapb3 and seen.any() and (d & ~present & intronic).any())
             if c != o.ref and d.any() and whole and (o.hap[c][seen] == h[seen]).all():
                 here.add(c)
         # an allele whose defining cells are all part of a larger carried allele (c.1129-5923C>G within HapB3)
@@ -287,6 +289,17 @@ def _classify_variant_list(o: GeneOracle, h1, h2, present, got: set[frozenset], 
         return "variant-list" if seen_ == want and len(got) == 1 else "unexplained"
     found = {n: (n in carried[0]) + (n in carried[1]) for n in carried[0] | carried[1]}
     want_list = {n + (" (homozygous)" if k == 2 else "") for n, k in found.items()}
+    # PharmCAT's unphased list also names Reference when one arrangement of the positions outside HapB3 is all
+    # reference, unless that makes more than two entries (HapB3 calls counted per copy): callHaplotypesForLowestFunctionGene
+    hb_names = {gene_hapb3, gene_intronic}
+    hb_cells = np.zeros_like(present)
+    for n in hb_names & set(o.names):
+        hb_cells = hb_cells | o.defined[o.names.index(n)]
+    refs = o.hap[o.ref]
+    hom_variant = (present & ~hb_cells & (h1 != refs) & (h2 != refs)).any()
+    entries = 1 + sum(1 for n in found if n not in hb_names) + sum(k for n, k in found.items() if n in hb_names)
+    if not hom_variant and entries <= 2:
+        want_list.add(ref)
     if len(got) != 1 or len(next(iter(got))) != 1:
         return "unexplained"
     listed = set(next(iter(next(iter(got)))).split(" AND "))

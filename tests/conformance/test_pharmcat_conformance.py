@@ -79,8 +79,6 @@ TIES = [c for c, g in CHECKS if c.get("top_only", True) and len(H.expectation(c,
         and g not in H.LOWEST_FUNCTION]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 P6: tied candidates (equal PharmCAT score) are written with ranks "
-                                       "1, 2, ...; equal scores must share rank 1")
 def test_tied_candidates_share_rank_one(calls):
     """Where PharmCAT reports several top candidates (equal score), every one of ours must carry rank 1."""
     assert TIES, "no tie case in the suite"

@@ -36,6 +36,7 @@ from .matcher import UNPHASED_BLOCK_BASE, GeneModel, MatchResult, Pattern
 VARIANT_LIST_GENES = frozenset({"DPYD", "RYR1"})
 REFERENCE = "Reference"
 HAPB3 = "c.1129-5923C>G, c.1236G>A (HapB3)"
+HAPB3_INTRONIC = "c.1129-5923C>G"  # the intronic variant alone: its own allele
 MAX_BLOCK_ARRANGEMENTS = 12  # 2**11 arrangements of phase blocks; beyond that, read as unphased
 
 FUNCTION_RANK = (  # lower = less function; used when no numeric activity value exists
@@ -123,16 +124,22 @@ def match_variant_list(model: GeneModel, pat: Pattern, ranks: dict[str, float]) 
     on1 = model.accept[:, idx, np.where(present, h1, 0)]
     on2 = model.accept[:, idx, np.where(present & ~haploid, h2, 0)]
     warnings: list[str] = []
-    if model.gene == "DPYD" and HAPB3 in names:
-        # PharmCAT (Gene-Definition-Exceptions, "Calling the HapB3 allele"): with one of HapB3's two positions
-        # missing, HapB3 is called from the other one alone, with a warning.
+    if model.gene == "DPYD" and HAPB3 in names and HAPB3_INTRONIC in names:
+        # PharmCAT (DpydHapB3Matcher; DpydTest's hapB3 sheet): with the intronic position missing, HapB3 is called
+        # from the exonic c.1236G>A alone, with a warning. With the exonic position missing, HapB3 is not called:
+        # the intronic variant is reported as its own allele c.1129-5923C>G (same CPIC value, 0.5).
         hb = names.index(HAPB3)
+        intronic = defined[names.index(HAPB3_INTRONIC)]
         if not assessable[hb] and (defined[hb] & present).any():
-            assessable[hb] = True
-            on1[hb] |= ~present
-            on2[hb] |= ~present
-            warnings.append(f"{HAPB3}: one of its two positions is missing, so HapB3 was judged on the other alone "
-                            "(PharmCAT rule); genotype both c.1129-5923C>G (intronic) and c.1236G>A to confirm")
+            if (defined[hb] & ~present & intronic).any():
+                assessable[hb] = True
+                on1[hb] |= ~present
+                on2[hb] |= ~present
+                warnings.append(f"{HAPB3}: the intronic c.1129-5923C>G position is missing, so HapB3 was judged on "
+                                "the exonic c.1236G>A alone (PharmCAT rule); genotype c.1129-5923C>G to confirm")
+            else:
+                warnings.append("DPYD c.1236G>A (HapB3 exonic) position missing: a c.1129-5923C>G found is reported "
+                                "as the intronic allele c.1129-5923C>G, not as HapB3 (PharmCAT rule; same function)")
     assessable[ref] = False
     # Alleles whose defining variants are a subset of another allele's (DPYD c.1129-5923C>G within HapB3) are
     # reported only where the larger allele does not already account for them.
@@ -176,7 +183,7 @@ def match_variant_list(model: GeneModel, pat: Pattern, ranks: dict[str, float]) 
         for small, large in within:
             copies[small] = max(copies[small] - copies[large], 0)
         found = [names[i] for i in np.flatnonzero(copies)]
-        ordered = sorted(found, key=name_key)
+        ordered = sorted(found + _reference_entry(model, found, copies, h1, h2, present), key=name_key)
         labels = [" AND ".join(n + (" (homozygous)" if copies[names.index(n)] >= 2 else "") for n in ordered)
                   or f"{REFERENCE}/{REFERENCE}"]
         alleles = sorted((n for n in found for _ in range(min(int(copies[names.index(n)]), 2))), key=rank)
@@ -194,6 +201,25 @@ def match_variant_list(model: GeneModel, pat: Pattern, ranks: dict[str, float]) 
         [(pick[0], pick[1], None)] * len(labels), phased, missing_pos, [int(x) for x in model.positions[present]],
         [int(x) for x in model.positions[undocumented]], warnings, labels=labels,
     )
+
+
+def _reference_entry(model: GeneModel, found: list[str], copies: np.ndarray, h1, h2, present) -> list[str]:
+    """PharmCAT's unphased list (NamedAlleleMatcher.callHaplotypesForLowestFunctionGene) holds the haplotypes that
+    some arrangement of the positions other than HapB3's matches, Reference included when one arrangement is all
+    reference (no such position homozygous for a variant), plus the HapB3 calls; Reference is dropped when that makes
+    more than two entries. So ``Reference`` stays only where HapB3's positions made the data unphased (DpydTest
+    hapB3 sheet: exonic and intronic both heterozygous -> ``Reference, HapB3``; c.1236G>A with c.61C>T ->
+    ``Reference, c.61C>T``)."""
+    names = model.allele_names
+    hb_cells = np.zeros(len(model.positions), dtype=bool)
+    hb_names = {HAPB3, HAPB3_INTRONIC} if model.gene == "DPYD" else set()
+    for n in hb_names & set(names):
+        hb_cells |= model.defined[names.index(n)]
+    if (present & ~hb_cells & (h1 != 0) & (h2 != 0)).any():
+        return []
+    others = [n for n in found if n not in hb_names]
+    hb_called = sum(int(min(copies[names.index(n)], 2)) for n in found if n in hb_names)
+    return [REFERENCE] if 1 + len(others) + hb_called <= 2 else []
 
 
 def name_key_diplotype(label: str) -> tuple:

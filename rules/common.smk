@@ -176,7 +176,9 @@ def knowledge_command(wildcards, output):
     if KNOWLEDGE.embedded:
         return f"pgx-pipeline knowledge install --out '{out}' --why '{KNOWLEDGE.note}'"
     sources = " ".join(f"--source '{p}'" for p in KNOWLEDGE.paths)
-    return f"pgx-pipeline knowledge build {sources} {fda_associations_arg()} --out '{out}'"
+    return (
+        f"pgx-pipeline knowledge build {sources} {fda_associations_arg()} --out '{out}'"
+    )
 
 
 def embedded_fingerprint(folder):

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import time
 import sys
 import tempfile
+import time
 from pathlib import Path
-
-import pandas as pd
 
 from pgx_pipeline import schema
 from pgx_pipeline.fda_guidance import match_fda, reference_states
@@ -29,28 +27,14 @@ from pgx_pipeline.guidance import match_guidance, reference_gene_keys
 from pgx_pipeline.phenotype import assign_phenotypes
 
 sys.path.insert(0, str(Path(__file__).parent))
-from panel_ingest_call import DEFAULT_PANEL, REPO, SOURCES  # noqa: E402
+from guidance_labels import panel_calls  # noqa: E402
+from panel_ingest_call import DEFAULT_PANEL, REPO  # noqa: E402
 
 FDA_TABLE = REPO.parent / "shared" / "pgx-sources" / "fda-pgx-associations" / "fda_pgx_associations.json"
 POPS = ("AFR", "AMR", "EAS", "EUR", "SAS")
 # CPIC CYP2C19 allele-frequency table, poor metabolizer frequency (Lee et al. 2022 supplement): the numbers the
 # issue quotes (~2% European, ~13% East Asian).
 PUBLISHED_PM = {"EUR": 0.02, "EAS": 0.13}
-
-
-def panel_calls(panel: Path, tmp: Path) -> tuple[Path, pd.DataFrame]:
-    kb = tmp / "kb"
-    cli = [sys.executable, "-m", "pgx_pipeline.cli"]
-    subprocess.run([*cli, "knowledge", "build", *[a for s in SOURCES for a in ("--source", str(s))],
-                    "--fda-associations", str(FDA_TABLE), "--out", str(kb)], check=True, stdout=subprocess.DEVNULL)
-    genes = pd.read_parquet(kb / "genes.parquet").gene
-    files = [panel / f"{g}.vcf.gz" for g in genes if (panel / f"{g}.vcf.gz").exists()]
-    subprocess.run([*cli, "ingest", "--input-id", "panel", "--kb", str(kb), "--out-dir", str(tmp / "out"),
-                    "--absent-is-reference", *[a for f in files for a in ("--vcf", str(f))]], check=True)
-    subprocess.run([*cli, "call", "--genotypes", str(tmp / "out" / "genotypes.parquet"), "--samples",
-                    str(tmp / "out" / "samples.parquet"), "--kb", str(kb), "--out", str(tmp / "calls.parquet")],
-                   check=True)
-    return kb, schema.read_table(tmp / "calls.parquet", schema.CALLS)
 
 
 def info_af(panel: Path, rsid_pos: str) -> dict[str, float]:
@@ -66,7 +50,7 @@ def main() -> None:
     ap.add_argument("--panel", type=Path, default=DEFAULT_PANEL)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        kb, calls = panel_calls(args.panel, Path(tmp))
+        kb, calls = panel_calls(args.panel, Path(tmp), ("--fda-associations", str(FDA_TABLE)))
         read = lambda name, table: schema.read_table(kb / name, table)  # noqa: E731
         functions = read("allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS)
         diplotypes = read("diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES)

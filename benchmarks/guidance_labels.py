@@ -29,11 +29,12 @@ from panel_ingest_call import DEFAULT_PANEL, SOURCES  # noqa: E402
 SUMMARY_LABELS = ("act", "consider", "confirm")
 
 
-def panel_calls(panel: Path, tmp: Path) -> tuple[Path, pd.DataFrame]:
+def panel_calls(panel: Path, tmp: Path, build_args: tuple[str, ...] = ()) -> tuple[Path, pd.DataFrame]:
+    """Knowledge base (built with extra `build_args`) and the panel's calls, absent positions read as reference."""
     kb = tmp / "kb"
     cli = [sys.executable, "-m", "pgx_pipeline.cli"]
-    subprocess.run([*cli, "knowledge", "build", *[a for s in SOURCES for a in ("--source", str(s))], "--out", str(kb)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*cli, "knowledge", "build", *[a for s in SOURCES for a in ("--source", str(s))], *build_args,
+                    "--out", str(kb)], check=True, stdout=subprocess.DEVNULL)
     genes = pd.read_parquet(kb / "genes.parquet").gene
     files = [panel / f"{g}.vcf.gz" for g in genes if (panel / f"{g}.vcf.gz").exists()]
     subprocess.run([*cli, "ingest", "--input-id", "panel", "--kb", str(kb), "--out-dir", str(tmp / "out"),

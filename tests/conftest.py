@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pgx_pipeline import schema
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PHARMCAT = SHARED / "pgx-sources" / "pharmcat"
@@ -74,3 +76,29 @@ def defs_dir(tmp_path_factory) -> Path:
     schema.write_table(positions, out / "positions.parquet", schema.KB_POSITIONS)
     schema.write_table(alleles, out / "alleles.parquet", schema.KB_ALLELES)
     return out
+
+
+# Knowledge-base tables read as the stages read them (phenotype, guidance and calling tests feed them to the stages).
+@pytest.fixture(scope="session")
+def allele_functions(kb_dir):
+    return schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS)
+
+
+@pytest.fixture(scope="session")
+def diplotype_phenotypes(kb_dir):
+    return schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES)
+
+
+@pytest.fixture(scope="session")
+def kb_guidance(kb_dir):
+    return schema.read_table(kb_dir / "guidance.parquet", schema.KB_GUIDANCE)
+
+
+@pytest.fixture(scope="session")
+def kb_messages(kb_dir):
+    return schema.read_table(kb_dir / "messages.parquet", schema.KB_MESSAGES)
+
+
+@pytest.fixture(scope="session")
+def kb_genes(kb_dir):
+    return schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)

@@ -29,8 +29,9 @@ from typing import Any
 import pandas as pd
 
 from . import schema
+from .guidance import reference_phenotypes
 from .knowledge.fda import SECTION_SHORT
-from .phenotype import assign_phenotypes
+from .phenotype import HLA_ALLELES
 
 SOURCE = "FDA"
 NOT_EVALUATED_TEXT = "FDA: see label, not evaluated for this genotype"
@@ -224,18 +225,8 @@ def reference_states(genes: pd.DataFrame, allele_functions: pd.DataFrame,
                      diplotype_phenotypes: pd.DataFrame) -> dict[str, tuple | None]:
     """Gene states of a patient with reference genotypes (each gene's reference allele twice, as guidance.py's
     reference patient; CYP3A5 *3/*3) and no HLA risk allele."""
-    from .guidance import REFERENCE_ALLELE_OVERRIDES, REFERENCE_PATIENT
-
-    n = len(genes)
-    ref = [REFERENCE_ALLELE_OVERRIDES.get(g, a) for g, a in zip(genes["gene"], genes["reference_allele"])]
-    calls = pd.DataFrame({
-        "sample_id": [REFERENCE_PATIENT] * n, "gene": list(genes["gene"]), "diplotype": [f"{a}/{a}" for a in ref],
-        "allele1": ref, "allele2": ref, "rank": [1] * n, "candidate": [1] * n, "status": ["called"] * n, "source": ["vcf"] * n,
-        "outside_phenotype": [None] * n, "outside_activity_score": [None] * n, "warnings": [[] for _ in range(n)],
-    })
-    states = {g: s for (_, g), s in gene_states(assign_phenotypes(calls, allele_functions, diplotype_phenotypes)).items()}
-    from .phenotype import HLA_ALLELES
-
+    phen = reference_phenotypes(genes, allele_functions, diplotype_phenotypes)
+    states = {g: s for (_, g), s in gene_states(phen).items()}
     for gene, alleles in HLA_ALLELES.items():
         states[gene] = ("called", (("reference", "reference", "; ".join(f"{a} negative" for a in alleles)),), "outside")
     return states

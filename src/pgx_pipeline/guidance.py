@@ -166,11 +166,10 @@ def _candidates(gene: str, called: list[dict]) -> tuple[tuple[str, frozenset[str
     return tuple(sorted(out))
 
 
-def reference_gene_keys(genes: pd.DataFrame, allele_functions: pd.DataFrame,
-                        diplotype_phenotypes: pd.DataFrame) -> dict[str, tuple[str, frozenset[str], str]]:
-    """Gene -> lookup state of a patient with reference genotypes: each gene's reference allele twice (as its
-    diplotype table phenotypes it; `REFERENCE_ALLELE_OVERRIDES` where dosing was set for another genotype) and none
-    of the HLA alleles guidelines test for."""
+def reference_phenotypes(genes: pd.DataFrame, allele_functions: pd.DataFrame,
+                         diplotype_phenotypes: pd.DataFrame) -> pd.DataFrame:
+    """Phenotypes of a patient with reference genotypes: each gene's reference allele twice (as its diplotype table
+    phenotypes it; `REFERENCE_ALLELE_OVERRIDES` where dosing was set for another genotype, e.g. CYP3A5 *3/*3)."""
     n = len(genes)
     ref = [REFERENCE_ALLELE_OVERRIDES.get(g, a) for g, a in zip(genes["gene"], genes["reference_allele"])]
     calls = pd.DataFrame({
@@ -178,7 +177,14 @@ def reference_gene_keys(genes: pd.DataFrame, allele_functions: pd.DataFrame,
         "allele1": ref, "allele2": ref, "rank": [1] * n, "candidate": [1] * n, "status": ["called"] * n, "source": ["vcf"] * n,
         "outside_phenotype": [None] * n, "outside_activity_score": [None] * n, "warnings": [[] for _ in range(n)],
     })
-    phen = assign_phenotypes(calls, allele_functions, diplotype_phenotypes)
+    return assign_phenotypes(calls, allele_functions, diplotype_phenotypes)
+
+
+def reference_gene_keys(genes: pd.DataFrame, allele_functions: pd.DataFrame,
+                        diplotype_phenotypes: pd.DataFrame) -> dict[str, tuple[str, frozenset[str], str]]:
+    """Gene -> lookup state of the reference patient (`reference_phenotypes`), who carries none of the HLA alleles
+    guidelines test for."""
+    phen = reference_phenotypes(genes, allele_functions, diplotype_phenotypes)
     keys = {gene: state for (_, gene), state in sample_gene_keys(phen).items()}
     for gene, alleles in HLA_ALLELES.items():
         keys[gene] = ("called", frozenset(f"{a} negative" for a in alleles), "reference")

@@ -55,26 +55,6 @@ def call_one(kb_dir, tmp_path, allele_functions, diplotype_phenotypes, kb_guidan
     return run
 
 
-@pytest.fixture(scope="module")
-def allele_functions(kb_dir):
-    return schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS)
-
-
-@pytest.fixture(scope="module")
-def diplotype_phenotypes(kb_dir):
-    return schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES)
-
-
-@pytest.fixture(scope="module")
-def kb_guidance(kb_dir):
-    return schema.read_table(kb_dir / "guidance.parquet", schema.KB_GUIDANCE)
-
-
-@pytest.fixture(scope="module")
-def kb_messages(kb_dir):
-    return schema.read_table(kb_dir / "messages.parquet", schema.KB_MESSAGES)
-
-
 def _lookup(calls: pd.DataFrame) -> set[frozenset]:
     return {frozenset((a, b)) for a, b in zip(calls["allele1"], calls["allele2"])}
 

@@ -14,7 +14,7 @@ import pytest
 from pgx_pipeline import schema
 from pgx_pipeline.phenotype import assign_phenotypes
 from pgx_pipeline.testing import KnowledgeTables, SampleSpec, genotype_records, write_vcf
-from tests.conftest import PHARMCAT
+from tests.conftest import PHARMCAT, needs
 from tests.vcf_text import write_vcf as write_text_vcf
 
 from .conftest import diplotypes, one, run_calls
@@ -38,6 +38,7 @@ CHATHAM = ("chrX", 154532990, "C", "T")  # rs5030869, G6PD_translation.json
 IGNORED_DELETION = ("chrX", 154532990, "CGGT", "C")  # exemptions.json G6PD ignoredPositions, same POS
 
 
+@needs(PHARMCAT)
 def test_every_ignored_variant_is_dropped_and_every_other_variant_at_its_position_kept(defs_dir):
     """exemptions.json lists two ignored variants that share POS with a defined SNV (G6PD Chatham, RYR1 c.14509C>G)."""
     exemptions = json.loads((PHARMCAT / "definition/alleles/exemptions.json").read_text())
@@ -59,6 +60,7 @@ def test_every_ignored_variant_is_dropped_and_every_other_variant_at_its_positio
     assert "c.14509C>G" in set(alleles.loc[alleles["gene"] == "RYR1", "allele"])
 
 
+@needs(PHARMCAT)
 def test_g6pd_chatham_carriers_are_called_and_the_ignored_deletion_stays_ignored(kb_dir, tmp_path):
     # Variant-only VCF (absent = reference, as for a panel): the Chatham SNV and the ignored deletion, split records.
     samples = ["M_CHATHAM", "F_CHATHAM", "M_DEL", "F_DEL"]
@@ -178,6 +180,7 @@ def test_cyp2b6_18_with_reference_base_at_the_wobble(defs_dir, tmp_path):
 
 
 # ------------------------------------------------------------------ 5. SLCO1B1 rs4149056 fallback
+@needs(PHARMCAT)
 def test_slco1b1_no_star_diplotype_reports_rs4149056_and_its_phenotype(kb_dir, tmp_path):
     """*2's c.-910T>C (rs56101265) and c.521T>C on the same chromosome: no SLCO1B1 allele has both, so no star
     diplotype fits. PharmCAT reports no diplotype and looks the phenotype up from rs4149056 T/C as *1/*5
@@ -212,6 +215,7 @@ def test_slco1b1_no_star_diplotype_reports_rs4149056_and_its_phenotype(kb_dir, t
 
 
 # ------------------------------------------------------------------ 6. ties share rank 1
+@needs(PHARMCAT)
 def test_tied_candidates_share_rank_1_and_every_consumer_lists_both(kb_dir, tmp_path):
     """Equal scores are one rank: the CYP2B6 wobble tie (*6/*18, *9/*18, score 3 each) is written as rank 1 twice,
     numbered by `candidate`; phenotypes, the calls-only export and the report list both candidates."""

@@ -160,12 +160,16 @@ def knowledge() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--fda-associations", type=click.Path(dir_okay=False), default=None,
               help="FDA Table of Pharmacogenetic Associations (JSON; config knowledge.fda_associations).")
+@click.option("--grch37-chain", default=None, type=click.Path(dir_okay=False),
+              help="GRCh38->GRCh37 liftOver chain (hg38ToHg19.over.chain.gz; config knowledge.grch37_chain): the "
+                   "build map that lets GRCh37 inputs be called. Without it GRCh37 inputs fail.")
 @user_errors
-def knowledge_build(sources, out_dir, fda_associations):
+def knowledge_build(sources, out_dir, fda_associations, grch37_chain):
     """Read mirror folders (first wins per file) and write the knowledge Parquet tables."""
     from .knowledge.build import build_knowledge_base
 
-    written = build_knowledge_base(list(sources), out_dir, fda_associations=fda_associations)
+    written = build_knowledge_base(list(sources), out_dir, fda_associations=fda_associations,
+                                   grch37_chain=grch37_chain or None)
     for name, path in written.items():
         click.echo(f"{name}: {path}")
 

@@ -158,6 +158,10 @@ def absent_flag(wildcards):
     )
 
 
+def build_arg(wildcards):
+    return f"--build {INPUTS[wildcards.input_id].build}"
+
+
 def outside_call_files(wildcards):
     return INPUTS[wildcards.input_id].outside_calls
 

@@ -181,7 +181,7 @@ def ingest_vcf(
     # The whole input must touch some gene's region, whichever group this job reads.
     every_gene, every_contig = kb_positions, kb_genes
     build_map = builds.read_build_map(kb_dir)
-    input_build: builds.InputBuild | None = None
+    input_build, build_errors = _input_build(paths, build, build_map, every_gene, every_contig)
     if gene_group is not None:
         k, n = gene_group
         mine = {g for g, grp in sharding.assign_gene_groups(kb_positions, n).items() if grp == k}
@@ -210,13 +210,9 @@ def ingest_vcf(
                     path=path,
                 )
             indexed = _has_index(path)
-            file_build = _file_build(vcf, path, build, build_map, every_gene, every_contig, indexed)
-            if not indexed:
-                vcf, _ = open_vcf(path)  # the detection pass read part of the stream: read it from the start
-            if input_build is not None and file_build.name != input_build.name:
-                raise PgxInputError(f"is on {file_build.name} ({file_build.evidence}) but the other files of this input "
-                                    f"are on {input_build.name}; give each build as its own input", path=path)
-            input_build = input_build or file_build
+            if path in build_errors:
+                raise build_errors[path]
+            file_build = input_build
             contigs = ContigMap.from_header(vcf, every_contig, path, build=file_build.name)
             genes = _gene_sites(kb_positions, contigs)
             all_genes = _gene_sites(every_gene, contigs)
@@ -243,14 +239,12 @@ def ingest_vcf(
                             + "; ".join(f"{p.name}: {why}" for p, why, _ in failed))
     assert reader is not None
     if not reader.touched:
-        assert input_build is not None
         raise PgxInputError(
             f"no record lies in any of the {every_gene['gene'].nunique()} pharmacogene regions on {input_build.name} "
             f"(build: {input_build.evidence}): the input holds other regions, has no records, or is on another build "
             "(state it: --build GRCh37 / GRCh38)",
             path=", ".join(str(p) for p in paths),
         )
-    assert input_build is not None
     unlifted: list[str] = []
     if input_build.lifted is not None:
         unlifted = input_build.lifted.finish(mats, reader.covered, absent_is_reference, CODES)
@@ -298,18 +292,41 @@ def ingest_vcf(
     return IngestResult(outputs[0][0], outputs[0][1], len(samples), reader.n_records_used, notes)
 
 
-def _file_build(vcf, path: Path, stated: str | None, build_map: pd.DataFrame, positions: pd.DataFrame,
-                kb_genes: pd.DataFrame, indexed: bool) -> builds.InputBuild:
-    """This file's build: stated, header and records must agree (builds.resolve_build); GRCh37 gets a LiftedReader."""
-    header = builds.header_build(vcf.raw_header, path)
-    records = builds.records_build(vcf, build_map, positions, indexed, builds.vcf_aliases(kb_genes))
-    name, evidence = builds.resolve_build(stated, header, records, path)
+def _input_build(paths: list[Path], stated: str | None, build_map: pd.DataFrame, positions: pd.DataFrame,
+                 kb_genes: pd.DataFrame) -> tuple[builds.InputBuild, dict[Path, PgxInputError]]:
+    """The input's build, before any file is read: each file's stated, header and records evidence must agree
+    (builds.resolve_build), and so must the files of a split group; a file with no evidence of its own (a chromosome
+    file without a definition position) takes the group's. Returns the errors of files that cannot be judged, which
+    the reading loop raises for that file (so a split group's other files are still read)."""
+    found: dict[Path, tuple[str, str]] = {}
+    errors: dict[Path, PgxInputError] = {}
+    aliases = builds.vcf_aliases(kb_genes)
+    for path in paths:
+        try:
+            vcf, _ = open_vcf(path)
+            header = builds.header_build(vcf.raw_header, path)
+            records = builds.records_build(vcf, build_map, positions, _has_index(path), aliases)
+            if header[0] or records[0] or builds.normalise_build(stated):
+                found[path] = builds.resolve_build(stated, header, records, path)
+        except PgxInputError as exc:
+            errors[path] = exc
+    if len({name for name, _ in found.values()}) > 1:
+        shown = "; ".join(f"{p.name}: {name} ({ev})" for p, (name, ev) in found.items())
+        raise PgxInputError(f"the files of this input are on different builds ({shown}); give each build as its own "
+                            "input", path=", ".join(str(p) for p in paths))
+    if found:
+        name, evidence = next(iter(found.values()))
+        if len(paths) > 1 and not builds.normalise_build(stated):
+            evidence = f"{evidence} ({next(iter(found)).name})"
+    else:
+        name, evidence = builds.resolve_build(stated, (None, ""), (None, ""), paths[0])
     if name == "GRCh38":
-        return builds.InputBuild(name, evidence)
+        return builds.InputBuild(name, evidence), errors
     if build_map.empty:
         raise PgxInputError("is on GRCh37 but the knowledge base has no build map: build it with "
-                            "knowledge.grch37_chain (--grch37-chain), or use the embedded knowledge base", path=path)
-    return builds.InputBuild(name, evidence, builds.LiftedReader(build_map))
+                            "knowledge.grch37_chain (--grch37-chain), or use the embedded knowledge base",
+                            path=", ".join(str(p) for p in paths))
+    return builds.InputBuild(name, evidence, builds.LiftedReader(build_map)), errors
 
 
 def _reason(exc: PgxInputError) -> str:

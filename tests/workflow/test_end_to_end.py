@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from pgx_pipeline import schema, sharding
-from tests.conftest import REPO, SHARED, knowledge_args, needs
+from tests.conftest import REPO, knowledge_args
 
 SAMPLES = REPO / "data" / "sample_vcfs"
 SNAPSHOT = Path(__file__).parent / "bundled_snapshot.json"

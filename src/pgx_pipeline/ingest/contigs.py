@@ -7,7 +7,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import PgxInputError
-
 from .builds import GRCH37_REFSEQ, LENGTHS
 
 GRCH38_LENGTHS = LENGTHS["GRCh38"]

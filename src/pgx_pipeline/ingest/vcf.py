@@ -259,7 +259,7 @@ def ingest_vcf(
     skipped = sorted(set(kb_genes["gene"]) - seen_genes - set(not_assessed))
     notes.extend(f"no contig for {g} in the input: its positions are absent" for g in skipped)
     notes.extend(reader.warnings)
-    notes.extend(reader.summary_notes(sorted(set(kb_genes["gene"]) - set(not_assessed))))
+    notes.extend(reader.summary_notes(sorted(set(kb_genes["gene"]) - set(not_assessed)), input_build.name))
     for gene in not_assessed:
         # Partial records of a failed file must not reach the matcher: the gene is reported not assessed instead.
         reader.covered.discard(gene)
@@ -380,7 +380,7 @@ class _MatrixBuilder:
         self.padded_records: Counter = Counter()  # gene -> records read at a position after their POS
         self.ref_mismatch_sites: dict[str, list[int]] = {}
 
-    def summary_notes(self, genes: list[str]) -> list[str]:
+    def summary_notes(self, genes: list[str], build: str = "GRCh38") -> list[str]:
         """What was read differently from the file's face value, for the log, samples.notes and the report."""
         notes = []
         if self.n_sites_seen == 0 and genes:
@@ -396,7 +396,7 @@ class _MatrixBuilder:
         for gene, positions in sorted(self.ref_mismatch_sites.items()):
             shown = ", ".join(str(p) for p in positions[:5])
             notes.append(f"REF differs from the allele definitions at {len(positions)} position(s) of {gene} ({shown}): "
-                         "read as missing; check the reference genome (GRCh38) and the normalisation")
+                         f"read as missing; check the reference genome ({build}) and the normalisation")
         return notes
 
     def read(self, vcf, path: Path, genes: list[GeneSites], mats: dict, contigs: ContigMap, indexed: bool,

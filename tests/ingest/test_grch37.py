@@ -171,3 +171,23 @@ def test_real_grch37_slice_calls_equal_the_same_peoples_grch38_calls(tmp_path, d
     _, c38 = _ingest_call(s38, defs_dir, tmp_path / "o38", absent_is_reference=True)
     assert samples["input_build"].iloc[0] == "GRCh37"
     assert [c37[(p, gene)] for p in people] == [c38[(p, gene)] for p in people]
+
+
+def test_build_is_stated_per_input_or_globally_and_validated_by_the_config_schema(tmp_path):
+    from pathlib import Path
+
+    import yaml
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    from pgx_pipeline.inputs import inputs_from_config
+
+    config = {"build": "GRCh37", "inputs": [{"id": "a", "vcfs": ["a.vcf"]}, {"id": "b", "vcfs": ["b.vcf"], "build": "GRCh38"},
+                                            {"id": "c", "vcfs": ["c.vcf"], "build": "auto"}]}
+    assert {s.input_id: s.build for s in inputs_from_config(config)} == {"a": "GRCh37", "b": "GRCh38", "c": "GRCh37"}
+    assert {s.build for s in inputs_from_config({"inputs": config["inputs"][:1]})} == {"auto"}
+    schema_path = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
+    validate(dict(config), str(schema_path))
+    with pytest.raises(WorkflowError):
+        validate({"build": "hg19", "inputs": []}, str(schema_path))
+    assert yaml.safe_load(schema_path.read_text())["properties"]["knowledge"]["properties"]["grch37_chain"]["default"] == ""

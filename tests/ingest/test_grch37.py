@@ -191,3 +191,17 @@ def test_build_is_stated_per_input_or_globally_and_validated_by_the_config_schem
     with pytest.raises(WorkflowError):
         validate({"build": "hg19", "inputs": []}, str(schema_path))
     assert yaml.safe_load(schema_path.read_text())["properties"]["knowledge"]["properties"]["grch37_chain"]["default"] == ""
+
+
+def test_grch37_gvcf_reference_block_over_a_changed_base_is_grch37s_base(tmp_path, defs_dir):
+    """A GRCh37 0/0 block covering rs776746 asserts GRCh37's C there: CYP3A5 *3/*3 (reading it as the GRCh38 REF T
+    would report *1/*1, a normal metabolizer)."""
+    records = ["7 99270000 . A <NON_REF> . PASS END=99271000 GT 0/0"]
+    vcf = write_vcf(tmp_path / "b.g.vcf", ["G1"], records, contigs={"7": 159138663},
+                    extra_header=['##INFO=<ID=END,Number=1,Type=Integer,Description="End">',
+                                  '##ALT=<ID=NON_REF,Description="any other allele">'])
+    _, calls = _ingest_call(vcf, defs_dir, tmp_path / "out", build="GRCh37")
+    geno = schema.read_table(tmp_path / "out" / "genotypes.parquet", schema.GENOTYPES)
+    site = geno[(geno.gene == "CYP3A5") & (geno.position == 99672916)]
+    assert site[["state", "allele1", "allele2"]].values.tolist() == [["called", "C", "C"]]
+    assert calls[("G1", "CYP3A5")] == "*3/*3"

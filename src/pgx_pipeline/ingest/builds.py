@@ -182,11 +182,11 @@ def read_build_map(kb_dir: Path) -> pd.DataFrame:
 class _Lifted:
     """A GRCh37 record as the GRCh38 reader sees it: same FILTER, INFO and FORMAT; translated POS/REF/ALT/GT."""
 
-    __slots__ = ("_rec", "CHROM", "POS", "REF", "ALT", "end", "ref_mismatch", "_perm")
+    __slots__ = ("_rec", "CHROM", "POS", "REF", "ALT", "end", "ref_mismatch", "_perm", "reference_base_at")
 
-    def __init__(self, rec, chrom, pos, ref, alts, end, perm=None, ref_mismatch=False):
+    def __init__(self, rec, chrom, pos, ref, alts, end, perm=None, ref_mismatch=False, reference_base_at=None):
         self._rec, self.CHROM, self.POS, self.REF, self.ALT, self.end = rec, chrom, pos, ref, alts, end
-        self._perm, self.ref_mismatch = perm, ref_mismatch
+        self._perm, self.ref_mismatch, self.reference_base_at = perm, ref_mismatch, reference_base_at
 
     def __getattr__(self, name):
         return getattr(self._rec, name)
@@ -213,9 +213,12 @@ class LiftedReader:
     build_map: pd.DataFrame
     sites: dict = field(init=False)
     anchors: dict = field(init=False)
+    grch37_base: dict = field(init=False)
 
     def __post_init__(self) -> None:
         lifted = self.build_map[self.build_map["grch37_position"].notna()]
+        changed = lifted[lifted["grch37_ref"] != lifted["ref"]]
+        self.grch37_base = dict(zip(changed["position"].astype(int), changed["grch37_ref"]))
         self.sites = {}
         for r in lifted.itertuples():
             self.sites.setdefault((r.chromosome, int(r.grch37_position)),
@@ -242,6 +245,10 @@ class LiftedReader:
             k -= 1
         return int(p38[k] + (pos - p37[k]) if plus[k] else p38[k] - (pos - p37[k]))
 
+    def reference_base_at(self, position: int, default: str) -> str:
+        """GRCh37's base at a GRCh38 definition position (what a GRCh37 gVCF reference block asserts there)."""
+        return self.grch37_base.get(position, default)
+
     def wrap(self, records, to_kb):
         for rec in records:
             chrom = to_kb(rec.CHROM)
@@ -249,11 +256,13 @@ class LiftedReader:
             if site is None:
                 pos38 = self._to38(chrom, rec.POS)
                 yield _Lifted(rec, rec.CHROM, pos38, rec.REF, list(rec.ALT),
-                              self._to38(chrom, rec.end) if rec.end > rec.POS else pos38)
+                              self._to38(chrom, rec.end) if rec.end > rec.POS else pos38,
+                              reference_base_at=self.reference_base_at)
                 continue
             pos38, strand, ref37, ref38 = site
             if strand == "+" and ref37 == ref38:
-                yield _Lifted(rec, rec.CHROM, pos38, rec.REF, list(rec.ALT), pos38 + (rec.end - rec.POS))
+                yield _Lifted(rec, rec.CHROM, pos38, rec.REF, list(rec.ALT), pos38 + (rec.end - rec.POS),
+                              reference_base_at=self.reference_base_at)
                 continue
             yield self._rewrite(rec, pos38, strand, ref37, ref38)
 

@@ -517,7 +517,9 @@ class _MatrixBuilder:
             m["ref_mismatch"][i] = True
             return
         if block:
-            mapped = [site.ref] + [None] * len(rec_alts)
+            # A GRCh37 block asserts GRCh37's base, which differs from the definition's REF where the reference changed.
+            base_at = getattr(rec, "reference_base_at", None)
+            mapped = [base_at(site.position, site.ref) if base_at else site.ref] + [None] * len(rec_alts)
         else:
             mapped = map_record_alleles(site, site.position if alleles is not None else rec.POS, rec_ref, rec_alts)
         vocab = m["vocab"][i]

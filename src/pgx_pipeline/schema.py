@@ -272,7 +272,7 @@ GENOTYPES = _t(
     ("gene", STR, "gene the position belongs to", False),
     ("position_index", I32, "column in the gene's definition table (kb_positions)", False),
     ("chromosome", STR, "contig as named in the knowledge base", False),
-    ("position", I64, "1-based POS", False),
+    ("position", I64, "1-based POS on GRCh38 (a GRCh37 input's positions are translated through kb_build_map)", False),
     ("state", STR, "called | partial | no_call | absent | ref_mismatch", False),
     ("allele1", STR, "first allele (VCF representation, definition space); null when missing"),
     ("allele2", STR, "second allele; null when missing or haploid"),
@@ -282,8 +282,9 @@ GENOTYPES = _t(
     ("depth", I32, "FORMAT/DP when present"),
     ("genotype_quality", I32, "FORMAT/GQ when present"),
     ("filter", STR, "FILTER of the record ('PASS' or the failing filters)"),
-    ("vcf_ref", STR, "REF as written in the VCF record"),
-    ("vcf_alts", STR_LIST, "ALTs as written in the VCF record"),
+    ("vcf_ref", STR, "REF as written in the VCF record (a GRCh37 input: as translated to GRCh38, i.e. GRCh38's "
+                     "base where the reference changed between builds, and on GRCh38's strand)"),
+    ("vcf_alts", STR_LIST, "ALTs as written in the VCF record (a GRCh37 input: as translated to GRCh38)"),
     ("gene_region_read", BOOL, "the input has at least one record between the gene's first and last defining position", False),
 )
 

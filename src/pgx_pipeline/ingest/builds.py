@@ -43,6 +43,9 @@ TAGS = {"GRCh37": ("grch37", "hg19", "b37", "hs37", "g1k_v37", "human_g1k"),
 UNSUPPORTED_TAGS = ("hg18", "ncbi36", "b36", "hs36", "hg17", "ncbi35")
 # Records at definition positions read to tell the builds apart, at most: enough for a clear majority.
 RECORD_EVIDENCE = 20
+# ... or this many for one build and none for the other (REF matching by chance at the other build's positions is
+# rare: the positions differ and a random base matches one time in four).
+DECISIVE = 5
 
 
 @dataclass
@@ -91,20 +94,46 @@ def header_build(header: str, path: Path) -> tuple[str | None, str]:
     return b, f"header: {lines[0]}" + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
 
 
-def records_build(vcf, build_map: pd.DataFrame, positions: pd.DataFrame, indexed: bool,
-                  vcf_names: dict[str, set[str]]) -> tuple[str | None, str]:
-    """(build, evidence) from REF bases at definition positions of each build; (None, '') when no record lands on one.
+@dataclass
+class DefinitionSites:
+    """Where each build puts the definition positions, and the REF it has there: what records are judged by."""
+
+    expect: dict[tuple[str, int], list[tuple[str, str]]]  # (KB contig, position) -> [(build, REF)]
+    windows: dict[str, list[tuple[int, int]]]  # KB contig -> gene-sized (start, end) windows holding positions
+
+    @classmethod
+    def from_tables(cls, positions: pd.DataFrame, build_map: pd.DataFrame) -> "DefinitionSites":
+        expect: dict[tuple[str, int], list[tuple[str, str]]] = {}
+        defining = positions[positions["position_index"] >= 0]
+        for chrom, pos, ref in zip(defining["chromosome"], defining["position"].astype(int), defining["ref"]):
+            expect.setdefault((chrom, pos), []).append(("GRCh38", ref))
+        lifted = build_map[build_map["grch37_position"].notna()]
+        for chrom, pos, ref, strand in zip(lifted["grch37_chromosome"], lifted["grch37_position"].astype(int),
+                                           lifted["grch37_ref"], lifted["grch37_strand"]):
+            expect.setdefault((chrom, pos), []).append(("GRCh37", ref if strand == "+" else reverse_complement(ref)))
+        windows: dict[str, list[tuple[int, int]]] = {}
+        by_chrom: dict[str, list[int]] = {}
+        for chrom, pos in expect:
+            by_chrom.setdefault(chrom, []).append(pos)
+        for chrom, pos in by_chrom.items():
+            # One query per gene-sized window: definition positions more than 1 Mb apart are separate windows.
+            pos_sorted = np.sort(np.array(pos, dtype=np.int64))
+            cuts = np.flatnonzero(np.diff(pos_sorted) > 1_000_000) + 1
+            windows[chrom] = [(int(w[0]), int(w[-1])) for w in np.split(pos_sorted, cuts)]
+        return cls(expect, windows)
+
+
+def records_build(vcf, sites: DefinitionSites, indexed: bool, vcf_names: dict[str, set[str]],
+                  path: Path | None = None, decisive: int = DECISIVE) -> tuple[str | None, str]:
+    """(build, evidence) from REF bases at definition positions of each build; (None, '') when no record lands on one
+    or neither build has a clear majority.
 
     `vcf_names`: KB contig -> the names this file may use for it. A record at a GRCh38 definition position whose REF
     is the definition's REF counts for GRCh38; one at a lifted position whose REF is GRCh37's base there, for GRCh37.
+    Reading stops once the evidence is decisive: `decisive` hits for one build and none for the other (a split
+    group's later files need fewer: the group's build is known, each file only has to agree with it).
     """
-    expect: dict[tuple[str, int], list[tuple[str, str]]] = {}
-    for r in positions[positions["position_index"] >= 0].itertuples():
-        expect.setdefault((r.chromosome, int(r.position)), []).append(("GRCh38", r.ref))
-    lifted = build_map[build_map["grch37_position"].notna()]
-    for r in lifted.itertuples():
-        ref37 = r.grch37_ref if r.grch37_strand == "+" else reverse_complement(r.grch37_ref)
-        expect.setdefault((r.grch37_chromosome, int(r.grch37_position)), []).append(("GRCh37", ref37))
+    expect = sites.expect
     alias = {name: kb for kb, names in vcf_names.items() for name in names}
     hits = {b: 0 for b in BUILDS}
     seen: set[tuple[str, int]] = set()
@@ -118,29 +147,19 @@ def records_build(vcf, build_map: pd.DataFrame, positions: pd.DataFrame, indexed
                 seen.add(key)
                 for b, ref in expect[key]:
                     hits[b] += rec.REF.startswith(ref) or ref.startswith(rec.REF)
-                if sum(hits.values()) >= RECORD_EVIDENCE:
+                if sum(hits.values()) >= RECORD_EVIDENCE or min(hits.values()) == 0 and max(hits.values()) >= decisive:
                     return True
         except Exception:  # a record htslib cannot parse: the reading pass reports it with the file; judge what came before
             return True
         return False
 
     if indexed:
-        present = set(vcf.seqnames)
-        spans = pd.concat([
-            positions[positions["position_index"] >= 0][["chromosome", "position"]],
-            lifted[["grch37_chromosome", "grch37_position"]].set_axis(["chromosome", "position"], axis=1),
-        ]).astype({"position": "int64"})
-        # One query per gene-sized window: definition positions more than 1 Mb apart are separate windows.
-        for chrom, grp in spans.groupby("chromosome"):
-            names = [n for n in vcf_names.get(chrom, ()) if n in present]
-            pos = np.sort(grp["position"].unique())
-            cuts = np.flatnonzero(np.diff(pos) > 1_000_000) + 1
-            for window in np.split(pos, cuts):
-                for name in names:
-                    with warnings.catch_warnings():
-                        warnings.filterwarnings("ignore", message="no intervals found")
-                        if count(vcf(f"{name}:{window[0]}-{window[-1]}")):
-                            break
+        query, present = _region_reader(vcf, path)
+        queries = [(name, start, end) for chrom, wins in sites.windows.items() for start, end in wins
+                   for name in vcf_names.get(chrom, ()) if name in present]
+        for name, start, end in queries:
+            if count(query(name, start, end)):
+                break
     else:
         count(vcf)
     total = sum(hits.values())
@@ -151,6 +170,42 @@ def records_build(vcf, build_map: pd.DataFrame, positions: pd.DataFrame, indexed
     if hits[best] <= 2 * hits[other]:
         return None, ""  # no clear majority: say nothing rather than guess
     return best, (f"records: REF matches {best} at {hits[best]} definition position(s), {other} at {hits[other]}")
+
+
+class _Fields:
+    """CHROM, POS and REF of a VCF text line, without parsing its genotypes."""
+
+    __slots__ = ("CHROM", "POS", "REF")
+
+    def __init__(self, line: str) -> None:
+        chrom, pos, _, ref, _ = line.split("\t", 4)
+        self.CHROM, self.POS, self.REF = chrom, int(pos), ref
+
+
+def _region_reader(vcf, path: Path | None):
+    """(query(name, start, end) -> records, contig names) for an indexed file. A bgzipped text VCF is read as raw
+    lines through its index (pysam.TabixFile): a 3,202-sample record is then not parsed just to read its REF; a BCF
+    (or a file tabix cannot open) is queried with cyvcf2."""
+    if path is not None:
+        try:
+            import pysam
+
+            tabix = pysam.TabixFile(str(path))
+            contigs = set(tabix.contigs)
+
+            def raw(name: str, start: int, end: int):
+                return (_Fields(line) for line in tabix.fetch(name, start - 1, end))
+
+            return raw, contigs
+        except (OSError, ValueError):
+            pass
+
+    def parsed(name: str, start: int, end: int):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="no intervals found")
+            return list(vcf(f"{name}:{start}-{end}"))
+
+    return parsed, set(vcf.seqnames)
 
 
 def resolve_build(stated: str | None, header: tuple[str | None, str], records: tuple[str | None, str],

@@ -301,11 +301,15 @@ def _input_build(paths: list[Path], stated: str | None, build_map: pd.DataFrame,
     found: dict[Path, tuple[str, str]] = {}
     errors: dict[Path, PgxInputError] = {}
     aliases = builds.vcf_aliases(kb_genes)
+    sites = builds.DefinitionSites.from_tables(positions, build_map)
     for path in paths:
         try:
             vcf, _ = open_vcf(path)
             header = builds.header_build(vcf.raw_header, path)
-            records = builds.records_build(vcf, build_map, positions, _has_index(path), aliases)
+            # Once a file of the group has shown its build, the others need only agree with it.
+            decided = any(ev.startswith("records") for _, ev in found.values())
+            records = builds.records_build(vcf, sites, _has_index(path), aliases, path,
+                                           decisive=2 if decided else builds.DECISIVE)
             if header[0] or records[0] or builds.normalise_build(stated):
                 found[path] = builds.resolve_build(stated, header, records, path)
         except PgxInputError as exc:

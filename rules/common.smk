@@ -63,6 +63,7 @@ KB_TABLES = [
     "guidance",
     "messages",
     "fda_associations",
+    "build_map",
     "sources",
 ]
 
@@ -157,6 +158,10 @@ def absent_flag(wildcards):
     )
 
 
+def build_arg(wildcards):
+    return f"--build {INPUTS[wildcards.input_id].build}"
+
+
 def outside_call_files(wildcards):
     return INPUTS[wildcards.input_id].outside_calls
 
@@ -177,7 +182,8 @@ def knowledge_command(wildcards, output):
         return f"pgx-pipeline knowledge install --out '{out}' --why '{KNOWLEDGE.note}'"
     sources = " ".join(f"--source '{p}'" for p in KNOWLEDGE.paths)
     return (
-        f"pgx-pipeline knowledge build {sources} {fda_associations_arg()} --out '{out}'"
+        f"pgx-pipeline knowledge build {sources} {fda_associations_arg()} "
+        f"{grch37_chain_arg()} --out '{out}'"
     )
 
 
@@ -194,6 +200,11 @@ def embedded_fingerprint(folder):
 def fda_associations_arg():
     path = config["knowledge"].get("fda_associations") or ""
     return f"--fda-associations '{path}'" if path else ""
+
+
+def grch37_chain_arg():
+    path = config["knowledge"].get("grch37_chain") or ""
+    return f"--grch37-chain '{path}'" if path else ""
 
 
 def final_outputs():

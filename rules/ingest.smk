@@ -21,6 +21,7 @@ rule ingest_vcf:
         code=code_fingerprint("ingest"),
         vcfs=vcf_args,
         absent=absent_flag,
+        build=build_arg,
         sheet=sample_sheet_arg,
         kb=subpath(input.positions, parent=True),
         group=gene_group_arg,
@@ -28,4 +29,4 @@ rule ingest_vcf:
     shell:
         "pgx-pipeline ingest --input-id {wildcards.input_id} {params.vcfs} --kb {params.kb} "
         "--gene-group {params.group} --parts {params.parts} "
-        "--out-dir {output} {params.absent} {params.sheet} 2> {log}"
+        "--out-dir {output} {params.absent} {params.build} {params.sheet} 2> {log}"

@@ -210,13 +210,15 @@ def build(out: Path) -> list[tuple[str, str, str, str, str]]:
     b37 = text(header(["B37A"], contig=None) + cyp2c19_records(STAR1_STAR2, shift=GRCH37_OFFSET))
     (out / "grch37_as_grch38.vcf").write_text(b37)
     add("grch37_as_grch38.vcf", "GRCh37 coordinates, no contig lines, no build in the header", "ingest", "warning",
-        "no record at any allele-defining position")
+        "read as GRCh37 (records: REF matches GRCh37")
     (out / "grch37_contig_length.vcf").write_text(
         text(header(["B37B"], length=CHR10_GRCH37) + cyp2c19_records(STAR1_STAR2, shift=GRCH37_OFFSET)))
-    add("grch37_contig_length.vcf", "GRCh37 chr10 length in ##contig", "ingest", "error", "GRCh37/hg19?")
+    add("grch37_contig_length.vcf", "GRCh37 chr10 length in ##contig", "ingest", "warning",
+        "read as GRCh37 (header: contig chr10 length 135,534,747)")
     (out / "grch37_reference_line.vcf").write_text(
         text(header(["B37C"], extra=["##reference=file:///ref/hs37d5.fa"]) + cyp2c19_records(STAR1_STAR2)))
-    add("grch37_reference_line.vcf", "##reference names hs37d5", "ingest", "error", "names another reference build")
+    add("grch37_reference_line.vcf", "##reference names hs37d5, GRCh38 contig lengths", "ingest", "error",
+        "the header names both builds (GRCh38: contig chr10 length")
     for contig in ("10", "chr10", "NC_000010.11"):
         name = f"contig_{contig.replace('.', '_')}.vcf"
         (out / name).write_text(text(header([f"CTG_{contig}"], contig=contig) + cyp2c19_records(STAR1_STAR2, chrom=contig)))

@@ -1,9 +1,11 @@
 """Regenerate the knowledge base and models embedded in the package (src/pgx_pipeline/data/).
 
-    python scripts/refresh_embedded.py [--source DIR ...] [--training-file XLSX] [--seed N]
+    python scripts/refresh_embedded.py [--source DIR ...] [--grch37-chain FILE] [--training-file XLSX] [--seed N]
 
 Defaults: the pinned PharmCAT mirror and stale fallback in ../shared/pgx-sources (or a folder made by
-`pgx-pipeline knowledge fetch`), the FDA table in ../shared/pgx-sources/fda-pgx-associations, and the IWPC workbook in ../shared/training. Runs exactly the commands a user
+`pgx-pipeline knowledge fetch`), the FDA table in ../shared/pgx-sources/fda-pgx-associations, the GRCh38->GRCh37
+liftOver chain in ../shared/genome-builds (only the derived build_map table is embedded, never the chain), and the
+IWPC workbook in ../shared/training. Runs exactly the commands a user
 runs (`pgx-pipeline knowledge build`, `pgx-pipeline model train`) and replaces the shipped copies; the drift
 guards (tests/knowledge/test_embedded.py, tests/model/test_embedded_model.py) then check them on every CI run.
 """
@@ -28,6 +30,8 @@ def main() -> None:
     ap.add_argument("--source", action="append", help="knowledge mirror folder (repeat; first wins per file)")
     ap.add_argument("--fda-associations", default=str(SHARED / "pgx-sources/fda-pgx-associations/fda_pgx_associations.json"),
                     help="FDA Table of Pharmacogenetic Associations (JSON); empty string: none")
+    ap.add_argument("--grch37-chain", default=str(SHARED / "genome-builds/hg38ToHg19.over.chain.gz"),
+                    help="GRCh38->GRCh37 liftOver chain; empty string: no build map (GRCh37 inputs then fail)")
     ap.add_argument("--training-file", default=str(SHARED / "training/iwpc_warfarin/iwpc_warfarin_dev.xlsx"))
     ap.add_argument("--seed", type=int, default=20090219)
     ap.add_argument("--skip-model", action="store_true")
@@ -37,7 +41,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         kb = Path(tmp) / "kb"
         fda = ["--fda-associations", args.fda_associations] if args.fda_associations else []
-        subprocess.run([*cli, "knowledge", "build", *(a for s in sources for a in ("--source", s)), *fda, "--out", str(kb)],
+        chain = ["--grch37-chain", args.grch37_chain] if args.grch37_chain else []
+        subprocess.run([*cli, "knowledge", "build", *(a for s in sources for a in ("--source", s)), *fda, *chain,
+                        "--out", str(kb)],
                        check=True, stdout=subprocess.DEVNULL)
         version = json.loads((kb / "provenance.json").read_text())["data_version"]
         shutil.rmtree(DATA / "knowledge", ignore_errors=True)

@@ -16,6 +16,8 @@ FALLBACK = SHARED / "pgx-sources" / "pharmcat-stale-fallback"
 FDA_TABLE = SHARED / "pgx-sources" / "fda-pgx-associations" / "fda_pgx_associations.json"
 PANEL38 = SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh38"
 GETRM30X = SHARED / "reference-samples" / "pharmcat-tutorial-getrm30x"
+PANEL37 = SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh37"
+CHAIN_TO_37 = SHARED / "genome-builds" / "hg38ToHg19.over.chain.gz"
 
 
 HAVE_SHARED = PHARMCAT.is_dir()
@@ -48,7 +50,8 @@ def kb_dir(tmp_path_factory) -> Path:
     if HAVE_SHARED:
         from pgx_pipeline.knowledge.build import build_knowledge_base
 
-        build_knowledge_base([PHARMCAT, FALLBACK], out, fda_associations=FDA_TABLE if FDA_TABLE.is_file() else None)
+        build_knowledge_base([PHARMCAT, FALLBACK], out, fda_associations=FDA_TABLE if FDA_TABLE.is_file() else None,
+                             grch37_chain=CHAIN_TO_37 if CHAIN_TO_37.is_file() else None)
     else:
         from pgx_pipeline.knowledge.embedded import install_embedded
 
@@ -68,13 +71,17 @@ def defs_dir(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("kbdefs")
     if not HAVE_SHARED:
-        for name in ("genes", "positions", "alleles"):
+        for name in ("genes", "positions", "alleles", "build_map"):
             shutil.copyfile(embedded_kb_dir() / f"{name}.parquet", out / f"{name}.parquet")
         return out
     genes, positions, alleles = load_definitions(SourceSet.from_paths([PHARMCAT, FALLBACK]))
     schema.write_table(genes, out / "genes.parquet", schema.KB_GENES)
     schema.write_table(positions, out / "positions.parquet", schema.KB_POSITIONS)
     schema.write_table(alleles, out / "alleles.parquet", schema.KB_ALLELES)
+    if CHAIN_TO_37.is_file():
+        from pgx_pipeline.knowledge.build_map import lift_positions
+
+        schema.write_table(lift_positions(positions, CHAIN_TO_37), out / "build_map.parquet", schema.KB_BUILD_MAP)
     return out
 
 

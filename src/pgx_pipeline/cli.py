@@ -42,6 +42,10 @@ def main() -> None:
 @click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False),
               help="Outside-call TSV (PharmCAT format, or a table with a sample_id column); repeatable.")
 @click.option("--absent-is-reference", is_flag=True, help="Positions absent from the VCFs are reference (variant-only files).")
+@click.option("--build", type=click.Choice(["auto", "GRCh38", "GRCh37"]), default=None,
+              help="Genome build of the VCFs (config build / inputs[].build; default auto: detected from the header, "
+                   "else from REF bases at definition positions). GRCh37 is read through the build map. A stated "
+                   "build the file contradicts is an error.")
 @click.option("--cores", default=1, show_default=True, type=int, help="Cores for Snakemake.")
 @click.option("--report-date", default=None, help="Date printed on reports (YYYY-MM-DD); default today.")
 @click.option("--samples-per-part", type=click.IntRange(min=0), default=None,
@@ -50,8 +54,8 @@ def main() -> None:
               help="Ingestion jobs per indexed input, one per group of genes (config sharding.gene_groups).")
 @click.option("--snakemake-args", default="", help="Extra arguments passed to snakemake, e.g. '--dry-run'.")
 @user_errors
-def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, absent_is_reference, cores, report_date,
-        samples_per_part, gene_groups, snakemake_args):
+def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, absent_is_reference, build, cores,
+        report_date, samples_per_part, gene_groups, snakemake_args):
     """Run the whole workflow on VCF files: each file is one input (a patient is file + sample), except the
     files declared with --split-group."""
     groups = [split_group_paths(g) for g in split_groups]
@@ -85,8 +89,11 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
     else:
         for src in config["knowledge"]["sources"]:
             src["path"] = str((REPO_ROOT / src["path"]).resolve())
-    if config["knowledge"].get("fda_associations"):
-        config["knowledge"]["fda_associations"] = str((REPO_ROOT / config["knowledge"]["fda_associations"]).resolve())
+    for key in ("fda_associations", "grch37_chain"):
+        if config["knowledge"].get(key):
+            config["knowledge"][key] = str((REPO_ROOT / config["knowledge"][key]).resolve())
+    if build:
+        config["build"] = build
     for entry in (config.get("models") or {}).values():
         if entry.get("training_file"):
             entry["training_file"] = str((REPO_ROOT / entry["training_file"]).resolve())
@@ -160,12 +167,16 @@ def knowledge() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--fda-associations", type=click.Path(dir_okay=False), default=None,
               help="FDA Table of Pharmacogenetic Associations (JSON; config knowledge.fda_associations).")
+@click.option("--grch37-chain", default=None, type=click.Path(dir_okay=False),
+              help="GRCh38->GRCh37 liftOver chain (hg38ToHg19.over.chain.gz; config knowledge.grch37_chain): the "
+                   "build map that lets GRCh37 inputs be called. Without it GRCh37 inputs fail.")
 @user_errors
-def knowledge_build(sources, out_dir, fda_associations):
+def knowledge_build(sources, out_dir, fda_associations, grch37_chain):
     """Read mirror folders (first wins per file) and write the knowledge Parquet tables."""
     from .knowledge.build import build_knowledge_base
 
-    written = build_knowledge_base(list(sources), out_dir, fda_associations=fda_associations)
+    written = build_knowledge_base(list(sources), out_dir, fda_associations=fda_associations,
+                                   grch37_chain=grch37_chain or None)
     for name, path in written.items():
         click.echo(f"{name}: {path}")
 
@@ -240,13 +251,17 @@ def knowledge_fetch(out_dir, commit, tree_file, base_url, retries):
 @click.option("--kb", "kb_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
 @click.option("--absent-is-reference", is_flag=True)
+@click.option("--build", type=click.Choice(["auto", "GRCh38", "GRCh37"]), default=None,
+              help="Genome build of the VCFs (config build / inputs[].build; default auto: detected from the header, "
+                   "else from REF bases at definition positions). GRCh37 is read through the build map. A stated "
+                   "build the file contradicts is an error.")
 @click.option("--sample-sheet", default="", help="Sample sheet (for sex).")
 @click.option("--strict", is_flag=True, help="Fail on bad input instead of recording the failure.")
 @click.option("--gene-group", default=None, help="K/N: read only gene group K of N (groups balance defining positions).")
 @click.option("--parts", "n_parts", default=None, type=click.IntRange(min=1),
               help="Cut the samples into N parts, written as part-NNN.genotypes/samples.parquet.")
 @user_errors
-def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, sample_sheet, strict, gene_group, n_parts):
+def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, build, sample_sheet, strict, gene_group, n_parts):
     """Ingest one input's VCF(s) into genotypes and samples Parquet (one pair per part with --parts)."""
     from .ingest.vcf import ingest_vcf, record_failed_input
     from .sharding import parse_group
@@ -258,7 +273,8 @@ def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, sample_sheet, s
         sex = {sid: (r.get("sex") or None) for sid, r in rows.items()}
     try:
         result = ingest_vcf(list(vcfs), kb_dir, out_dir, input_id=input_id,
-                            absent_is_reference=absent_is_reference, sample_sex=sex, gene_group=group, n_parts=n_parts)
+                            absent_is_reference=absent_is_reference, sample_sex=sex, gene_group=group, n_parts=n_parts,
+                            build=build)
     except PgxInputError as exc:
         if strict:
             raise

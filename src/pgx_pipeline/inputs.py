@@ -33,6 +33,7 @@ class InputSpec:
     vcfs: list[str]
     absent_is_reference: bool = False
     outside_calls: list[str] = field(default_factory=list)
+    build: str = "auto"  # GRCh38 | GRCh37 | auto (pgx_pipeline.ingest.builds)
 
     def as_config(self) -> dict:
         return {
@@ -40,6 +41,7 @@ class InputSpec:
             "vcfs": self.vcfs,
             "absent_is_reference": self.absent_is_reference,
             "outside_calls": self.outside_calls,
+            "build": self.build,
         }
 
 
@@ -213,6 +215,8 @@ def inputs_from_config(config: dict) -> list[InputSpec]:
             [str(v) for v in i["vcfs"]],
             bool(i.get("absent_is_reference", False)),
             [str(o) for o in i.get("outside_calls", [])],
+            # An input's own build wins over the global one, unless it leaves it to auto-detection.
+            str(i.get("build") or "auto") if str(i.get("build") or "auto") != "auto" else str(config.get("build") or "auto"),
         )
         for i in config.get("inputs") or []
     ]
@@ -253,6 +257,7 @@ def inputs_from_config(config: dict) -> list[InputSpec]:
         for spec in inputs_from_paths(singles, split_groups=split, used=used):
             key = tuple(str(Path(v).resolve()) for v in spec.vcfs)
             spec.absent_is_reference = groups.get(key, False)
+            spec.build = str(config.get("build") or "auto")
             specs.append(spec)
     ids = [s.input_id for s in specs]
     dupes = sorted({i for i in ids if ids.count(i) > 1})

@@ -175,13 +175,36 @@ KB_SOURCES = _t(
     "What the knowledge base was built from: one row per source file read.",
     ("file", STR, "path relative to its source root", False),
     ("source_root", STR, "name of the mirror folder (or, for the FDA table, of the folder) it was read from (never a machine path)", False),
-    ("priority", I32, "0 = first source; higher = fallback; -1 = a file configured on its own (the FDA table)", False),
+    ("priority", I32, "0 = first source; higher = fallback; -1 = a file configured on its own (the FDA table, the "
+                      "GRCh38->GRCh37 liftOver chain, the GRCh37 reference differences shipped with the package)", False),
     ("sha256", STR, "checksum of the file read", False),
     ("git_blob", STR, "git blob id of the file read (`git hash-object`): comparable with the upstream tree", False),
     ("upstream_path", STR, "path in the upstream repository (from the mirror's MANIFEST.tsv)"),
     ("upstream_commit", STR, "upstream commit the file was taken from (from the mirror's MANIFEST.tsv)"),
     ("data_version", STR, "version stamped in the file"),
     ("stale", BOOL, "source is a declared stale fallback", False),
+)
+
+KB_BUILD_MAP = _t(
+    "kb_build_map",
+    "Every allele-defining position (kb_positions) lifted once from GRCh38 to GRCh37 with the UCSC liftOver chain "
+    "(knowledge.grch37_chain; pgx_pipeline.knowledge.build_map): how a GRCh37 input is read. Empty when the knowledge "
+    "base was built without a chain (GRCh37 inputs then fail, saying so).",
+    ("gene", STR, "gene symbol", False),
+    ("position_index", I32, "column in the gene's definition table (kb_positions)", False),
+    ("chromosome", STR, "GRCh38 contig as named in the knowledge base", False),
+    ("position", I64, "GRCh38 1-based position", False),
+    ("ref", STR, "GRCh38 reference allele of the definition", False),
+    ("grch37_chromosome", STR, "GRCh37 contig, named as the knowledge base names it (chr prefix); null when not lifted"),
+    ("grch37_position", I64, "GRCh37 1-based position of the definition's first REF base; null when not lifted"),
+    ("grch37_strand", STR, "'+' or '-': strand of GRCh37 the chain maps the position to (alleles of a '-' position "
+                           "are reverse-complemented); null when not lifted"),
+    ("grch37_ref", STR, "GRCh37's reference allele at the position, written on GRCh38's strand: equal to `ref` except "
+                        "where the reference genome changed between builds; null when not lifted"),
+    ("status", STR, "'lifted', 'lifted, reference differs' (a GRCh37 0/0 there is a GRCh38 variant) or 'not lifted'",
+     False),
+    ("reason", STR, "why the position is not lifted (reported as missing on every GRCh37 input), or the evidence for "
+                    "a reference difference"),
 )
 
 KB_FDA_ASSOCIATIONS = _t(
@@ -233,6 +256,12 @@ SAMPLES = _t(
     ("not_assessed_genes", STR_LIST, "'GENE: why' for genes left not assessed because a file of the input failed "
                                      "(the gene is in no file that was read, or the failed file had begun to "
                                      "give records in it)"),
+    ("input_build", STR, "genome build of the input: 'GRCh38', or 'GRCh37' (read through kb_build_map: positions "
+                         "translated to GRCh38, alleles checked against the GRCh38 definitions); null when it failed"),
+    ("build_evidence", STR, "how the build was known: stated (--build / inputs[].build / build), header (contig "
+                            "lengths, ##reference, assembly tags) or records (REF bases at definition positions)"),
+    ("unlifted_positions", STR_LIST, "GRCh37 input: 'GENE rsid (chr:pos GRCh38): reason' for every position of "
+                                     "this job's genes that could not be lifted; they are missing, never reference"),
 )
 
 GENOTYPES = _t(
@@ -243,7 +272,7 @@ GENOTYPES = _t(
     ("gene", STR, "gene the position belongs to", False),
     ("position_index", I32, "column in the gene's definition table (kb_positions)", False),
     ("chromosome", STR, "contig as named in the knowledge base", False),
-    ("position", I64, "1-based POS", False),
+    ("position", I64, "1-based POS on GRCh38 (a GRCh37 input's positions are translated through kb_build_map)", False),
     ("state", STR, "called | partial | no_call | absent | ref_mismatch", False),
     ("allele1", STR, "first allele (VCF representation, definition space); null when missing"),
     ("allele2", STR, "second allele; null when missing or haploid"),
@@ -253,8 +282,9 @@ GENOTYPES = _t(
     ("depth", I32, "FORMAT/DP when present"),
     ("genotype_quality", I32, "FORMAT/GQ when present"),
     ("filter", STR, "FILTER of the record ('PASS' or the failing filters)"),
-    ("vcf_ref", STR, "REF as written in the VCF record"),
-    ("vcf_alts", STR_LIST, "ALTs as written in the VCF record"),
+    ("vcf_ref", STR, "REF as written in the VCF record (a GRCh37 input: as translated to GRCh38, i.e. GRCh38's "
+                     "base where the reference changed between builds, and on GRCh38's strand)"),
+    ("vcf_alts", STR_LIST, "ALTs as written in the VCF record (a GRCh37 input: as translated to GRCh38)"),
     ("gene_region_read", BOOL, "the input has at least one record between the gene's first and last defining position", False),
 )
 
@@ -382,7 +412,7 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         KB_GENES, KB_POSITIONS, KB_ALLELES, KB_ALLELE_FUNCTIONS, KB_DIPLOTYPE_PHENOTYPES,
-        KB_GUIDANCE, KB_MESSAGES, KB_FDA_ASSOCIATIONS, KB_SOURCES, SAMPLES, GENOTYPES, CALLS, PHENOTYPES,
+        KB_GUIDANCE, KB_MESSAGES, KB_FDA_ASSOCIATIONS, KB_BUILD_MAP, KB_SOURCES, SAMPLES, GENOTYPES, CALLS, PHENOTYPES,
         GUIDANCE, PREDICTIONS,
     )
 }

@@ -144,7 +144,7 @@ def combine_samples(tables: list[pd.DataFrame]) -> pd.DataFrame:
     # Every group noted what it read differently in its own genes (and which files of a split group failed, which
     # of its genes that leaves not assessed); a sample carries all of them.
     every = pd.concat(readable)
-    for column in ("notes", "failed_files", "not_assessed_genes"):
+    for column in ("notes", "failed_files", "not_assessed_genes", "unlifted_positions"):
         merged: dict[str, list[str]] = {}
         for sid, n in zip(every["sample_id"], every[column]):
             have = merged.setdefault(sid, [])

@@ -76,9 +76,10 @@ def test_sites_only(tmp_path, defs_dir):
         _ingest(vcf, defs_dir, tmp_path / "out")
 
 
-def test_grch37_contig_lengths(tmp_path, defs_dir):
-    vcf = write_vcf(tmp_path / "b37.vcf", ["S1"], ["chr10 96541616 G A 0/1"], contigs={"chr10": 135534747})
-    with pytest.raises(PgxInputError, match=r"b37\.vcf: contig chr10 is 135,534,747 bp.*GRCh37"):
+def test_contig_length_of_neither_build(tmp_path, defs_dir):
+    """GRCh37 lengths are read as GRCh37 (tests/ingest/test_grch37.py); a length of neither build is an error."""
+    vcf = write_vcf(tmp_path / "odd.vcf", ["S1"], ["chr10 94781859 G A 0/1"], contigs={"chr10": 135000000})
+    with pytest.raises(PgxInputError, match=r"odd\.vcf: contig chr10 is 135,000,000 bp long in the header, GRCh38"):
         _ingest(vcf, defs_dir, tmp_path / "out")
 
 

@@ -12,7 +12,7 @@ from pgx_pipeline import schema
 from pgx_pipeline.errors import PgxInputError
 from pgx_pipeline.knowledge.build import TABLE_FILES, build_knowledge_base, read_provenance
 from pgx_pipeline.knowledge.embedded import choose_knowledge, embedded_kb_dir, install_embedded
-from tests.conftest import FALLBACK, FDA_TABLE, PHARMCAT
+from tests.conftest import CHAIN_TO_37, FALLBACK, FDA_TABLE, PHARMCAT
 
 # Stamped per build, not part of the data.
 BUILD_ONLY_METADATA = {"pipeline_version"}
@@ -23,7 +23,9 @@ def rebuilt(tmp_path_factory):
     if not PHARMCAT.is_dir():
         pytest.skip(f"drift guard needs the pinned PharmCAT mirror at {PHARMCAT} (absent: nothing to compare with)")
     out = tmp_path_factory.mktemp("rebuilt_kb")
-    build_knowledge_base([PHARMCAT, FALLBACK], out, fda_associations=FDA_TABLE)
+    if not CHAIN_TO_37.is_file():
+        pytest.skip(f"drift guard needs the liftOver chain at {CHAIN_TO_37} (the embedded build map is made from it)")
+    build_knowledge_base([PHARMCAT, FALLBACK], out, fda_associations=FDA_TABLE, grch37_chain=CHAIN_TO_37)
     return out
 
 
@@ -60,14 +62,33 @@ def test_embedded_provenance_pins_upstream_and_names_licences():
     current = [f for f in prov["files"] if not f["stale"] and f["priority"] >= 0]
     assert len(current) == 42 and {f["upstream_commit"] for f in current} == {prov["upstream_commit"]}
     # The FDA table is configured on its own: pinned by the sha256 its PROVENANCE.md records.
-    (fda,) = [f for f in prov["files"] if f["priority"] == -1]
+    (fda,) = [f for f in prov["files"] if f["priority"] == -1 and f["file"].startswith("fda")]
     assert fda["file"] == "fda_pgx_associations.json"
     assert fda["sha256"] == "aeb2fe620b523fc54f095707bde9670f75e4562ed4b4f700389af267e3125484"
     assert any(lic["content"].startswith("FDA Table") for lic in prov["licences"])
     # no machine path anywhere: a mirror is named by its folder
     text = json.dumps(prov)
     assert "/work" not in text and "/tmp" not in text and "/home" not in text
-    assert {f["source_root"] for f in prov["files"]} == {"pharmcat", "pharmcat-stale-fallback", "fda-pgx-associations"}
+    assert {f["source_root"] for f in prov["files"]} == {"pharmcat", "pharmcat-stale-fallback", "fda-pgx-associations",
+                                                         "genome-builds", "pgx_pipeline.knowledge"}
+    # The liftOver chain is pinned by the sha256 ../shared/genome-builds/PROVENANCE.md records, with its licence.
+    (chain,) = [f for f in prov["files"] if f["file"].endswith(".chain.gz")]
+    assert chain["file"] == "hg38ToHg19.over.chain.gz"
+    assert chain["sha256"] == "3a055f690fbddadea2c4cc624f09dc3519f9001ebab2223a25bf377b1a4564b9"
+    assert any(lic["content"].startswith("UCSC liftOver chain") for lic in prov["licences"])
+
+
+def test_embedded_build_map_lifts_the_positions_provenance_checked():
+    """Positions ../shared/genome-builds/PROVENANCE.md checked by hand, and the GRCh37 base of CYP3A5*3, which the
+    reference genome changed (GRCh37 carries the *3 allele: a GRCh37 0/0 is *3/*3)."""
+    bm = schema.read_table(embedded_kb_dir() / "build_map.parquet", schema.KB_BUILD_MAP)
+    at = bm.drop_duplicates(["chromosome", "position"]).set_index(["chromosome", "position"])
+    assert at.loc[("chr10", 94781859), "grch37_position"] == 96541616  # CYP2C19 rs4244285 (*2)
+    assert at.loc[("chr19", 41009358), "grch37_position"] == 41515263  # CYP2B6 rs2279343
+    cyp3a5 = at.loc[("chr7", 99672916)]
+    assert (cyp3a5["ref"], cyp3a5["grch37_ref"], cyp3a5["status"]) == ("T", "C", "lifted, reference differs")
+    assert set(bm["status"]) <= {"lifted", "lifted, reference differs", "not lifted"}
+    assert bm.loc[bm["status"] == "not lifted", "reason"].notna().all()
 
 
 def test_embedded_files_match_the_upstream_tree_blob_ids():

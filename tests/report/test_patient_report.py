@@ -333,6 +333,22 @@ def test_ingestion_notes_are_on_the_report(results, tmp_path):
     assert f"How the input file was read: {note}" in page.text
 
 
+def test_a_grch37_input_says_so_with_what_could_not_be_lifted(results, tmp_path):
+    """The build line and the ingestion notes of a GRCh37 input: lifted, and each unlifted position with its reason."""
+    from pgx_pipeline import schema
+
+    path = sharding.group_files(results, INPUT, "part-000", "samples")[0]
+    samples = schema.read_table(path, schema.SAMPLES)
+    unlifted = "CYP2C19 rs4244285 (chr10:94781859 GRCh38): in no GRCh38->GRCh37 chain block"
+    samples["input_build"] = "GRCh37"
+    samples["unlifted_positions"] = [[unlifted]] * len(samples)
+    schema.write_table(samples, path, schema.SAMPLES)
+    render_reports(results, INPUT, tmp_path / "r", report_date=DATE)
+    page = Page((tmp_path / "r" / "PGX01.html").read_text(encoding="utf-8"))
+    assert "Build GRCh37 input, lifted to GRCh38 (1 position(s) could not be lifted: missing)" in page.text
+    assert f"Not lifted from GRCh37 (missing): {unlifted}" in page.text
+
+
 def test_every_model_gets_its_own_section_in_its_own_unit(tmp_path):
     root = tmp_path / "two_models"
     write_results(root, {"PGX01": "pgx01"}, predictions=[

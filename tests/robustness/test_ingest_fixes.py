@@ -79,10 +79,10 @@ def test_silent_reinterpretations_are_now_said(tmp_path, defs_dir, name, note):
 
 @pytest.mark.slow
 @needs(PANEL38.parent / "GRCh37" / "CYP2C19.vcf.gz")
-def test_real_grch37_file_is_a_failed_input_with_the_reason(tmp_path, defs_dir, cli):
-    """The real 1000 Genomes GRCh37 CYP2C19 file (indexed, no contig lines, no build in the header) used to run
-    through every stage and give 2,504 reports of uncalled genes; each gene-group job now records the input as
-    failed, saying it looks like another build."""
+def test_real_grch37_file_is_read_as_grch37_by_every_gene_group(tmp_path, defs_dir, cli):
+    """The real 1000 Genomes GRCh37 CYP2C19 file (indexed, no contig lines, no build in the header) once ran
+    through every stage uncalled, then failed as another build; now each gene-group job detects GRCh37 from the
+    records and reads it through the build map."""
     from tests.conftest import PANEL38
 
     grch37 = PANEL38.parent / "GRCh37" / "CYP2C19.vcf.gz"
@@ -90,11 +90,10 @@ def test_real_grch37_file_is_a_failed_input_with_the_reason(tmp_path, defs_dir, 
         out = tmp_path / group.replace("/", "-")
         res = cli("ingest", "--input-id", "g37", "--vcf", grch37, "--kb", defs_dir, "--out-dir", out,
                   "--gene-group", group)
-        assert res.exit_code == 0, res.stderr  # recorded as failed, other inputs continue
+        assert res.exit_code == 0, res.stderr
         samples = schema.read_table(out / "samples.parquet", schema.SAMPLES)
-        assert list(samples["status"]) == ["failed"]
-        assert "no record lies in any of the 20 pharmacogene regions on GRCh38" in samples["error"].iloc[0]
-        assert "GRCh37" in samples["error"].iloc[0]
+        assert set(samples["status"]) == {"ok"} and set(samples["input_build"]) == {"GRCh37"}
+        assert samples["build_evidence"].iloc[0].startswith("records: REF matches GRCh37")
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from pgx_pipeline import schema, sharding
-from tests.conftest import REPO, SHARED, knowledge_args, needs
+from tests.conftest import REPO, knowledge_args
 
 SAMPLES = REPO / "data" / "sample_vcfs"
 SNAPSHOT = Path(__file__).parent / "bundled_snapshot.json"
@@ -100,18 +100,20 @@ def test_bad_input_fails_alone(tmp_path):
     assert "input broken failed:" in proc.stderr and "not a readable VCF" in proc.stderr
 
 
-@needs(SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh37" / "VKORC1.vcf.gz")
 def test_a_run_whose_every_input_failed_exits_non_zero(tmp_path):
-    """A real GRCh37 file (1000 Genomes, no contig lines): the one input fails with the build named, and the run
-    says so in its exit code instead of finishing 'successfully' with nothing called."""
-    grch37 = SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh37" / "VKORC1.vcf.gz"
+    """A VCF with records in no pharmacogene region (GRCh37 files are now called, tests/ingest/test_grch37.py): the
+    one input fails with the reason, and the run says so in its exit code instead of finishing 'successfully'."""
+    elsewhere = tmp_path / "elsewhere.vcf"
+    elsewhere.write_text("##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
+                         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                         "chr3\t1000000\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n")
     proc = subprocess.run(
-        [EXE, "run", str(grch37), "--out", str(tmp_path / "run"), *knowledge_args(),
+        [EXE, "run", str(elsewhere), "--out", str(tmp_path / "run"), *knowledge_args(),
          "--cores", "2", "--snakemake-args", "--until match_guidance"],
         capture_output=True, text=True,
     )
     assert proc.returncode == 2, proc.stderr[-3000:]
-    assert "input VKORC1 failed:" in proc.stderr and "GRCh37" in proc.stderr
+    assert "input elsewhere failed:" in proc.stderr and "no record lies in any of the 20 pharmacogene" in proc.stderr
     assert "every input failed" in proc.stderr.splitlines()[-1]
 
 

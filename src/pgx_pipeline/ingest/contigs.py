@@ -1,4 +1,4 @@
-"""Contig names and genome build: `chr10`, `10` and `NC_000010.11` are one chromosome; GRCh37 is refused."""
+"""Contig names: `chr10`, `10` and `NC_000010.11` (GRCh37: `NC_000010.10`) are one chromosome."""
 
 from __future__ import annotations
 
@@ -7,13 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import PgxInputError
+from .builds import GRCH37_REFSEQ, LENGTHS
 
-# GRCh38 primary assembly lengths of the chromosomes carrying pharmacogenes (GRCh37 lengths all differ).
-GRCH38_LENGTHS = {
-    "chr1": 248956422, "chr2": 242193529, "chr4": 190214555, "chr6": 170805979, "chr7": 159345973,
-    "chr8": 145138636, "chr10": 133797422, "chr12": 133275309, "chr13": 114364328, "chr16": 90338345,
-    "chr19": 58617616, "chr22": 50818468, "chrX": 156040895,
-}
+GRCH38_LENGTHS = LENGTHS["GRCh38"]
 
 
 class ContigMap:
@@ -24,7 +20,7 @@ class ContigMap:
         self._alias_to_kb = alias_to_kb
 
     @classmethod
-    def from_header(cls, vcf, kb_genes: pd.DataFrame, path: Path) -> "ContigMap":
+    def from_header(cls, vcf, kb_genes: pd.DataFrame, path: Path, build: str = "GRCh38") -> "ContigMap":
         try:
             present = list(vcf.seqnames)
         except Exception:  # cyvcf2 raises when there are neither ##contig lines nor an index
@@ -33,7 +29,7 @@ class ContigMap:
         alias_to_kb: dict[str, str] = {}
         kb_to_vcf: dict[str, str | None] = {}
         for kb_chrom, refseq in kb_genes[["chromosome", "refseq_chromosome"]].drop_duplicates().itertuples(index=False):
-            aliases = [kb_chrom, kb_chrom.removeprefix("chr"), refseq]
+            aliases = [kb_chrom, kb_chrom.removeprefix("chr"), refseq if build == "GRCh38" else GRCH37_REFSEQ.get(kb_chrom)]
             if kb_chrom == "chrX":
                 aliases.append("23")
             aliases = [a for a in aliases if a]
@@ -43,11 +39,12 @@ class ContigMap:
             # Without contig lines or an index we cannot know the names before streaming: take the KB's.
             kb_to_vcf[kb_chrom] = found[0] if found else (None if present else kb_chrom)
             for a in found:
-                expected = GRCH38_LENGTHS.get(kb_chrom)
+                expected = LENGTHS[build].get(kb_chrom)
                 if a in lengths and expected and lengths[a] != expected:
                     raise PgxInputError(
-                        f"contig {a} is {lengths[a]:,} bp long in the header, GRCh38 {kb_chrom} is {expected:,} bp: "
-                        "this file is on another build (GRCh37/hg19?); lift it over to GRCh38 or call it on GRCh38",
+                        f"contig {a} is {lengths[a]:,} bp long in the header, {build} {kb_chrom} is {expected:,} bp: "
+                        f"this file is not on {build} (nor on {'GRCh37' if build == 'GRCh38' else 'GRCh38'}, whose "
+                        "length the header would then give); check the reference it was called on",
                         path=path,
                     )
         return cls(kb_to_vcf, alias_to_kb)
@@ -59,12 +56,13 @@ class ContigMap:
         return self._alias_to_kb.get(vcf_chrom)
 
     @staticmethod
-    def check_build(n_mismatch: int, n_seen: int, path: Path) -> None:
+    def check_build(n_mismatch: int, n_seen: int, path: Path, build: str = "GRCh38", evidence: str = "") -> None:
         """Many REF mismatches at defining positions mean the coordinates are from another build."""
         if n_seen >= 5 and n_mismatch / n_seen > 0.2:
             raise PgxInputError(
-                f"REF disagrees with GRCh38 at {n_mismatch} of {n_seen} allele-defining positions: the file looks like "
-                "GRCh37/hg19 coordinates labelled as GRCh38; lift it over to GRCh38",
+                f"REF disagrees with {build} at {n_mismatch} of {n_seen} allele-defining positions, though the file "
+                f"was read as {build} ({evidence or 'default'}): it is on another build or reference; state the build "
+                "its records are on (--build GRCh37 / GRCh38) or fix its header",
                 path=path,
             )
 

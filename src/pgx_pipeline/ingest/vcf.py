@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from .. import schema, sharding
 from ..errors import PgxInputError
+from . import builds
 from .alleles import DefinitionSite, map_record_alleles, ref_consistent, strip_left_padding
 from .contigs import ContigMap
 
@@ -30,6 +31,13 @@ MISSING = -1  # './.' or an allele we cannot place
 NOT_PRESENT = -2  # haploid: there is no second allele
 UNSET = -3  # no record seen yet for this position
 CONFLICT = -4  # two records put different ALTs on the same haplotype
+
+
+class CODES:
+    """The codes builds.LiftedReader.finish writes into the matrices."""
+
+    MISSING = MISSING
+    UNSET = UNSET
 
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 SAMPLE_CHUNK = 500
@@ -98,16 +106,10 @@ def open_vcf(path: Path):
     header = vcf.raw_header
     if "##FORMAT=<ID=GT," not in header:
         raise PgxInputError("the header declares no FORMAT/GT field: genotypes are required", path=path)
-    for line in header.splitlines():
-        if line.startswith("##reference=") and any(tag in line.lower() for tag in OTHER_BUILD_TAGS):
-            raise PgxInputError(
-                f"the header names another reference build ({line.strip()[:120]}); lift the file over to GRCh38", path=path
-            )
     return vcf, samples
 
 
 HAPLOID_CONTIGS = ("chrX", "chrY", "chrM")
-OTHER_BUILD_TAGS = ("grch37", "hg19", "b37", "hs37", "g1k_v37", "human_g1k", "hg18", "ncbi36")
 
 
 def _duplicate_samples_in_text_header(path: Path) -> list[str]:
@@ -158,6 +160,7 @@ def ingest_vcf(
     sample_sex: dict[str, str] | None = None,
     gene_group: tuple[int, int] | None = None,
     n_parts: int | None = None,
+    build: str | None = None,
 ) -> IngestResult:
     """Write `genotypes.parquet` and `samples.parquet` for one input into `out_dir`.
 
@@ -167,6 +170,8 @@ def ingest_vcf(
     (`not_assessed_genes`); the other files are still read.
     With `gene_group=(k, n)` only group k's genes are read; with `n_parts` the samples are cut into that
     many parts, each written as `part-NNN.genotypes.parquet` / `part-NNN.samples.parquet` (see `sharding`).
+    `build`: GRCh38, GRCh37 or None/'auto' (detected per file; see `builds`); a GRCh37 input is read through the
+    knowledge base's build map.
     """
     paths = [Path(p) for p in (vcf_paths if isinstance(vcf_paths, (list, tuple)) else [vcf_paths])]
     kb_dir = Path(kb_dir)
@@ -175,6 +180,8 @@ def ingest_vcf(
     kb_genes = schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)
     # The whole input must touch some gene's region, whichever group this job reads.
     every_gene, every_contig = kb_positions, kb_genes
+    build_map = builds.read_build_map(kb_dir)
+    input_build, build_errors = _input_build(paths, build, build_map, every_gene, every_contig)
     if gene_group is not None:
         k, n = gene_group
         mine = {g for g, grp in sharding.assign_gene_groups(kb_positions, n).items() if grp == k}
@@ -202,19 +209,23 @@ def ingest_vcf(
                     "separate inputs instead",
                     path=path,
                 )
-            contigs = ContigMap.from_header(vcf, every_contig, path)
+            indexed = _has_index(path)
+            if path in build_errors:
+                raise build_errors[path]
+            file_build = input_build
+            contigs = ContigMap.from_header(vcf, every_contig, path, build=file_build.name)
             genes = _gene_sites(kb_positions, contigs)
             all_genes = _gene_sites(every_gene, contigs)
             if not mats:
                 mats = {g.gene: reader.empty(g) for g in genes}
-            indexed = _has_index(path)
             if not indexed and _stale_index(path):
                 notes.append(f"{path.name}: index is older than the file, so it was ignored and the file read in full; "
                              "re-index it (tabix -f -p vcf) to read only the gene regions")
-            reader.read(vcf, path, genes, mats, contigs, indexed, all_genes)
-            contigs.check_build(reader.n_ref_mismatch, reader.n_sites_seen, path)
+            reader.read(vcf, path, genes, mats, contigs, indexed, all_genes, lifted=file_build.lifted)
+            contigs.check_build(reader.n_ref_mismatch, reader.n_sites_seen, path, file_build.name, file_build.evidence)
             if not reader.touched and indexed:
-                reader.touched = _indexed_regions_with_records(vcf, [g for g in all_genes if g.gene not in mats])
+                reader.touched = _indexed_regions_with_records(vcf, [g for g in all_genes if g.gene not in mats],
+                                                               file_build.lifted)
         except PgxInputError as exc:
             if len(paths) == 1:
                 raise
@@ -229,11 +240,17 @@ def ingest_vcf(
     assert reader is not None
     if not reader.touched:
         raise PgxInputError(
-            f"no record lies in any of the {every_gene['gene'].nunique()} pharmacogene regions on GRCh38: the input is "
-            "on another build (GRCh37/hg19: lift it over to GRCh38, e.g. with bcftools +liftover or Picard "
-            "LiftoverVcf), holds other regions, or has no records",
+            f"no record lies in any of the {every_gene['gene'].nunique()} pharmacogene regions on {input_build.name} "
+            f"(build: {input_build.evidence}): the input holds other regions, has no records, or is on another build "
+            "(state it: --build GRCh37 / GRCh38)",
             path=", ".join(str(p) for p in paths),
         )
+    unlifted: list[str] = []
+    if input_build.lifted is not None:
+        unlifted = input_build.lifted.finish(mats, reader.covered, absent_is_reference, CODES)
+        notes.insert(0, f"read as GRCh37 ({input_build.evidence}) and lifted to GRCh38 through the knowledge base's "
+                        f"build map" + (f"; {len(unlifted)} position(s) could not be lifted and are missing" if unlifted
+                                        else "; every allele-defining position lifted"))
     failed_files = [f"{p.name}: {why}" for p, why, _ in failed]
     not_assessed = _not_assessed_for_failures(sorted(kb_genes["gene"]), failed, read_genes)
     for p_, why, _ in failed:
@@ -242,7 +259,7 @@ def ingest_vcf(
     skipped = sorted(set(kb_genes["gene"]) - seen_genes - set(not_assessed))
     notes.extend(f"no contig for {g} in the input: its positions are absent" for g in skipped)
     notes.extend(reader.warnings)
-    notes.extend(reader.summary_notes(sorted(set(kb_genes["gene"]) - set(not_assessed))))
+    notes.extend(reader.summary_notes(sorted(set(kb_genes["gene"]) - set(not_assessed)), input_build.name))
     for gene in not_assessed:
         # Partial records of a failed file must not reach the matcher: the gene is reported not assessed instead.
         reader.covered.discard(gene)
@@ -262,6 +279,9 @@ def ingest_vcf(
             "notes": [list(notes)] * len(samples),
             "failed_files": [list(failed_files)] * len(samples),
             "not_assessed_genes": [[f"{g}: {why}" for g, why in sorted(not_assessed.items())]] * len(samples),
+            "input_build": input_build.name,
+            "build_evidence": input_build.evidence,
+            "unlifted_positions": [list(unlifted)] * len(samples),
         }
     )
     outputs = _output_paths(out_dir, n_parts)
@@ -270,6 +290,47 @@ def ingest_vcf(
         _write_genotypes(geno_path, mats, samples, input_id, meta, reader.covered, part)
         schema.write_table(samples_df.iloc[part], samples_path, schema.SAMPLES, metadata=meta)
     return IngestResult(outputs[0][0], outputs[0][1], len(samples), reader.n_records_used, notes)
+
+
+def _input_build(paths: list[Path], stated: str | None, build_map: pd.DataFrame, positions: pd.DataFrame,
+                 kb_genes: pd.DataFrame) -> tuple[builds.InputBuild, dict[Path, PgxInputError]]:
+    """The input's build, before any file is read: each file's stated, header and records evidence must agree
+    (builds.resolve_build), and so must the files of a split group; a file with no evidence of its own (a chromosome
+    file without a definition position) takes the group's. Returns the errors of files that cannot be judged, which
+    the reading loop raises for that file (so a split group's other files are still read)."""
+    found: dict[Path, tuple[str, str]] = {}
+    errors: dict[Path, PgxInputError] = {}
+    aliases = builds.vcf_aliases(kb_genes)
+    sites = builds.DefinitionSites.from_tables(positions, build_map)
+    for path in paths:
+        try:
+            vcf, _ = open_vcf(path)
+            header = builds.header_build(vcf.raw_header, path)
+            # Once a file of the group has shown its build, the others need only agree with it.
+            decided = any(ev.startswith("records") for _, ev in found.values())
+            records = builds.records_build(vcf, sites, _has_index(path), aliases, path,
+                                           decisive=2 if decided else builds.DECISIVE)
+            if header[0] or records[0] or builds.normalise_build(stated):
+                found[path] = builds.resolve_build(stated, header, records, path)
+        except PgxInputError as exc:
+            errors[path] = exc
+    if len({name for name, _ in found.values()}) > 1:
+        shown = "; ".join(f"{p.name}: {name} ({ev})" for p, (name, ev) in found.items())
+        raise PgxInputError(f"the files of this input are on different builds ({shown}); give each build as its own "
+                            "input", path=", ".join(str(p) for p in paths))
+    if found:
+        name, evidence = next(iter(found.values()))
+        if len(paths) > 1 and not builds.normalise_build(stated):
+            evidence = f"{evidence} ({next(iter(found)).name})"
+    else:
+        name, evidence = builds.resolve_build(stated, (None, ""), (None, ""), paths[0])
+    if name == "GRCh38":
+        return builds.InputBuild(name, evidence), errors
+    if build_map.empty:
+        raise PgxInputError("is on GRCh37 but the knowledge base has no build map: build it with "
+                            "knowledge.grch37_chain (--grch37-chain), or use the embedded knowledge base",
+                            path=", ".join(str(p) for p in paths))
+    return builds.InputBuild(name, evidence, builds.LiftedReader(build_map)), errors
 
 
 def _reason(exc: PgxInputError) -> str:
@@ -323,7 +384,7 @@ class _MatrixBuilder:
         self.padded_records: Counter = Counter()  # gene -> records read at a position after their POS
         self.ref_mismatch_sites: dict[str, list[int]] = {}
 
-    def summary_notes(self, genes: list[str]) -> list[str]:
+    def summary_notes(self, genes: list[str], build: str = "GRCh38") -> list[str]:
         """What was read differently from the file's face value, for the log, samples.notes and the report."""
         notes = []
         if self.n_sites_seen == 0 and genes:
@@ -339,11 +400,13 @@ class _MatrixBuilder:
         for gene, positions in sorted(self.ref_mismatch_sites.items()):
             shown = ", ".join(str(p) for p in positions[:5])
             notes.append(f"REF differs from the allele definitions at {len(positions)} position(s) of {gene} ({shown}): "
-                         "read as missing; check the reference genome (GRCh38) and the normalisation")
+                         f"read as missing; check the reference genome ({build}) and the normalisation")
         return notes
 
     def read(self, vcf, path: Path, genes: list[GeneSites], mats: dict, contigs: ContigMap, indexed: bool,
-             all_genes: list[GeneSites]) -> None:
+             all_genes: list[GeneSites], lifted: builds.LiftedReader | None = None) -> None:
+        """`lifted`: a GRCh37 input, queried at GRCh37 regions and its records translated to GRCh38 (builds)."""
+        wrap = (lambda records: lifted.wrap(records, contigs.to_kb)) if lifted is not None else (lambda records: records)
         lookup: dict[tuple[str, int], list[tuple[GeneSites, int]]] = {}
         for g in genes:
             for i, site in enumerate(g.sites):
@@ -358,16 +421,18 @@ class _MatrixBuilder:
             for g in genes:
                 if g.vcf_contig not in present:
                     continue
-                start, end = min(s.position for s in g.sites), max(s.position for s in g.sites)
+                span = _region(g, lifted)
+                if span is None:
+                    continue
                 with warnings.catch_warnings():
                     # cyvcf2 warns for a region with no records: normal for a file split by chromosome
                     warnings.filterwarnings("ignore", message="no intervals found")
-                    region = vcf(f"{g.vcf_contig}:{start}-{end}")
-                    self._consume(region, lookup, mats, path, contigs, restrict=g.gene)
+                    region = vcf(f"{g.vcf_contig}:{span[0]}-{span[1]}")
+                    self._consume(wrap(region), lookup, mats, path, contigs, restrict=g.gene)
             self.touched |= self.covered
         else:
             spans = _spans(all_genes)
-            self._consume(vcf, lookup, mats, path, contigs, restrict=None, spans=spans)
+            self._consume(wrap(vcf), lookup, mats, path, contigs, restrict=None, spans=spans)
 
     def empty(self, g: GeneSites) -> dict:
         shape = (len(g.sites), self.n)
@@ -449,14 +514,16 @@ class _MatrixBuilder:
         m["vcf_ref"][i] = vcf_ref if first else m["vcf_ref"][i]
         m["vcf_alts"][i] = list(rec_alts) if first else m["vcf_alts"][i] + list(rec_alts)
         m["filter"][i] = (rec.FILTER or "PASS") if first else m["filter"][i]
-        if not ref_consistent(site, vcf_ref):
+        if getattr(rec, "ref_mismatch", False) or not ref_consistent(site, vcf_ref):
             if not m["ref_mismatch"][i]:
                 self.n_ref_mismatch += 1
                 self.ref_mismatch_sites.setdefault(m["gene"].gene, []).append(site.position)
             m["ref_mismatch"][i] = True
             return
         if block:
-            mapped = [site.ref] + [None] * len(rec_alts)
+            # A GRCh37 block asserts GRCh37's base, which differs from the definition's REF where the reference changed.
+            base_at = getattr(rec, "reference_base_at", None)
+            mapped = [base_at(site.position, site.ref) if base_at else site.ref] + [None] * len(rec_alts)
         else:
             mapped = map_record_alleles(site, site.position if alleles is not None else rec.POS, rec_ref, rec_alts)
         vocab = m["vocab"][i]
@@ -501,16 +568,24 @@ def _is_reference_block(rec) -> bool:
     return all(alt.startswith("<") for alt in rec.ALT)
 
 
-def _indexed_regions_with_records(vcf, genes: list[GeneSites]) -> set[str]:
+def _region(g: GeneSites, lifted: builds.LiftedReader | None) -> tuple[int, int] | None:
+    """The gene's first and last defining position in the input's coordinates (GRCh37 ones for a lifted input)."""
+    if lifted is not None:
+        return lifted.region(g.gene)
+    positions = [s.position for s in g.sites]
+    return min(positions), max(positions)
+
+
+def _indexed_regions_with_records(vcf, genes: list[GeneSites], lifted: builds.LiftedReader | None = None) -> set[str]:
     """Genes (of other groups) with at least one record in their region: one index query each, first record only."""
     present = set(vcf.seqnames)
     found = set()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="no intervals found")
         for g in genes:
-            if g.vcf_contig in present:
-                positions = [s.position for s in g.sites]
-                if next(iter(vcf(f"{g.vcf_contig}:{min(positions)}-{max(positions)}")), None) is not None:
+            span = _region(g, lifted)
+            if g.vcf_contig in present and span is not None:
+                if next(iter(vcf(f"{g.vcf_contig}:{span[0]}-{span[1]}")), None) is not None:
                     found.add(g.gene)
     return found
 
@@ -666,7 +741,8 @@ def record_failed_input(vcf_paths: list[str], out_dir: str | os.PathLike, *, inp
     empty = pd.DataFrame({c: [] for c in schema.GENOTYPES.column_names})
     failed = pd.DataFrame(
         [{"sample_id": input_id, "input_id": input_id, "source_file": names, "absent_is_reference": False,
-          "sex": None, "status": "failed", "error": error, "notes": [], "failed_files": [], "not_assessed_genes": []}]
+          "sex": None, "status": "failed", "error": error, "notes": [], "failed_files": [], "not_assessed_genes": [],
+          "input_build": None, "build_evidence": None, "unlifted_positions": []}]
     )
     for i, (geno_path, samples_path) in enumerate(_output_paths(out_dir, n_parts)):
         schema.write_table(empty, geno_path, schema.GENOTYPES, metadata=meta)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .. import __version__, schema
 from ..errors import PgxInputError
+from .build_map import DIFFERENCES_FILE, empty_build_map, lift_positions
 from .definitions import load_definitions
 from .sources import SourceSet
 
@@ -27,6 +28,7 @@ TABLE_FILES = {
     "guidance": schema.KB_GUIDANCE,
     "messages": schema.KB_MESSAGES,
     "fda_associations": schema.KB_FDA_ASSOCIATIONS,
+    "build_map": schema.KB_BUILD_MAP,
     "sources": schema.KB_SOURCES,
 }
 
@@ -45,6 +47,12 @@ LICENCES = [
      "licence": "public domain (work of the US federal government); cite the FDA page and its retrieval date",
      "url": "https://www.fda.gov/medical-devices/precision-medicine/table-pharmacogenetic-associations"},
 ]
+
+# Added when the build map is made from a chain (from ../shared/genome-builds/PROVENANCE.md).
+CHAIN_LICENCE = {"content": "UCSC liftOver chain file GRCh38->GRCh37 (hg38ToHg19.over.chain.gz; the build_map table is "
+                            "derived from it)",
+                 "licence": "freely available for any use (UCSC Genome Browser)",
+                 "url": "https://hgdownload.soe.ucsc.edu/goldenPath/hg38/liftOver/"}
 
 
 def kb_metadata(sources: SourceSet) -> dict[str, str]:
@@ -88,9 +96,11 @@ def _stale_summary(relpaths: list[str]) -> str:
 
 
 def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
-                         fda_associations: str | Path | None = None) -> dict[str, Path]:
+                         fda_associations: str | Path | None = None,
+                         grch37_chain: str | Path | None = None) -> dict[str, Path]:
     """Read the mirrors (first folder wins per file) and write all knowledge tables atomically.  `fda_associations`:
-    the FDA Table of Pharmacogenetic Associations (JSON); without it the fda_associations table is empty."""
+    the FDA Table of Pharmacogenetic Associations (JSON); without it the fda_associations table is empty.
+    `grch37_chain`: the GRCh38->GRCh37 liftOver chain; without it the build_map table is empty (no GRCh37 input)."""
     from .guidance_sources import load_guidance, load_messages
     from .phenotype_sources import load_phenotypes
 
@@ -101,6 +111,7 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
     guidance = load_guidance(sources)
     messages = load_messages(sources)
     fda = fda_table(fda_associations, diplotype_phenotypes, alleles, positions)
+    build_map = lift_positions(positions, grch37_chain) if grch37_chain else empty_build_map()
     read = pd.DataFrame(
         [
             {
@@ -117,6 +128,7 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
             for f in sources.read
         ]
         + fda_source_rows(fda_associations)
+        + chain_source_rows(grch37_chain)
     )
     meta = kb_metadata(sources)
     frames = {
@@ -128,6 +140,7 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
         "guidance": guidance,
         "messages": messages,
         "fda_associations": fda,
+        "build_map": build_map,
         "sources": read,
     }
     written = {
@@ -145,6 +158,21 @@ def fda_table(path: str | Path | None, diplotype_phenotypes: pd.DataFrame, allel
     if not path:
         return pd.DataFrame({c: [] for c in schema.KB_FDA_ASSOCIATIONS.column_names})
     return load_fda_associations(path, diplotype_phenotypes, alleles, positions)
+
+
+def chain_source_rows(chain: str | Path | None) -> list[dict]:
+    """The chain file and the reference differences shipped with the package, as rows of the sources table."""
+    if not chain:
+        return []
+    from .sources import file_digests
+
+    rows = []
+    for p, root in ((Path(chain).expanduser().resolve(), Path(chain).expanduser().resolve().parent.name),
+                    (DIFFERENCES_FILE, "pgx_pipeline.knowledge")):
+        sha256, git_blob = file_digests(p)
+        rows.append({"file": p.name, "source_root": root, "priority": -1, "sha256": sha256, "git_blob": git_blob,
+                     "upstream_path": None, "upstream_commit": None, "data_version": None, "stale": False})
+    return rows
 
 
 def fda_source_rows(path: str | Path | None) -> list[dict]:
@@ -176,7 +204,7 @@ def provenance(meta: dict[str, str], read: pd.DataFrame) -> dict:
         "stale_files": meta["stale_files"],
         "built_by": f"pgx-pipeline {meta['pipeline_version']} (pgx-pipeline knowledge build)",
         "tables": sorted(TABLE_FILES),
-        "licences": LICENCES,
+        "licences": LICENCES + ([CHAIN_LICENCE] if any(f["file"].endswith(".chain.gz") for f in files) else []),
         "files": files,
     }
 

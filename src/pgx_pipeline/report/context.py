@@ -346,6 +346,16 @@ def sample_contexts(
         yield build_sample_context(tables, row.sample_id, report_date=report_date, model_card_hrefs=model_card_hrefs)
 
 
+def input_build_text(s: pd.Series) -> str:
+    """The build line of the report: a GRCh37 input says it was lifted and how many positions could not be."""
+    build = _s(s["input_build"]) if "input_build" in s.index else None
+    if build != "GRCh37":
+        return GENOME_BUILD
+    unlifted = _l(s["unlifted_positions"]) if "unlifted_positions" in s.index else []
+    return ("GRCh37 input, lifted to GRCh38 (" + (f"{len(unlifted)} position(s) could not be lifted: missing)"
+                                                  if unlifted else "every allele-defining position lifted)"))
+
+
 def build_sample_context(
     tables: InputTables, sample_id: str, *, report_date: str, model_card_hrefs: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -370,7 +380,7 @@ def build_sample_context(
         "kb_data_version": tables.kb.get("data_version", "unknown"),
         "kb_provenance": tables.kb.get("provenance", "unknown"),
         "kb_older_release": tables.kb.get("older_release", ""),
-        "genome_build": GENOME_BUILD,
+        "genome_build": input_build_text(s),
         "source_file": _s(s["source_file"]),
         "absent_is_reference": _b(s["absent_is_reference"]),
         "absent_positions": (
@@ -380,7 +390,8 @@ def build_sample_context(
         ),
         "status": _s(s["status"]) or "failed",
         "error": _s(s["error"]),
-        "input_notes": _l(s["notes"]) if "notes" in s.index else [],
+        "input_notes": (_l(s["notes"]) if "notes" in s.index else [])
+        + [f"Not lifted from GRCh37 (missing): {u}" for u in (_l(s["unlifted_positions"]) if "unlifted_positions" in s.index else [])],
     }
     genes = _genes(calls, phen, geno, tables.rsids)
     drugs = _drugs(guid)

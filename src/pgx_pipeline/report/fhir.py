@@ -432,35 +432,73 @@ _REFERENCE = re.compile(r'\{"reference":"urn:uuid:' + _UUID + r'"(?:,"display":"
 _ID = re.compile(r'^\{"id":"' + _UUID + '"')  # entries are written id first
 
 
-def _canonical(resource: dict[str, Any]) -> str:
-    """A resource as JSON with its id, references and reference displays replaced by fixed values: what the R4B
-    models check of those (an id's and a `urn:uuid:` reference's pattern, a non-empty display) holds for every value
-    this module writes, so two resources with the same canonical form are both valid or both invalid."""
-    text = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
-    return _ID.sub('{"id":"x"', _REFERENCE.sub('{"reference":"x"}', text), count=1)
+# Elements the R4B models type as FHIR `string` or `markdown` wherever these names occur in the resources this module
+# writes (CodeableConcept.text, Coding.display, Annotation.text, RelatedArtifact.label/display, Task.description,
+# DiagnosticReport.conclusion, valueString). A JSON string literal, then its text.
+_FREE_TEXT = re.compile(r'"(text|display|valueString|description|conclusion|label)":"((?:[^"\\]|\\.)*)"')
+# No surrogate (raw or escaped): those are the only characters whose validity we do not argue about below.
+_NO_SURROGATE = re.compile(r'(?:[^"\\\ud800-\udfff]|\\["\\/bfnrt]|\\u(?![dD][89abAB])[0-9a-fA-F]{4})*')
+_NON_BLANK = re.compile(r'[^"\\\s]')
+_MAX_STRING = 1024 * 1024  # FHIR's limit on a string's length
+
+
+def _mask_free_text(m: re.Match) -> str:
+    """A free-text value as "x" when the models' check on it (fhir_core's string pattern, searched: at least one
+    non-whitespace character; at most 1 MiB) holds for it, as it does for "x"; any other value is kept."""
+    value = m.group(2)
+    if len(value) < _MAX_STRING and _NON_BLANK.search(value) and _NO_SURROGATE.fullmatch(value):
+        return f'"{m.group(1)}":"x"'
+    return m.group(0)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _canonical(resource: dict[str, Any] | str) -> str:
+    """A resource (or its JSON) with its id, references, reference displays and free texts replaced by fixed values.
+
+    What the R4B models check of those (an id's and a `urn:uuid:` reference's pattern; a string or markdown that has
+    a non-whitespace character and is under 1 MiB) holds for every value replaced (`_mask_free_text` keeps any
+    other), so two resources with the same canonical form are both valid or both invalid. Codes, systems, URLs,
+    dates and the structure are kept: those are what the models check."""
+    text = resource if isinstance(resource, str) else _dumps(resource)
+    text = _FREE_TEXT.sub(_mask_free_text, _REFERENCE.sub('{"reference":"x"}', text))
+    return _ID.sub('{"id":"x"', text, count=1)
+
+
+_ANY_UUID = re.compile(r'"(urn:uuid:)?' + _UUID + '"')
 
 
 class Validator:
     """Validates bundles with the R4B models, each distinct resource (canonical form) once.
 
-    Validating a whole ~250-resource bundle takes ~0.4 s; the implications of one drug and phenotype repeat from
-    patient to patient, so a part of a cohort validates a fraction of its resources. The bundle's own elements
-    (id, identifier, type, fullUrls) are validated for every bundle.
+    Validating a whole ~250-resource bundle takes ~0.4 s. Resources differ from patient to patient in ids,
+    references and texts (sample names, diplotypes, guideline texts) far more than in form, so a part of a cohort
+    validates a few hundred resources in all. The bundle's own elements (id, identifier, type, fullUrls) are
+    validated once per form too: the bundle id, its identifier and every fullUrl are UUIDs (`urn:uuid:` URIs).
     """
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
 
-    def __call__(self, bundle: dict[str, Any]) -> None:
+    def __call__(self, bundle: dict[str, Any], resource_texts: list[str] | None = None) -> None:
+        """Raise pydantic.ValidationError unless the bundle is valid; `resource_texts` are its entries' resources
+        as JSON (`_dumps`), when the caller has them already."""
         from fhir.resources.R4B import get_fhir_model_class
 
-        for e in bundle["entry"]:
-            res = e["resource"]
-            key = _canonical(res)
+        texts = resource_texts if resource_texts is not None else [_dumps(e["resource"]) for e in bundle["entry"]]
+        for e, text in zip(bundle["entry"], texts):
+            key = _canonical(text)
             if key not in self._seen:
+                res = e["resource"]
                 get_fhir_model_class(res["resourceType"]).model_validate(res)
                 self._seen.add(key)
-        validate({**bundle, "entry": [{"fullUrl": e["fullUrl"]} for e in bundle["entry"]]})
+        shell = {**bundle, "entry": [{"fullUrl": e["fullUrl"]} for e in bundle["entry"]]}
+        key = _ANY_UUID.sub(r'"\1x"', _dumps(shell))
+        if key not in self._seen:
+            validate(shell)
+            self._seen.add(key)
 
 
 def build_bundle(ctx: dict[str, Any]):
@@ -474,8 +512,12 @@ def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
     Written from the dict the models validated: `model_dump_json` gives back the same JSON (tested) at twice the
     cost of validation."""
     bundle = build_bundle_dict(ctx)
-    (validator or Validator())(bundle)
-    return json.dumps(bundle, ensure_ascii=False, separators=(",", ":")) + "\n"
+    texts = [_dumps(e["resource"]) for e in bundle["entry"]]
+    (validator or Validator())(bundle, texts)
+    # The same bytes as json.dumps of the whole bundle, from the entries already serialised for validation.
+    head = _dumps({k: v for k, v in bundle.items() if k != "entry"})
+    entries = ",".join(f'{{"fullUrl":{_dumps(e["fullUrl"])},"resource":{t}}}' for e, t in zip(bundle["entry"], texts))
+    return f'{head[:-1]},"entry":[{entries}]}}\n'
 
 
 def write_bundles(contexts: Iterable[dict[str, Any]], out_dir: str | os.PathLike, names: dict[str, str]) -> int:

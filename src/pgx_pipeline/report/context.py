@@ -399,6 +399,7 @@ def build_sample_context(
         "matching": _matching(geno, tables.rsids, calls),
         "messages": _dedup(m for d in drugs for g in d["guidelines"] for m in g["messages"]),
     }
+    _number_messages(drugs)
     return ctx
 
 
@@ -743,6 +744,23 @@ def _make_guideline_row(r: Mapping[str, Any]) -> dict:
     }
 
 
+def _number_messages(drugs: list[dict]) -> None:
+    """Give each guideline its messages as notes the page prints once: a message that several drugs carry (a gene's
+    PharmCAT note repeats for every drug of its guideline, up to 9 times in a busy panel report) is quoted at its
+    first drug, in the page's order (drugs with advice, then the rest), and pointed to from the others."""
+    first: dict[str, tuple[int, str]] = {}
+    order = [d for d in drugs if d["has_guidance"]] + [d for d in drugs if not d["has_guidance"]]
+    for d in order:
+        for g in d["guidelines"]:
+            notes = []
+            for m in g["messages"]:
+                seen = m in first
+                if not seen:
+                    first[m] = (len(first) + 1, d["drug"])
+                notes.append({"id": first[m][0], "text": m, "first": not seen, "first_drug": first[m][1]})
+            g["message_notes"] = notes
+
+
 def _gene_colon(text: str) -> str:
     """'CYP2C19:Poor Metabolizer' (the guidance table's key form) as readers expect it: 'CYP2C19: Poor Metabolizer'."""
     gene, sep, rest = str(text).partition(":")
@@ -974,11 +992,15 @@ def _matching(geno: pd.DataFrame, rsids: dict, calls: pd.DataFrame) -> list[dict
         gene, pos = t[0], int(t[1])
         key = (*t[1:], gene, rsids.get((gene, pos)), pos in missing_by_gene.get(gene, ()), absent_ref.get(gene, False))
         by_gene.setdefault(gene, []).append(dict(_cached(_POSITION_CACHE, key, lambda: _position_row(*key[:-4], *key[-3:]))))
-    return [{"gene": gene, "positions": rows, "n_missing": sum(1 for x in rows if x["missing"])}
+    # Positions absent from the file and read as reference are neither observed nor missing: counted apart, so "0
+    # missing" never stands alone beside them (issue 19).
+    return [{"gene": gene, "positions": rows, "n_missing": sum(1 for x in rows if x["missing"]),
+             "n_absent_reference": sum(1 for x in rows if x["observed"] == ABSENT_READ_AS_REFERENCE)}
             for gene, rows in by_gene.items()]
 
 
 _POSITION_CACHE: dict[tuple, dict] = {}
+ABSENT_READ_AS_REFERENCE = "absent: read as reference"
 
 
 def _position_row(position, chromosome, state, allele1, allele2, phased, depth, filter_, rsid: str | None,
@@ -990,7 +1012,7 @@ def _position_row(position, chromosome, state, allele1, allele2, phased, depth, 
     # The input's absent-is-reference promise does not hold where the call found the gene region unread.
     read_as_ref = state == "absent" and absent_is_ref and not in_missing
     if a1 is None and read_as_ref:
-        observed = "absent: read as reference"
+        observed = ABSENT_READ_AS_REFERENCE
     return {
         "chromosome": _s(chromosome),
         "position": pos,

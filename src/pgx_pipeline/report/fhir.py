@@ -457,10 +457,12 @@ _ID = re.compile(r'^\{"id":"' + _UUID + '"')  # entries are written id first
 
 # Elements the R4B models type as FHIR `string` or `markdown` wherever these names occur in the resources this module
 # writes (CodeableConcept.text, Coding.display, Annotation.text, RelatedArtifact.label/display, Task.description,
-# DiagnosticReport.conclusion, valueString), when their value holds a non-whitespace character (not a quote, not an
-# escape): fhir_core's string pattern is searched, so such a value is valid as "x" is, and only then.
+# DiagnosticReport.conclusion, valueString), when their value holds a raw non-whitespace character (an escape such as
+# \u000b is read whole, never as its letters): fhir_core's string pattern is searched, so such a value is valid as
+# "x" is.
 _FREE_TEXT = re.compile(
-    r'"(text|display|valueString|description|conclusion|label)":"(?:\s|\\.)*[^"\\\s][^"\\]*(?:\\.[^"\\]*)*"')
+    r'"(text|display|valueString|description|conclusion|label)":"(?:\s|\\u[0-9a-fA-F]{4}|\\["\\/bfnrt])*[^"\\\s]'
+    r'[^"\\]*(?:\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])[^"\\]*)*"')
 # Surrogates are the one kind of character whose validity we do not argue about; a text with one keeps its texts.
 _ESCAPED_SURROGATE = re.compile(r'\\u[dD][89abAB]')
 _MAX_STRING = 1024 * 1024  # FHIR's limit on a string's length: a resource text shorter than it has no longer string

@@ -722,8 +722,9 @@ def _make_guideline_row(r: Mapping[str, Any]) -> dict:
         "status_label": ("Advice given as a dosing algorithm, not by genotype"
                          if status == "no_recommendation" and NO_LOOKUP in (_s(r["reason"]) or "")
                          else GUIDANCE_STATUS_LABELS.get(status, status)),
+        # Also when a gene is missing (the reason then names it first): the algorithm is still what CPIC advises.
         "algorithm_advice": (ALGORITHM_ADVICE.get((_s(r["source"]), drug.lower()))
-                             if status == "no_recommendation" and NO_LOOKUP in (_s(r["reason"]) or "") else None),
+                             if NO_LOOKUP in (_s(r["reason"]) or "") else None),
         "recommendation": _s(r["recommendation"]),
         "implications": _l(r["implications"]),
         "classification": _s(r["classification"]),

@@ -79,7 +79,7 @@ def main() -> None:
     report = t["context"] + t["html"] + t["json"]
     print(f"{n} patients; ms per patient: " + ", ".join(f"{k} {1000 * v / n:.0f}" for k, v in t.items()))
     print(f"FHIR / (context + HTML + JSON) = {t['fhir'] / report:.2f}; bundle {size / n / 1e3:.0f} KB; "
-          f"{len(validator._seen)} distinct resources validated")
+          f"{validator.validated} distinct resource forms validated")
 
 
 if __name__ == "__main__":

@@ -257,12 +257,15 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
     possible = _candidate_rows(base, genes, state, recs, problems)
     if possible:
         return possible
-    if no_lookup:
-        status, reason = "no_recommendation", (
-            f"{first['source']} gives no genotype lookup for {first['drug']} (e.g. a dosing algorithm); read the guideline"
-        )
-    elif problems:
+    no_lookup_text = (f"{first['source']} gives no genotype lookup for {first['drug']} (e.g. a dosing algorithm); "
+                      "read the guideline")
+    if problems:
+        # A gene without a result is what holds the row up; "no lookup" alone would read as if it had one (issue 19).
         status, reason = problems[0][0], "; ".join(p[1] for p in problems)
+        if no_lookup:
+            reason += f". Even with a result: {no_lookup_text}"
+    elif no_lookup:
+        status, reason = "no_recommendation", no_lookup_text
     else:
         status, reason = "no_recommendation", f"{first['source']} has no recommendation for this genotype"
     return [{**base, "status": status, "reason": reason, "incomplete": _incomplete(problems, state)}]

@@ -494,7 +494,9 @@ def test_warfarin_section_states_cpic_advice_and_the_model_limits(results, tmp_p
     from tests.phenotype.calls_frame import call, calls_frame
 
     read = lambda name, table: schema.read_table(kb_dir / name, table)  # noqa: E731
-    phen = assign_phenotypes(calls_frame([call("PGX01", "CYP2C9", "*1/*3")]),
+    # Every gene of CPIC's warfarin guideline called: a missing one would be the reason given instead (issue 19).
+    phen = assign_phenotypes(calls_frame([call("PGX01", "CYP2C9", "*1/*3"), call("PGX01", "CYP4F2", "*1/*1"),
+                                          call("PGX01", "VKORC1", "rs9923231 reference (C)/rs9923231 variant (T)")]),
                              read("allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
                              read("diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
     staged = match_guidance(phen, read("guidance.parquet", schema.KB_GUIDANCE), read("messages.parquet", schema.KB_MESSAGES))

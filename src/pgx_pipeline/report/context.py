@@ -410,6 +410,7 @@ def build_sample_context(
         "matching": _matching(geno, tables.rsids, calls),
         "messages": _dedup(m for d in drugs for g in d["guidelines"] for m in g["messages"]),
     }
+    _number_messages(drugs)
     return ctx
 
 
@@ -676,44 +677,7 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
     out = []
     for drug in sorted(by_drug):
         rows = sorted(by_drug[drug], key=lambda r: (order.get(r["source"], 9), r["guideline"] or ""))
-        gl = []
-        for r in rows:
-            status = _s(r["status"]) or "no_recommendation"
-            pr = row_priority(r)
-            gl.append({
-                "source": _s(r["source"]),
-                "guideline": _s(r["guideline"]),
-                "guideline_version": _s(r["guideline_version"]),
-                "url": _safe_url(_s(r["url"])),
-                "genes": _l(r["genes"]),
-                "phenotypes": [_gene_colon(x) for x in _l(r["phenotypes"])],
-                "lookup_keys": _l(r["lookup_keys"]),
-                "population": _s(r["population"]),
-                "population_text": population_text(_s(r["population"])),
-                "status": status,
-                "status_label": ("Advice given as a dosing algorithm, not by genotype"
-                                 if status == "no_recommendation" and NO_LOOKUP in (_s(r["reason"]) or "")
-                                 else GUIDANCE_STATUS_LABELS.get(status, status)),
-                "algorithm_advice": (ALGORITHM_ADVICE.get((_s(r["source"]), drug.lower()))
-                                     if status == "no_recommendation" and NO_LOOKUP in (_s(r["reason"]) or "") else None),
-                "recommendation": _s(r["recommendation"]),
-                "implications": _l(r["implications"]),
-                "classification": _s(r["classification"]),
-                "dosing_information": _b(r["dosing_information"]),
-                "alternate_drug": _b(r["alternate_drug"]),
-                "other_guidance": _b(r["other_guidance"]),
-                "same_as_reference": _b_or_none(r["same_as_reference"]),
-                "reason": _s(r["reason"]),
-                "incomplete": _s(r["incomplete"]),
-                "messages": _dedup(clinical_message(m) for m in _l(r["messages"])),
-                # a match, or one candidate's advice for an ambiguous genotype
-                "shows_advice": status == "matched" or (status == "ambiguous" and bool(_s(r["recommendation"]))
-                                                        and r.get("source") != FDA_SOURCE),
-                "priority": pr,
-                "priority_label": PRIORITIES[pr][0],
-                "fda_section": _i(r.get("fda_section")),
-                "fda_affected_subgroups": _s(r.get("fda_affected_subgroups")),
-            })
+        gl = [dict(_guideline_row(r)) for r in rows]
         best = min((g["priority"] for g in gl), key=PRIORITY_ORDER.__getitem__)
         out.append({
             "drug": drug,
@@ -725,6 +689,88 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
             "guidelines": gl,
         })
     return out
+
+
+# Rows repeat from patient to patient (one drug, guideline and phenotype give one row): each distinct row is
+# turned into its report form once per process. Callers get a copy, so no patient's context shares a mutable
+# dict with another's.
+_ROW_CACHE: dict[tuple, dict] = {}
+_CACHE_LIMIT = 200_000
+
+
+def _row_key(r: Mapping[str, Any]) -> tuple:
+    return tuple(tuple(v) if isinstance(v, (list, np.ndarray)) else v for k, v in r.items() if k != "sample_id")
+
+
+def _cached(cache: dict, key: tuple, make) -> Any:
+    hit = cache.get(key)
+    if hit is None:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()  # a bound on memory for very diverse cohorts; correctness never depends on a hit
+        hit = cache[key] = make()
+    return hit
+
+
+def _guideline_row(r: Mapping[str, Any]) -> dict:
+    return _cached(_ROW_CACHE, _row_key(r), lambda: _make_guideline_row(r))
+
+
+def _make_guideline_row(r: Mapping[str, Any]) -> dict:
+    drug = r["drug"]
+    status = _s(r["status"]) or "no_recommendation"
+    pr = row_priority(r)
+    return {
+        "source": _s(r["source"]),
+        "guideline": _s(r["guideline"]),
+        "guideline_version": _s(r["guideline_version"]),
+        "url": _safe_url(_s(r["url"])),
+        "genes": _l(r["genes"]),
+        "phenotypes": [_gene_colon(x) for x in _l(r["phenotypes"])],
+        "lookup_keys": _l(r["lookup_keys"]),
+        "population": _s(r["population"]),
+        "population_text": population_text(_s(r["population"])),
+        "status": status,
+        "status_label": ("Advice given as a dosing algorithm, not by genotype"
+                         if status == "no_recommendation" and NO_LOOKUP in (_s(r["reason"]) or "")
+                         else GUIDANCE_STATUS_LABELS.get(status, status)),
+        # Also when a gene is missing (the reason then names it first): the algorithm is still what CPIC advises.
+        "algorithm_advice": (ALGORITHM_ADVICE.get((_s(r["source"]), drug.lower()))
+                             if NO_LOOKUP in (_s(r["reason"]) or "") else None),
+        "recommendation": _s(r["recommendation"]),
+        "implications": _l(r["implications"]),
+        "classification": _s(r["classification"]),
+        "dosing_information": _b(r["dosing_information"]),
+        "alternate_drug": _b(r["alternate_drug"]),
+        "other_guidance": _b(r["other_guidance"]),
+        "same_as_reference": _b_or_none(r["same_as_reference"]),
+        "reason": _s(r["reason"]),
+        "incomplete": _s(r["incomplete"]),
+        "messages": _dedup(clinical_message(m) for m in _l(r["messages"])),
+        # a match, or one candidate's advice for an ambiguous genotype
+        "shows_advice": status == "matched" or (status == "ambiguous" and bool(_s(r["recommendation"]))
+                                                and r.get("source") != FDA_SOURCE),
+        "priority": pr,
+        "priority_label": PRIORITIES[pr][0],
+        "fda_section": _i(r.get("fda_section")),
+        "fda_affected_subgroups": _s(r.get("fda_affected_subgroups")),
+    }
+
+
+def _number_messages(drugs: list[dict]) -> None:
+    """Give each guideline its messages as notes the page prints once: a message that several drugs carry (a gene's
+    PharmCAT note repeats for every drug of its guideline, up to 9 times in a busy panel report) is quoted at its
+    first drug, in the page's order (drugs with advice, then the rest), and pointed to from the others."""
+    first: dict[str, tuple[int, str]] = {}
+    order = [d for d in drugs if d["has_guidance"]] + [d for d in drugs if not d["has_guidance"]]
+    for d in order:
+        for g in d["guidelines"]:
+            notes = []
+            for m in g["messages"]:
+                seen = m in first
+                if not seen:
+                    first[m] = (len(first) + 1, d["drug"])
+                notes.append({"id": first[m][0], "text": m, "first": not seen, "first_drug": first[m][1]})
+            g["message_notes"] = notes
 
 
 def _gene_colon(text: str) -> str:
@@ -949,28 +995,43 @@ def _matching(geno: pd.DataFrame, rsids: dict, calls: pd.DataFrame) -> list[dict
         top = calls[calls["candidate"] == 1]
         missing_by_gene = {g: {int(x) for x in _l(m)} for g, m in zip(top["gene"], top["missing_positions"])}
         absent_ref = {g: _b(a) for g, a in zip(top["gene"], top["absent_is_reference"])}
-    out = []
     cols = ["gene", "position", "chromosome", "state", "allele1", "allele2", "phased", "depth", "filter"]
-    for gene, records in sorted(_by_gene(geno[cols], ["gene", "position"]).items()):
-        miss = missing_by_gene.get(gene, set())
-        rows = []
-        for r in records:
-            a1, a2 = _s(r["allele1"]), _s(r["allele2"])
-            observed = "—" if a1 is None else (a1 if a2 is None else f"{a1}{'|' if _b(r['phased']) else '/'}{a2}")
-            pos = int(r["position"])
-            # The input's absent-is-reference promise does not hold where the call found the gene region unread.
-            read_as_ref = r["state"] == "absent" and absent_ref.get(gene, False) and pos not in miss
-            if a1 is None and read_as_ref:
-                observed = "absent: read as reference"
-            rows.append({
-                "chromosome": _s(r["chromosome"]),
-                "position": pos,
-                "rsid": rsids.get((gene, pos)),
-                "observed": observed,
-                "state": _s(r["state"]),
-                "depth": _i(r["depth"]),
-                "filter": _s(r["filter"]),
-                "missing": pos in miss or (r["state"] != "called" and not read_as_ref),
-            })
-        out.append({"gene": gene, "positions": rows, "n_missing": sum(1 for x in rows if x["missing"])})
-    return out
+    # ~1,400 positions per patient, nearly all alike across a cohort: plain tuples, and each distinct row's report
+    # form made once (`_position_row`).
+    records = sorted(zip(*(geno[c].to_numpy(dtype=object, na_value=None) for c in cols)), key=lambda t: (t[0], t[1]))
+    by_gene: dict[str, list[dict]] = {}
+    for t in records:
+        gene, pos = t[0], int(t[1])
+        key = (*t[1:], gene, rsids.get((gene, pos)), pos in missing_by_gene.get(gene, ()), absent_ref.get(gene, False))
+        by_gene.setdefault(gene, []).append(dict(_cached(_POSITION_CACHE, key, lambda: _position_row(*key[:-4], *key[-3:]))))
+    # Positions absent from the file and read as reference are neither observed nor missing: counted apart, so "0
+    # missing" never stands alone beside them (issue 19).
+    return [{"gene": gene, "positions": rows, "n_missing": sum(1 for x in rows if x["missing"]),
+             "n_absent_reference": sum(1 for x in rows if x["observed"] == ABSENT_READ_AS_REFERENCE)}
+            for gene, rows in by_gene.items()]
+
+
+_POSITION_CACHE: dict[tuple, dict] = {}
+ABSENT_READ_AS_REFERENCE = "absent: read as reference"
+
+
+def _position_row(position, chromosome, state, allele1, allele2, phased, depth, filter_, rsid: str | None,
+                  in_missing: bool, absent_is_ref: bool) -> dict:
+    """One row of the allele-matching table."""
+    a1, a2 = _s(allele1), _s(allele2)
+    observed = "—" if a1 is None else (a1 if a2 is None else f"{a1}{'|' if _b(phased) else '/'}{a2}")
+    pos = int(position)
+    # The input's absent-is-reference promise does not hold where the call found the gene region unread.
+    read_as_ref = state == "absent" and absent_is_ref and not in_missing
+    if a1 is None and read_as_ref:
+        observed = ABSENT_READ_AS_REFERENCE
+    return {
+        "chromosome": _s(chromosome),
+        "position": pos,
+        "rsid": rsid,
+        "observed": observed,
+        "state": _s(state),
+        "depth": _i(depth),
+        "filter": _s(filter_),
+        "missing": in_missing or (state != "called" and not read_as_ref),
+    }

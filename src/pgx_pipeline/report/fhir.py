@@ -24,6 +24,7 @@ the same input gives a byte-identical bundle, and every reference is a `urn:uuid
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -366,6 +367,35 @@ def _absent(gene: str, status: str, notes: list[str], ids: _Ids, base: dict, dru
 
 def _implication(drug: str, gl: dict, ids: _Ids, base: dict, gene_keys: dict[str, str]) -> dict:
     """One guideline row of one drug as a TherapeuticImplication."""
+    extension, note, component = _implication_parts(drug, gl)
+    return _observation(
+        PROFILE["implication"], _code(TBD, "therapeutic-implication", "Therapeutic Implication"), base,
+        extension=extension,
+        derivedFrom=[ids.ref(gene_keys[g], g) for g in gl["genes"] if g in gene_keys],
+        note=note,
+        component=component,
+    )
+
+
+# What an implication says apart from whose it is repeats across patients (one drug, guideline row and phenotype):
+# made once per process and shared, read-only, by the bundles that hold it.
+_PARTS: dict[tuple, tuple[list, list, list]] = {}
+_PARTS_READ = ("source", "guideline", "guideline_version", "url", "phenotypes", "recommendation", "classification",
+               "status", "status_label", "priority", "priority_label", "implications", "reason", "messages",
+               "population")
+
+
+def _implication_parts(drug: str, gl: dict) -> tuple[list, list, list]:
+    key = (drug, *(tuple(v) if isinstance(v, list) else v for v in (gl[k] for k in _PARTS_READ)))
+    parts = _PARTS.get(key)
+    if parts is None:
+        if len(_PARTS) >= 100_000:
+            _PARTS.clear()
+        parts = _PARTS[key] = _make_implication_parts(drug, gl)
+    return parts
+
+
+def _make_implication_parts(drug: str, gl: dict) -> tuple[list, list, list]:
     comps = [{"code": _code(LOINC, "51963-7", "Medication assessed"),
               "valueCodeableConcept": {"text": drug}}]
     comps += [{"code": _code(TBD, "therapeutic-implication", "Therapeutic Implication"),
@@ -385,20 +415,13 @@ def _implication(drug: str, gl: dict, ids: _Ids, base: dict, gene_keys: dict[str
                                 or gl["source"]}
     if gl["url"]:
         artifact["url"] = gl["url"]
-    derived = [ids.ref(gene_keys[g], g) for g in gl["genes"] if g in gene_keys]
     notes = list(gl["implications"])
     if gl["reason"]:
         notes.append(gl["reason"])
     notes += gl["messages"]
     if gl["population"] and gl["population"] != "general":
         notes.append(f"Population: {gl['population']}")
-    return _observation(
-        PROFILE["implication"], _code(TBD, "therapeutic-implication", "Therapeutic Implication"), base,
-        extension=[{"url": EXT_RELATED_ARTIFACT, "valueRelatedArtifact": artifact}],
-        derivedFrom=derived,
-        note=[_note(t) for t in notes],
-        component=comps,
-    )
+    return [{"url": EXT_RELATED_ARTIFACT, "valueRelatedArtifact": artifact}], [_note(t) for t in notes], comps
 
 
 def _recommendation(drug: str, gl: dict, ids: _Ids, implication_key: str, patient: dict, date: str) -> dict:
@@ -432,35 +455,105 @@ _REFERENCE = re.compile(r'\{"reference":"urn:uuid:' + _UUID + r'"(?:,"display":"
 _ID = re.compile(r'^\{"id":"' + _UUID + '"')  # entries are written id first
 
 
-def _canonical(resource: dict[str, Any]) -> str:
-    """A resource as JSON with its id, references and reference displays replaced by fixed values: what the R4B
-    models check of those (an id's and a `urn:uuid:` reference's pattern, a non-empty display) holds for every value
-    this module writes, so two resources with the same canonical form are both valid or both invalid."""
-    text = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
-    return _ID.sub('{"id":"x"', _REFERENCE.sub('{"reference":"x"}', text), count=1)
+# Elements the R4B models type as FHIR `string` or `markdown` wherever these names occur in the resources this module
+# writes (CodeableConcept.text, Coding.display, Annotation.text, RelatedArtifact.label/display, Task.description,
+# DiagnosticReport.conclusion, valueString), when their value holds a raw non-whitespace character (an escape such as
+# \u000b is read whole, never as its letters): fhir_core's string pattern is searched, so such a value is valid as
+# "x" is.
+_FREE_TEXT = re.compile(
+    r'"(text|display|valueString|description|conclusion|label)":"(?:\s|\\u[0-9a-fA-F]{4}|\\["\\/bfnrt])*[^"\\\s]'
+    r'[^"\\]*(?:\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])[^"\\]*)*"')
+# Surrogates are the one kind of character whose validity we do not argue about; a text with one keeps its texts.
+_ESCAPED_SURROGATE = re.compile(r'\\u[dD][89abAB]')
+_MAX_STRING = 1024 * 1024  # FHIR's limit on a string's length: a resource text shorter than it has no longer string
+# A run of identical references is one: every list that holds them (result, derivedFrom, extension) is 0..*.
+_REFERENCE_RUN = re.compile(r'\{"reference":"x"\}(?:,\{"reference":"x"\})+')
+_ACTION_RUN = re.compile(r'(\{"url":"[^"]*","valueReference":\{"reference":"x"\}\})(?:,\1)+')
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _without_ids(text: str) -> str:
+    """A resource's JSON with its id, its references and their displays replaced by fixed values."""
+    return _REFERENCE.sub('{"reference":"x"}', _ID.sub('{"id":"x"', text, count=1))
+
+
+def _masked(text: str) -> str:
+    """`_without_ids` output with free texts replaced by "x" and runs of identical references collapsed."""
+    if len(text) < _MAX_STRING and not _ESCAPED_SURROGATE.search(text) and _encodable(text):
+        text = _FREE_TEXT.sub(r'"\1":"x"', text)
+    text = _REFERENCE_RUN.sub('{"reference":"x"}', text)
+    if text.startswith('{"id":"x","resourceType":"DiagnosticReport"'):
+        text = _ACTION_RUN.sub(r"\1", text)
+    return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # fails on a lone surrogate
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _canonical(resource: dict[str, Any] | str) -> str:
+    """A resource (or its JSON) with its id, references, reference displays and free texts replaced by fixed values,
+    and runs of identical references collapsed.
+
+    What the R4B models check of those (an id's and a `urn:uuid:` reference's pattern; a string or markdown with a
+    non-whitespace character and under 1 MiB; a list's cardinality, 0..* for every list of references here) holds
+    for every value replaced, so two resources with the same canonical form are both valid or both invalid. Codes,
+    systems, URLs, dates and the structure are kept: those are what the models check."""
+    return _masked(_without_ids(resource if isinstance(resource, str) else _dumps(resource)))
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+_ANY_UUID = re.compile(r'"(urn:uuid:)?' + _UUID + '"')
 
 
 class Validator:
     """Validates bundles with the R4B models, each distinct resource (canonical form) once.
 
-    Validating a whole ~250-resource bundle takes ~0.4 s; the implications of one drug and phenotype repeat from
-    patient to patient, so a part of a cohort validates a fraction of its resources. The bundle's own elements
-    (id, identifier, type, fullUrls) are validated for every bundle.
+    Validating a whole ~250-resource bundle takes ~0.4 s. Resources differ from patient to patient in ids,
+    references and texts (sample names, diplotypes, guideline texts) far more than in form, so a part of a cohort
+    validates a few hundred resources in all. The bundle's own elements (id, identifier, type, fullUrls) are
+    validated once per form too: the bundle id, its identifier and every fullUrl are UUIDs (`urn:uuid:` URIs).
+    Forms are kept as 16-byte BLAKE2 digests; a resource whose text (ids aside) was seen before skips the masking.
     """
 
     def __init__(self) -> None:
-        self._seen: set[str] = set()
+        self._seen: set[bytes] = set()
+        self.validated = 0
 
-    def __call__(self, bundle: dict[str, Any]) -> None:
+    def __call__(self, bundle: dict[str, Any], resource_texts: list[str] | None = None) -> None:
+        """Raise pydantic.ValidationError unless the bundle is valid; `resource_texts` are its entries' resources
+        as JSON (`_dumps`), when the caller has them already."""
         from fhir.resources.R4B import get_fhir_model_class
 
-        for e in bundle["entry"]:
-            res = e["resource"]
-            key = _canonical(res)
-            if key not in self._seen:
+        texts = resource_texts if resource_texts is not None else [_dumps(e["resource"]) for e in bundle["entry"]]
+        for e, text in zip(bundle["entry"], texts):
+            exact = _without_ids(text)
+            seen_exact = _digest(exact)
+            if seen_exact in self._seen:
+                continue
+            form = _digest(_masked(exact))
+            if form not in self._seen:
+                res = e["resource"]
                 get_fhir_model_class(res["resourceType"]).model_validate(res)
-                self._seen.add(key)
-        validate({**bundle, "entry": [{"fullUrl": e["fullUrl"]} for e in bundle["entry"]]})
+                self.validated += 1
+                self._seen.add(form)
+            self._seen.add(seen_exact)
+        shell = {**bundle, "entry": [{"fullUrl": e["fullUrl"]} for e in bundle["entry"]]}
+        key = _digest(_ANY_UUID.sub(r'"\1x"', _dumps(shell)))
+        if key not in self._seen:
+            validate(shell)
+            self.validated += 1
+            self._seen.add(key)
 
 
 def build_bundle(ctx: dict[str, Any]):
@@ -474,8 +567,12 @@ def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
     Written from the dict the models validated: `model_dump_json` gives back the same JSON (tested) at twice the
     cost of validation."""
     bundle = build_bundle_dict(ctx)
-    (validator or Validator())(bundle)
-    return json.dumps(bundle, ensure_ascii=False, separators=(",", ":")) + "\n"
+    texts = [_dumps(e["resource"]) for e in bundle["entry"]]
+    (validator or Validator())(bundle, texts)
+    # The same bytes as json.dumps of the whole bundle, from the entries already serialised for validation.
+    head = _dumps({k: v for k, v in bundle.items() if k != "entry"})
+    entries = ",".join(f'{{"fullUrl":{_dumps(e["fullUrl"])},"resource":{t}}}' for e, t in zip(bundle["entry"], texts))
+    return f'{head[:-1]},"entry":[{entries}]}}\n'
 
 
 def write_bundles(contexts: Iterable[dict[str, Any]], out_dir: str | os.PathLike, names: dict[str, str]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -270,6 +271,53 @@ def ingest_vcf(
         _write_genotypes(geno_path, mats, samples, input_id, meta, reader.covered, part)
         schema.write_table(samples_df.iloc[part], samples_path, schema.SAMPLES, metadata=meta)
     return IngestResult(outputs[0][0], outputs[0][1], len(samples), reader.n_records_used, notes)
+
+
+def ingest_batch(
+    members: list[tuple[str, str | os.PathLike]],
+    kb_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    absent_is_reference: bool = False,
+    sample_sex: dict[str, dict[str, str]] | None = None,
+) -> list[str]:
+    """Ingest a batch of small inputs, (input id, VCF) each, in one process: one genotypes and one samples table
+    (`part-000.*.parquet` in `out_dir`) holding every input, each row carrying its input id.
+
+    Each file is read alone, as `ingest_vcf` reads an input, so memory follows the largest file, not the batch. A
+    file that cannot be read fails that input's row with the reason and the file named; the others are read.
+    Returns the notes and errors to log, each naming its input.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log: list[str] = []
+    geno_path, samples_path = _output_paths(out_dir, 1)[0]
+    samples: list[pd.DataFrame] = []
+    fd, tmp = schema.atomic_path(geno_path)
+    os.close(fd)
+    try:
+        with tempfile.TemporaryDirectory(dir=out_dir) as scratch, \
+                pq.ParquetWriter(tmp, schema.GENOTYPES.arrow_schema.with_metadata(
+                    {b"pgx_pipeline.table": schema.GENOTYPES.name.encode()}), compression="zstd") as writer:
+            for k, (input_id, vcf) in enumerate(members):
+                one = Path(scratch) / str(k)
+                try:
+                    result = ingest_vcf([vcf], kb_dir, one, input_id=input_id, absent_is_reference=absent_is_reference,
+                                        sample_sex=(sample_sex or {}).get(input_id))
+                    log.extend(f"{input_id}: warning: {note}" for note in result.notes)
+                except Exception as exc:  # one bad file fails its own input only; htslib errors come in several types
+                    why = str(exc) if isinstance(exc, PgxInputError) else f"{vcf}: could not be read ({exc})"
+                    record_failed_input([str(vcf)], one, input_id=input_id, error=why)
+                    log.append(f"{input_id}: error: {why} (input recorded as failed; the other inputs continue)")
+                writer.write_table(pq.read_table(one / "genotypes.parquet").cast(writer.schema))
+                samples.append(schema.read_table(one / "samples.parquet", schema.SAMPLES))
+        os.replace(tmp, geno_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    schema.write_table(pd.concat(samples, ignore_index=True), samples_path, schema.SAMPLES,
+                       metadata={"inputs": str(len(members))})
+    return log
 
 
 def _reason(exc: PgxInputError) -> str:

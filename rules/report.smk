@@ -97,12 +97,13 @@ for _batch in BATCHES:
             runtime=minutes(30),
         params:
             code=code_fingerprint("report"),
-            results=RESULTS,
+            results=subpath(input.calls, ancestor=3),
+            out_root=subpath(output[0], parent=True),
             unit=_batch,
             date=config.get("report_date") or "",
         shell:
             "pgx-pipeline report patients --results {params.results} --unit {params.unit} "
-            "--out-root {params.results}/reports --report-date '{params.date}' --fhir 2> {log}"
+            "--out-root {params.out_root} --report-date '{params.date}' --fhir 2> {log}"
 
 
 rule summarize_cohort:

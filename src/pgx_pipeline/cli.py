@@ -13,8 +13,17 @@ import yaml
 from . import __version__, schema
 from .cli_model import member_option, members_vcfs, model
 from .errors import PgxInputError, user_errors
-from .inputs import (drop_index_files, inputs_from_config, inputs_from_paths, read_sample_sheet, sheet_rows_for_input,
-                     split_group_paths, stale_folders_error, stale_input_folders, write_manifest)
+from .inputs import (
+    drop_index_files,
+    inputs_from_config,
+    inputs_from_paths,
+    read_sample_sheet,
+    sheet_rows_for_input,
+    split_group_paths,
+    stale_folders_error,
+    stale_input_folders,
+    write_manifest,
+)
 from .report.cli import report
 from .sharding import plan_run_units
 

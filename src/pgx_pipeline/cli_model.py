@@ -6,7 +6,6 @@ import click
 
 from .errors import PgxInputError, user_errors
 
-
 # A work unit of several small inputs (pgx_pipeline.sharding) names each with its file: sample-sheet rows apply per input.
 member_option = click.option("--member", "members", multiple=True, nargs=2, metavar="INPUT_ID VCF",
                              help="An input of this work unit and its VCF; repeat for each input of the unit.")

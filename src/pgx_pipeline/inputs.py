@@ -284,8 +284,8 @@ def stale_folders_error(results: str | Path, stale: list[Path]) -> PgxInputError
     shown = ", ".join(str(p.relative_to(results)) for p in stale[:6]) + (f" and {len(stale) - 6} more" if len(stale) > 6 else "")
     ids = sorted({p.name for p in stale})
     return PgxInputError(
-        f"this results folder holds outputs of input(s) or work unit(s) {', '.join(ids[:6])} that are not this run's "
-        f"({shown}); they may come from an earlier run or release (which grouped files differently, or ran small "
+        f"this results folder holds outputs of input(s) or work unit(s) {', '.join(ids[:6])} that are not inputs of "
+        f"this run or its work units ({shown}); they may come from an earlier run or release (which grouped files differently, or ran small "
         "files one job each instead of in batches) and would be mixed with "
         f"this run's: remove them (or use a new results folder) and run again. Inputs of this run: see "
         f"{Path(results) / MANIFEST}", path=results)

@@ -1,24 +1,33 @@
-"""How one input is cut into work units, and where each unit's tables live under results/.
+"""How a run's inputs are cut into work units, and where each unit's tables live under results/.
 
-Two axes, both planned before any job runs (from the VCF header and the config) so the DAG is static:
+Planned before any job runs (from the VCF headers and the config) so the DAG is static:
 
+- batches: small inputs (one file of at most half `samples_per_part` samples, e.g. single-sample lab exports) are
+  packed into batches of at most `samples_per_part` samples and `files_per_batch` files. A batch is one job per
+  stage: its ingestion job reads the files one after the other (each with its index when present), so a
+  single-sample file costs about its own read, not a process start-up per stage. A file that cannot be read fails
+  its own input only. Every other input is its own unit, cut as follows.
 - gene groups: ingestion reads each group of gene regions in its own job. Only indexed inputs are split
   this way; a file that has to be streamed is read once, by one job.
 - sample parts: every stage after ingestion (calling, phenotypes, guidance, predictions, reports) runs once
   per part, so peak memory follows `samples_per_part`, not the cohort size.
 
-Layout (one Parquet dataset per stage and input; a dataset is a folder of part files):
+Layout (one Parquet dataset per stage and unit; a dataset is a folder of part files; a unit is an input's id, or
+`batch-NNN` for a batch):
 
-    ingest/<input>/genes-<g>/part-<c>.genotypes.parquet   genotypes of group g's genes, samples of part c
-    ingest/<input>/genes-<g>/part-<c>.samples.parquet     the part's samples and their ingestion outcome
-    calls/<input>/part-<c>.parquet    (likewise phenotypes/, guidance/, predictions/)
-    reports/<input>/                  patient reports when the input is one part, else reports/<input>/part-<c>/
+    ingest/<unit>/genes-<g>/part-<c>.genotypes.parquet   genotypes of group g's genes, samples of part c
+    ingest/<unit>/genes-<g>/part-<c>.samples.parquet     the part's samples and their ingestion outcome
+    calls/<unit>/part-<c>.parquet    (likewise phenotypes/, guidance/, predictions/)
+    reports/<input>/                 patient reports when the input is one part (always for a batch's inputs),
+                                     else reports/<input>/part-<c>/
 
-A stage folder reads as one table with `pyarrow.dataset.dataset("results/calls/<input>")` (or
+Every table has an `input_id` column: a patient is (input_id, sample_id), and a batch's tables hold many inputs
+(`read_input_stage` reads one input's rows wherever its unit put them; results/inputs_manifest.tsv names each
+input's unit). A stage folder reads as one table with `pyarrow.dataset.dataset("results/calls/<unit>")` (or
 `pandas.read_parquet` on the folder). Ingestion holds (positions of its group x samples of the input) in
 small integer arrays, about 5 bytes per cell (PS/DP/GQ add 16 when the file has them): 50,000 samples x 300
 positions is ~75 MB, so more gene groups bound it for larger cohorts; it writes one gene x 500 samples at a time.
-Every later stage is bounded by `samples_per_part`.
+A batch holds one file's arrays at a time. Every later stage is bounded by `samples_per_part`.
 """
 
 from __future__ import annotations
@@ -221,6 +230,33 @@ def rows_by_input(df: pd.DataFrame, unit: str) -> dict[str, pd.DataFrame]:
     """A unit's stage table per input, in table order (rows without an input id are the unit's own input's)."""
     ids = df["input_id"].where(df["input_id"].notna(), unit) if "input_id" in df else pd.Series(unit, index=df.index)
     return {str(k): df.take(v) for k, v in ids.groupby(ids, sort=False).indices.items()}
+
+
+def read_input_stage(results: str | Path, stage: str, input_id: str) -> pd.DataFrame:
+    """One input's rows of a stage (calls, phenotypes, guidance, predictions) wherever its work unit put them: its
+    own folder, or a batch's (rows are told apart by their input_id column)."""
+    table = {"calls": schema.CALLS, "phenotypes": schema.PHENOTYPES, "guidance": schema.GUIDANCE,
+             "predictions": schema.PREDICTIONS}[stage]
+    frames = []
+    for path in sorted(Path(results, stage).glob("*/part-*.parquet")):
+        df = schema.read_table(path, table)
+        frames.append(df[df["input_id"].fillna(path.parent.name) == input_id])
+    if not frames:
+        raise PgxInputError(f"no {stage} tables; run the stage first", path=Path(results, stage))
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_input_samples(results: str | Path, input_id: str) -> pd.DataFrame:
+    """One input's samples table (every part, every gene group combined), wherever its work unit put it."""
+    root = Path(results, "ingest")
+    frames = []
+    for unit in sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        for part in list_parts(results, unit):
+            samples = read_part_samples(results, unit, part)
+            frames.append(samples[samples["input_id"] == input_id])
+    if not frames:
+        raise PgxInputError(f"no ingested samples for input {input_id!r}; run ingestion first", path=root)
+    return pd.concat(frames, ignore_index=True)
 
 
 def group_files(results: str | Path, input_id: str, part: str, kind: str) -> list[Path]:

@@ -20,9 +20,9 @@ import pandas as pd
 from .. import __version__, schema, sharding
 from ..calling.variant_list import VARIANT_LIST_GENES
 from ..errors import PgxInputError
-from ..guidance import ORDER_TEST
 from ..fda_guidance import SOURCE as FDA_SOURCE
 from ..fda_guidance import fda_priority
+from ..guidance import ORDER_TEST
 from ..model.registry import MODELS
 
 GENOME_BUILD = "GRCh38"

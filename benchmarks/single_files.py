@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,9 @@ def sh(*cmd: str) -> str:
 
 def make_inputs(n: int, genes: list[str], out: Path) -> tuple[Path, list[Path]]:
     out.mkdir(parents=True, exist_ok=True)
+    cohort = out / f"cohort{n}.vcf.gz"
+    if (out / "done").exists():  # cut by an earlier run with the same --tmp
+        return cohort, sorted((out / "singles").glob("*.vcf.gz"))
     files = [PANEL / f"{g}.vcf.gz" for g in genes if (PANEL / f"{g}.vcf.gz").exists()]
     names = sh("bcftools", "query", "-l", str(files[0])).split()[:n]
     (out / "samples.txt").write_text("\n".join(names) + "\n")
@@ -53,7 +57,6 @@ def make_inputs(n: int, genes: list[str], out: Path) -> tuple[Path, list[Path]]:
         sh("bcftools", "view", "-S", str(out / "samples.txt"), "-Oz", "-o", str(o), str(f))
         sh("bcftools", "index", "-t", str(o))
         parts.append(str(o))
-    cohort = out / f"cohort{n}.vcf.gz"
     sh("bcftools", "concat", "-a", "-D", "-Oz", "-o", str(cohort), *parts)
     sh("bcftools", "index", "-t", str(cohort))
     singles = []
@@ -63,6 +66,7 @@ def make_inputs(n: int, genes: list[str], out: Path) -> tuple[Path, list[Path]]:
         sh("bcftools", "view", "-s", name, "-Oz", "-o", str(o), str(cohort))
         sh("bcftools", "index", "-t", str(o))
         singles.append(o)
+    (out / "done").write_text("")
     return cohort, singles
 
 
@@ -120,6 +124,8 @@ def main() -> None:
         log(f"N={n}: cutting inputs")
         cohort, singles = make_inputs(n, genes, tmp / f"n{n}")
         log(f"N={n}: one {n}-sample VCF")
+        for old in ("run_one", "run_many"):
+            shutil.rmtree(tmp / f"n{n}" / old, ignore_errors=True)
         t_one, j_one = run([cohort], tmp / f"n{n}" / "run_one", args.cores)
         log(f"N={n}: {n} single-sample VCFs")
         t_many, j_many = run(singles, tmp / f"n{n}" / "run_many", args.cores)

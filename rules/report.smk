@@ -37,7 +37,7 @@ rule render_patient_reports:
         part=part_of,
         date=config.get("report_date") or "",
     shell:
-        "pgx-pipeline report patients --results {params.results} --input-id {wildcards.input_id} "
+        "pgx-pipeline report patients --results {params.results} --input-id {wildcards.unit} "
         "--part {params.part} --out {output} --report-date '{params.date}' --fhir 2> {log}"
 
 

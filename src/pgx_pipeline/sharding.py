@@ -44,9 +44,10 @@ from .errors import PgxInputError
 
 DEFAULT_SAMPLES_PER_PART = 2000
 DEFAULT_GENE_GROUPS = 4
-# Inputs per batch: one job reads them one after the other (~30 ms a single-sample indexed file), so a batch stays a
-# job of seconds and a cluster still gets several batches to run side by side.
-DEFAULT_FILES_PER_BATCH = 250
+# Inputs per batch: one job reads them one after the other (~0.3-0.6 s a single-sample indexed panel file, measured
+# in benchmarks/single_files.py), so a batch stays a job of tens of seconds against ~2 s of process start-up, and
+# 100 files still make two batches that run side by side.
+DEFAULT_FILES_PER_BATCH = 50
 STAGES = ("calls", "phenotypes", "guidance", "predictions")
 
 

@@ -432,7 +432,7 @@ def run_guidance_stage(phenotypes_path: str | os.PathLike, kb_dir: str | os.Path
                                     schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
                                     schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
     # A unit's phenotypes may hold several inputs: grouped by patient (input, sample), never by sample name.
-    phenotypes = patients.keyed(phenotypes, schema.read_metadata(phenotypes_path).get("input_id") or None)
+    phenotypes = patients.keyed(phenotypes, patients.own_input(phenotypes_path))
     rows = match_guidance(phenotypes, guidance, messages, reference)
     rows = patients.unkeyed(append_fda_rows(rows, phenotypes, kb_dir))
     schema.write_table(rows, out_path, schema.GUIDANCE, metadata=schema.read_metadata(phenotypes_path))

@@ -7,6 +7,9 @@ length of a stage, `unkeyed` takes it back out, so two inputs' samples never sha
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +19,14 @@ SEP = "\x1f"
 
 def key(input_id: str, sample_id: str) -> str:
     return f"{input_id}{SEP}{sample_id}"
+
+
+def own_input(path: str | os.PathLike) -> str:
+    """The input of a stage table's rows that carry none (tables written by hand or before the column existed): the
+    input its metadata names, else its folder's (results/<stage>/<input>/part-NNN.parquet)."""
+    from . import schema
+
+    return schema.read_metadata(path).get("input_id") or Path(path).parent.name
 
 
 def keyed(df: pd.DataFrame, input_id: str | None = None) -> pd.DataFrame:

@@ -132,7 +132,7 @@ def run_phenotype_stage(calls_path: str | os.PathLike, kb_dir: str | os.PathLike
     functions = schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS)
     table = schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES)
     # A unit's calls may hold several inputs: grouped by patient (input, sample), never by sample name.
-    calls = patients.keyed(calls, schema.read_metadata(calls_path).get("input_id") or None)
+    calls = patients.keyed(calls, patients.own_input(calls_path))
     phenotypes = patients.unkeyed(assign_phenotypes(calls, functions, table))
     schema.write_table(phenotypes, out_path, schema.PHENOTYPES, metadata=schema.read_metadata(calls_path))
     return phenotypes

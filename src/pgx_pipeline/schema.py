@@ -381,7 +381,7 @@ def cohort_predictions(id_column: str) -> Table:
         "column is the file's own patient id (warfarin: `PharmGKB Subject ID`).",
         (
             Column(id_column, STR, "patient id from the cohort file", False),
-            *(c for c in PREDICTIONS.columns if c.name != "sample_id"),
+            *(c for c in PREDICTIONS.columns if c.name not in ("sample_id", "input_id")),
         ),
     )
 

@@ -155,7 +155,7 @@ def predict_pipeline_files(models: list[DoseModel], phenotypes_path: str | Path,
     its covariates."""
     phen = schema.read_table(phenotypes_path, schema.PHENOTYPES)
     own_id = schema.read_metadata(phenotypes_path).get("input_id") or None
-    phen = patients.keyed(phen, own_id)
+    phen = patients.keyed(phen, own_id or patients.own_input(phenotypes_path))
     sheet = read_sample_sheet(sheet_path) if sheet_path else None
     if sheet is not None:
         vcfs_of = input_vcfs if isinstance(input_vcfs, dict) else {i: list(input_vcfs or []) for i in set(phen["input_id"])}

@@ -20,6 +20,7 @@ Each of the two SAMPLE files is also run alone (up to calling) to compare the ca
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,10 @@ def test_two_people_named_SAMPLE_get_their_own_calls_and_reports(run, lab, tmp_p
     for i in want:  # one row per (input, sample), linking to that input's report; the inputs table names the file
         assert f'["SAMPLE", "{i}", "{i}/SAMPLE.html", "ok"' in summary
         assert f'<tr><th scope="row">{i}</th><td class="mono">sample.vcf.gz</td><td>1</td>' in summary
+    rows = json.loads(summary.split('<script type="application/json" id="sample-data">')[1].split("</script>")[0])
+    # Each row names the file it came from (last column), beside the input.
+    assert sorted((r[1], r[-1]) for r in rows if r[0] == "SAMPLE") == [
+        ("HG00096_sample", "sample.vcf.gz"), ("HG00103_sample", "sample.vcf.gz")]
 
 
 def test_a_good_file_with_its_truncated_copy(run):

@@ -59,13 +59,16 @@ def patients(results_dir: str, input_id: str | None, unit: str | None, part: str
 @click.option("--results", "results_dir", required=True, type=click.Path(file_okay=False, exists=True))
 @click.option("--input-id", required=True)
 @click.option("--part", default="part-000", show_default=True, help="Sample part of the input (see docs/SCHEMAS.md).")
+@click.option("--unit", default=None, help="The batch holding the input, when it is not its own unit (see "
+                                           "results/inputs_manifest.tsv).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--report-date", default="", help="Date written on the bundles (YYYY-MM-DD); default today.")
-def fhir_cmd(results_dir: str, input_id: str, part: str, out_dir: str, report_date: str) -> None:
+def fhir_cmd(results_dir: str, input_id: str, part: str, unit: str | None, out_dir: str, report_date: str) -> None:
     """One FHIR R4 Bundle (HL7 Genomics Reporting IG 3.0.0) per sample of one part of INPUT_ID: <sample>.fhir.json."""
     from .fhir import render_fhir
 
-    names = _run(render_fhir, results_dir, input_id, out_dir, report_date=report_date or _today(), part=part)
+    names = _run(render_fhir, results_dir, input_id, out_dir, report_date=report_date or _today(), part=part,
+                 unit=unit)
     click.echo(f"pgx-pipeline report: {len(names)} FHIR bundle(s) in {out_dir}", err=True)
 
 

@@ -104,3 +104,20 @@ def test_a_batch_reads_each_file_as_its_own_input(tmp_path, defs_dir):
     assert dict(zip(top["input_id"], top["diplotype"])) == {"lab_a": "*1/*2", "lab_b": "*17/*38"}
     assert set(top["sample_id"]) == {"SAMPLE"}
     assert schema.read_table(tmp_path / "calls.parquet", schema.CALLS)["input_id"].notna().all()
+
+
+def test_an_indexed_file_with_records_only_between_defining_positions_still_reads_the_region(tmp_path, defs_dir):
+    """Ingestion reads the records near defining positions only; a gene whose window holds records elsewhere only is
+    still a region that was read (absent positions may then be reference), as when the whole window was read."""
+    pos = schema.read_table(defs_dir / "positions.parquet", schema.KB_POSITIONS)
+    sites = sorted(pos[(pos["gene"] == "CYP2C19") & (pos["position_index"] >= 0)]["position"].astype(int))
+    gap, left = max((b - a, a) for a, b in zip(sites, sites[1:]))
+    assert gap > 4000
+    middle = left + gap // 2  # farther than the cluster gap from every defining position
+    vcf = write_vcf(tmp_path / "between.vcf.gz", ["P1"], [f"chr10 {middle} A G 0/1"], bgzip=True)
+    out = tmp_path / "out"
+    ingest_batch([("between", vcf)], defs_dir, out, absent_is_reference=True)
+    geno = schema.read_table(out / "part-000.genotypes.parquet", schema.GENOTYPES)
+    read = geno.groupby("gene")["gene_region_read"].any()
+    assert read["CYP2C19"] and not read["CYP2C9"]
+    assert (geno.loc[geno["gene"] == "CYP2C19", "state"] == "absent").all()

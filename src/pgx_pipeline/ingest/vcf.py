@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import itertools
 import os
 import tempfile
 import warnings
@@ -442,11 +443,11 @@ class _MatrixBuilder:
                                       path, contigs, restrict=g.gene)
                         previous_end = end
                     if g.gene not in self.current:
-                        # "Region read" means any record between the first and last defining position.
+                        # "Region read" means any record between the first and last defining position: the first
+                        # one is enough (it overlaps no defining position, or a cluster query would have found it).
                         first, last = min(s.position for s in g.sites), max(s.position for s in g.sites)
-                        if next(iter(vcf(f"{g.vcf_contig}:{first}-{last}")), None) is not None:
-                            self.covered.add(g.gene)
-                            self.current.add(g.gene)
+                        self._consume(itertools.islice(vcf(f"{g.vcf_contig}:{first}-{last}"), 1), lookup, mats, path,
+                                      contigs, restrict=g.gene)
             self.touched |= self.covered
         else:
             spans = _spans(all_genes)

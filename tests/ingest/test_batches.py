@@ -57,10 +57,10 @@ def test_batches_keep_settings_apart_and_never_take_an_input_name(tmp_path):
     assert not any(u.batched for u in _units(tmp_path, sizes, samples_per_part=100, files_per_batch=1))
 
 
-def _single(person: str, out: Path, name: str = "SAMPLE") -> Path:
-    """The panel's CYP2C19 records for one person, the sample column renamed (as lab exports name it)."""
+def _single(person: str, out: Path, name: str = "SAMPLE", gene_file: Path = CYP2C19) -> Path:
+    """The panel's records of one gene file for one person, the sample column renamed (as lab exports name it)."""
     plain = out.with_suffix("")
-    with pysam.VariantFile(str(CYP2C19)) as vcf, plain.open("w") as fh:
+    with pysam.VariantFile(str(gene_file)) as vcf, plain.open("w") as fh:
         vcf.subset_samples([person])
         header = str(vcf.header).rstrip("\n").split("\n")
         header[-1] = header[-1].rsplit("\t", 1)[0] + f"\t{name}"
@@ -104,6 +104,23 @@ def test_a_batch_reads_each_file_as_its_own_input(tmp_path, defs_dir):
     assert dict(zip(top["input_id"], top["diplotype"])) == {"lab_a": "*1/*2", "lab_b": "*17/*38"}
     assert set(top["sample_id"]) == {"SAMPLE"}
     assert schema.read_table(tmp_path / "calls.parquet", schema.CALLS)["input_id"].notna().all()
+
+
+@needs(CYP2C19)
+def test_one_files_records_never_vouch_for_another_files_gene(tmp_path, defs_dir):
+    """Absent positions are reference only where the patient's own file has records in the gene: in a batch, another
+    input's CYP2C9 records must not turn a CYP2C19-only file's CYP2C9 into a reference call."""
+    only_2c19 = _single("HG00096", tmp_path / "a.vcf.gz")
+    only_2c9 = _single("HG00103", tmp_path / "c.vcf.gz", gene_file=PANEL38 / "CYP2C9.vcf.gz")
+    out = tmp_path / "batch"
+    ingest_batch([("lab_a", only_2c19), ("lab_c", only_2c9)], defs_dir, out, absent_is_reference=True)
+    calls = call_input([out / "part-000.genotypes.parquet"], [out / "part-000.samples.parquet"], defs_dir,
+                       tmp_path / "calls.parquet")
+    top = calls[calls["candidate"] == 1].set_index(["input_id", "gene"])
+    assert top.at[("lab_a", "CYP2C19"), "status"] == "called" and top.at[("lab_c", "CYP2C9"), "status"] == "called"
+    assert top.at[("lab_a", "CYP2C9"), "status"] == "not_called"
+    assert any("NOT read as reference" in w for w in top.at[("lab_a", "CYP2C9"), "warnings"])
+    assert top.at[("lab_c", "CYP2C19"), "status"] == "not_called"
 
 
 def test_an_indexed_file_with_records_only_between_defining_positions_still_reads_the_region(tmp_path, defs_dir):

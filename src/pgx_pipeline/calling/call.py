@@ -121,12 +121,13 @@ def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absen
     else:
         h1, h2, blocks, absent = _matrices(model, sub, sample_ids)
     use_ref = np.array([absent_ref[s] for s in sample_ids], dtype=bool)
-    region_read = bool(sub["gene_region_read"].any()) if not sub.empty else False
-    refused = use_ref.copy() if not region_read else np.zeros(S, dtype=bool)
-    if not region_read:
-        # Absent-as-reference needs evidence the region was read at all: a file with no record in the gene
-        # (another build, a panel without the gene) must not turn into a confident reference call.
-        use_ref[:] = False
+    # Per patient: a batch holds many inputs, and one file's records in the gene say nothing of another file's.
+    read_by_sample = sub.groupby("sample_id", sort=False)["gene_region_read"].any() if not sub.empty else {}
+    region_read = np.array([bool(read_by_sample.get(s, False)) for s in sample_ids], dtype=bool)
+    # Absent-as-reference needs evidence the region was read at all: a file with no record in the gene
+    # (another build, a panel without the gene) must not turn into a confident reference call.
+    refused = use_ref & ~region_read
+    use_ref &= region_read
     fill = absent & use_ref[:, None]
     if fill.any():
         haploid_sample = (h2 == -2).any(axis=1)

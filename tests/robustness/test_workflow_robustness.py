@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pgx_pipeline import schema, sharding
+from pgx_pipeline import sharding
 from tests.conftest import REPO, knowledge_args
 from tests.robustness.conftest import EXE
 from tests.robustness.harness import stage_copy

@@ -1,4 +1,4 @@
-# One job per input and sample part, over all gene groups of that part.
+# One job per work unit and sample part, over all gene groups of that part.
 
 
 rule call_star_alleles:
@@ -10,11 +10,11 @@ rule call_star_alleles:
         functions=kb_table("allele_functions"),
         outside=outside_call_files,
     output:
-        f"{RESULTS}/calls/{{input_id}}/{{part}}.parquet",
+        f"{RESULTS}/calls/{{unit}}/{{part}}.parquet",
     log:
-        f"{RESULTS}/logs/call/{{input_id}}/{{part}}.log",
+        f"{RESULTS}/logs/call/{{unit}}/{{part}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/call/{{input_id}}/{{part}}.tsv"
+        f"{RESULTS}/benchmarks/call/{{unit}}/{{part}}.tsv"
     conda:
         "../envs/pgx.yaml"
     resources:

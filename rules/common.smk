@@ -13,7 +13,7 @@ from pgx_pipeline.knowledge.embedded import choose_knowledge, embedded_kb_dir
 from pgx_pipeline.model.embedded import choose_model, embedded_model_dir
 from pgx_pipeline.provenance import code_fingerprint
 from pgx_pipeline.model.registry import MODELS as DRUG_MODELS
-from pgx_pipeline.sharding import plan_input, report_subdir
+from pgx_pipeline.sharding import plan_run_units, report_subdir
 
 validate(config, schema="../config/schemas/config.schema.yaml")
 
@@ -23,11 +23,6 @@ KNOWLEDGE = choose_knowledge(config["knowledge"].get("sources"))
 print(f"pgx-pipeline: {KNOWLEDGE.note}", file=sys.stderr)
 INPUTS = {spec.input_id: spec for spec in inputs_from_config(config)}
 INPUT_IDS = sorted(INPUTS)
-# Outputs of inputs that are not this run's (an earlier run or release grouped files differently) would sit beside
-# the new reports: refuse to start until they are removed.
-_stale = stale_input_folders(RESULTS, INPUT_IDS)
-if _stale:
-    raise stale_folders_error(RESULTS, _stale)
 SAMPLE_SHEET = config.get("sample_sheet") or ""
 MODELS_CONFIG = config.get("models") or {}
 MODEL_DRUGS = sorted(d for d, m in MODELS_CONFIG.items() if m.get("enabled", True))
@@ -38,15 +33,16 @@ if _unknown_models:
         "(a new drug needs a DrugModel in pgx_pipeline.model.registry)"
     )
 SHARDING = config.get("sharding") or {}
-# Parts (sample chunks) and gene groups of every input, planned from VCF headers so the DAG is static.
-PLANS = {
-    i: plan_input(
-        spec.vcfs,
-        samples_per_part=SHARDING.get("samples_per_part", 2000),
-        gene_groups=SHARDING.get("gene_groups", 4),
-    )
-    for i, spec in INPUTS.items()
-}
+# Work units, planned from VCF headers so the DAG is static: an input cut into parts and gene groups, or a batch of
+# small inputs that share one job per stage (pgx_pipeline.sharding.plan_units).
+UNITS = {u.name: u for u in plan_run_units(list(INPUTS.values()), SHARDING)}
+UNIT_IDS = sorted(UNITS)
+BATCHES = [u for u in UNIT_IDS if UNITS[u].batched]
+# Outputs of inputs (or units) that are not this run's (an earlier run or release grouped files differently) would
+# sit beside the new reports: refuse to start until they are removed.
+_stale = stale_input_folders(RESULTS, INPUT_IDS, UNIT_IDS)
+if _stale:
+    raise stale_folders_error(RESULTS, _stale)
 
 if SAMPLE_SHEET:
     validate(
@@ -69,7 +65,7 @@ KB_TABLES = [
 
 
 wildcard_constraints:
-    input_id="[A-Za-z0-9][A-Za-z0-9._-]*",
+    unit="[A-Za-z0-9][A-Za-z0-9._-]*",
     part="part-[0-9]+",
     group="genes-[0-9]+",
 
@@ -97,13 +93,12 @@ def part_of(wildcards):
 
 
 def stage_file(stage):
-    return lambda wc: f"{RESULTS}/{stage}/{wc.input_id}/{part_of(wc)}.parquet"
+    return lambda wc: f"{RESULTS}/{stage}/{wc.unit}/{part_of(wc)}.parquet"
 
 
 def ingest_groups(wildcards):
     return [
-        f"{RESULTS}/ingest/{wildcards.input_id}/{g}"
-        for g in PLANS[wildcards.input_id].groups
+        f"{RESULTS}/ingest/{wildcards.unit}/{g}" for g in UNITS[wildcards.unit].groups
     ]
 
 
@@ -118,57 +113,80 @@ def group_part_args(kind):
 
 
 def gene_group_arg(wildcards):
-    groups = PLANS[wildcards.input_id].groups
-    return f"{groups.index(wildcards.group)}/{len(groups)}"
+    groups = UNITS[wildcards.unit].groups
+    return f"--gene-group {groups.index(wildcards.group)}/{len(groups)}"
 
 
 def n_parts(wildcards):
-    return len(PLANS[wildcards.input_id].parts)
+    return len(UNITS[wildcards.unit].parts)
 
 
 def all_parts(stage):
     return [
-        f"{RESULTS}/{stage}/{i}/{part}.parquet"
-        for i in INPUT_IDS
-        for part in PLANS[i].parts
+        f"{RESULTS}/{stage}/{u}/{part}.parquet"
+        for u in UNIT_IDS
+        for part in UNITS[u].parts
     ]
 
 
 def report_dirs():
     return [
-        f"{RESULTS}/reports/{report_subdir(i, part, len(PLANS[i].parts))}"
-        for i in INPUT_IDS
-        for part in PLANS[i].parts
+        f"{RESULTS}/reports/{report_subdir(i, part, len(UNITS[u].parts))}"
+        for u in UNIT_IDS
+        for i in UNITS[u].inputs
+        for part in UNITS[u].parts
     ]
 
 
+def single_units(n_parts_test):
+    """Units of one input whose part count passes the test, as a wildcard pattern (reports/ has other files)."""
+    names = [
+        u.replace(".", r"\.")
+        for u in UNIT_IDS
+        if not UNITS[u].batched and n_parts_test(len(UNITS[u].parts))
+    ]
+    return "|".join(names) or "(?!)"
+
+
+def first_spec(wildcards):
+    return INPUTS[UNITS[wildcards.unit].inputs[0]]
+
+
 def input_vcfs(wildcards):
-    return INPUTS[wildcards.input_id].vcfs
+    return [v for i in UNITS[wildcards.unit].inputs for v in INPUTS[i].vcfs]
 
 
 def vcf_args(wildcards):
-    return " ".join(f"--vcf '{v}'" for v in INPUTS[wildcards.input_id].vcfs)
+    """The unit's files: --vcf for one input, --member ID VCF for each input of a batch."""
+    unit = UNITS[wildcards.unit]
+    if unit.batched:
+        return " ".join(f"--member '{i}' '{INPUTS[i].vcfs[0]}'" for i in unit.inputs)
+    return " ".join(f"--vcf '{v}'" for v in INPUTS[unit.inputs[0]].vcfs)
+
+
+def ingest_target_args(wildcards):
+    if UNITS[wildcards.unit].batched:
+        return vcf_args(wildcards)
+    return f"--input-id {wildcards.unit} {vcf_args(wildcards)} {gene_group_arg(wildcards)} --parts {n_parts(wildcards)}"
 
 
 def absent_flag(wildcards):
-    return (
-        "--absent-is-reference"
-        if INPUTS[wildcards.input_id].absent_is_reference
-        else ""
-    )
+    # A batch's inputs share it (plan_units batches by it).
+    return "--absent-is-reference" if first_spec(wildcards).absent_is_reference else ""
 
 
 def build_arg(wildcards):
-    return f"--build {INPUTS[wildcards.input_id].build}"
+    # A batch's inputs share it (plan_run_units batches by it).
+    return f"--build {first_spec(wildcards).build}"
 
 
 def outside_call_files(wildcards):
-    return INPUTS[wildcards.input_id].outside_calls
+    return first_spec(wildcards).outside_calls
 
 
 def outside_call_args(wildcards):
     return " ".join(
-        f"--outside-calls '{f}'" for f in INPUTS[wildcards.input_id].outside_calls
+        f"--outside-calls '{f}'" for f in first_spec(wildcards).outside_calls
     )
 
 

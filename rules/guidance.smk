@@ -1,15 +1,15 @@
 rule match_guidance:
     input:
-        phenotypes=f"{RESULTS}/phenotypes/{{input_id}}/{{part}}.parquet",
+        phenotypes=f"{RESULTS}/phenotypes/{{unit}}/{{part}}.parquet",
         guidance=kb_table("guidance"),
         messages=kb_table("messages"),
         fda=kb_table("fda_associations"),
     output:
-        f"{RESULTS}/guidance/{{input_id}}/{{part}}.parquet",
+        f"{RESULTS}/guidance/{{unit}}/{{part}}.parquet",
     log:
-        f"{RESULTS}/logs/guidance/{{input_id}}/{{part}}.log",
+        f"{RESULTS}/logs/guidance/{{unit}}/{{part}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/guidance/{{input_id}}/{{part}}.tsv"
+        f"{RESULTS}/benchmarks/guidance/{{unit}}/{{part}}.tsv"
     conda:
         "../envs/pgx.yaml"
     resources:

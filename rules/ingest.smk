@@ -1,4 +1,5 @@
-# One job per input and gene group; each writes every sample part of its genes (pgx_pipeline.sharding).
+# One job per work unit and gene group: an input's group writes every sample part of its genes; a batch of small
+# inputs is one job over all of them (pgx_pipeline.sharding).
 
 
 rule ingest_vcf:
@@ -7,11 +8,11 @@ rule ingest_vcf:
         positions=kb_table("positions"),
         genes=kb_table("genes"),
     output:
-        directory(f"{RESULTS}/ingest/{{input_id}}/{{group}}"),
+        directory(f"{RESULTS}/ingest/{{unit}}/{{group}}"),
     log:
-        f"{RESULTS}/logs/ingest/{{input_id}}/{{group}}.log",
+        f"{RESULTS}/logs/ingest/{{unit}}/{{group}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ingest/{{input_id}}/{{group}}.tsv"
+        f"{RESULTS}/benchmarks/ingest/{{unit}}/{{group}}.tsv"
     conda:
         "../envs/pgx.yaml"
     resources:
@@ -19,14 +20,11 @@ rule ingest_vcf:
         runtime=minutes(30),
     params:
         code=code_fingerprint("ingest"),
-        vcfs=vcf_args,
+        target=ingest_target_args,
         absent=absent_flag,
         build=build_arg,
         sheet=sample_sheet_arg,
         kb=subpath(input.positions, parent=True),
-        group=gene_group_arg,
-        parts=n_parts,
     shell:
-        "pgx-pipeline ingest --input-id {wildcards.input_id} {params.vcfs} --kb {params.kb} "
-        "--gene-group {params.group} --parts {params.parts} "
+        "pgx-pipeline ingest {params.target} --kb {params.kb} "
         "--out-dir {output} {params.absent} {params.build} {params.sheet} 2> {log}"

@@ -64,13 +64,13 @@ rule train_model:
 
 rule predict_drug_response:
     input:
-        phenotypes=f"{RESULTS}/phenotypes/{{input_id}}/{{part}}.parquet",
+        phenotypes=f"{RESULTS}/phenotypes/{{unit}}/{{part}}.parquet",
         models=expand(f"{RESULTS}/model/{{drug}}/model.skops", drug=MODEL_DRUGS),
         sheet=[SAMPLE_SHEET] if SAMPLE_SHEET else [],
     output:
-        f"{RESULTS}/predictions/{{input_id}}/{{part}}.parquet",
+        f"{RESULTS}/predictions/{{unit}}/{{part}}.parquet",
     log:
-        f"{RESULTS}/logs/model/predict_drug_response/{{input_id}}/{{part}}.log",
+        f"{RESULTS}/logs/model/predict_drug_response/{{unit}}/{{part}}.log",
     conda:
         "../envs/pgx.yaml"
     threads: 1

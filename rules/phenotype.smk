@@ -1,14 +1,14 @@
 rule assign_phenotypes:
     input:
-        calls=f"{RESULTS}/calls/{{input_id}}/{{part}}.parquet",
+        calls=f"{RESULTS}/calls/{{unit}}/{{part}}.parquet",
         functions=kb_table("allele_functions"),
         table=kb_table("diplotype_phenotypes"),
     output:
-        f"{RESULTS}/phenotypes/{{input_id}}/{{part}}.parquet",
+        f"{RESULTS}/phenotypes/{{unit}}/{{part}}.parquet",
     log:
-        f"{RESULTS}/logs/phenotype/{{input_id}}/{{part}}.log",
+        f"{RESULTS}/logs/phenotype/{{unit}}/{{part}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/phenotype/{{input_id}}/{{part}}.tsv"
+        f"{RESULTS}/benchmarks/phenotype/{{unit}}/{{part}}.tsv"
     conda:
         "../envs/pgx.yaml"
     resources:

@@ -11,11 +11,21 @@ import click
 import yaml
 
 from . import __version__, schema
-from .cli_model import model
+from .cli_model import member_option, members_vcfs, model
 from .errors import PgxInputError, user_errors
-from .inputs import (drop_index_files, inputs_from_config, inputs_from_paths, read_sample_sheet, sheet_rows_for_input,
-                     split_group_paths, stale_folders_error, stale_input_folders, write_manifest)
+from .inputs import (
+    drop_index_files,
+    inputs_from_config,
+    inputs_from_paths,
+    read_sample_sheet,
+    sheet_rows_for_input,
+    split_group_paths,
+    stale_folders_error,
+    stale_input_folders,
+    write_manifest,
+)
 from .report.cli import report
+from .sharding import plan_run_units
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,10 +62,13 @@ def main() -> None:
               help="Samples per job after ingestion (config sharding.samples_per_part; 0 = whole input).")
 @click.option("--gene-groups", type=click.IntRange(min=1), default=None,
               help="Ingestion jobs per indexed input, one per group of genes (config sharding.gene_groups).")
+@click.option("--files-per-batch", type=click.IntRange(min=1), default=None,
+              help="Most small inputs (single files of at most half --samples-per-part samples) one batch job reads "
+                   "(config sharding.files_per_batch; 1 = every file its own jobs).")
 @click.option("--snakemake-args", default="", help="Extra arguments passed to snakemake, e.g. '--dry-run'.")
 @user_errors
 def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, absent_is_reference, build, cores,
-        report_date, samples_per_part, gene_groups, snakemake_args):
+        report_date, samples_per_part, gene_groups, files_per_batch, snakemake_args):
     """Run the whole workflow on VCF files: each file is one input (a patient is file + sample), except the
     files declared with --split-group."""
     groups = [split_group_paths(g) for g in split_groups]
@@ -104,12 +117,15 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
         sharding_cfg["samples_per_part"] = samples_per_part
     if gene_groups is not None:
         sharding_cfg["gene_groups"] = gene_groups
+    if files_per_batch is not None:
+        sharding_cfg["files_per_batch"] = files_per_batch
     # Every input of the run (the sample sheet may add some): an earlier run's inputs must not mix with them.
     every = inputs_from_config(config)
-    stale = stale_input_folders(out, [s.input_id for s in every])
+    units = plan_run_units(every, sharding_cfg)
+    stale = stale_input_folders(out, [s.input_id for s in every], [u.name for u in units])
     if stale:
         raise stale_folders_error(out, stale)
-    write_manifest(out, every)
+    write_manifest(out, every, units)
     cfg_path = out / "run_config.yaml"
     cfg_path.write_text(yaml.safe_dump(config, sort_keys=False))
     cmd = [
@@ -246,8 +262,9 @@ def knowledge_fetch(out_dir, commit, tree_file, base_url, retries):
 
 
 @main.command()
-@click.option("--input-id", required=True)
-@click.option("--vcf", "vcfs", multiple=True, required=True)
+@click.option("--input-id", default=None, help="The input's id (one input; see --member for a batch).")
+@click.option("--vcf", "vcfs", multiple=True)
+@member_option
 @click.option("--kb", "kb_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
 @click.option("--absent-is-reference", is_flag=True)
@@ -261,16 +278,28 @@ def knowledge_fetch(out_dir, commit, tree_file, base_url, retries):
 @click.option("--parts", "n_parts", default=None, type=click.IntRange(min=1),
               help="Cut the samples into N parts, written as part-NNN.genotypes/samples.parquet.")
 @user_errors
-def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, build, sample_sheet, strict, gene_group, n_parts):
-    """Ingest one input's VCF(s) into genotypes and samples Parquet (one pair per part with --parts)."""
-    from .ingest.vcf import ingest_vcf, record_failed_input
+def ingest(input_id, vcfs, members, kb_dir, out_dir, absent_is_reference, build, sample_sheet, strict, gene_group,
+           n_parts):
+    """Ingest one input's VCF(s) into genotypes and samples Parquet (one pair per part with --parts), or with
+    --member a batch of small inputs into one pair (part-000), each row naming its input."""
+    from .ingest.vcf import ingest_batch, ingest_vcf, record_failed_input
     from .sharding import parse_group
 
+    rows = read_sample_sheet(sample_sheet) if sample_sheet else []
+    if members:
+        if input_id or vcfs or gene_group or strict:
+            raise PgxInputError("--member (a batch) takes no --input-id, --vcf, --gene-group or --strict")
+        sex = {i: {sid: (r.get("sex") or None) for sid, r in sheet_rows_for_input(rows, [v]).items()}
+               for i, v in members}
+        for line in ingest_batch(list(members), kb_dir, out_dir, absent_is_reference=absent_is_reference,
+                                 sample_sex=sex, build=build):
+            click.echo(f"pgx-pipeline: {line}", err=True)
+        click.echo(f"{len(members)} inputs ingested as one batch", err=True)
+        return
+    if not input_id or not vcfs:
+        raise PgxInputError("give --input-id and --vcf (one input), or --member INPUT_ID VCF for each input of a batch")
     group = parse_group(gene_group) if gene_group else None
-    sex = {}
-    if sample_sheet:
-        rows = sheet_rows_for_input(read_sample_sheet(sample_sheet), list(vcfs))
-        sex = {sid: (r.get("sex") or None) for sid, r in rows.items()}
+    sex = {sid: (r.get("sex") or None) for sid, r in sheet_rows_for_input(rows, list(vcfs)).items()} if rows else {}
     try:
         result = ingest_vcf(list(vcfs), kb_dir, out_dir, input_id=input_id,
                             absent_is_reference=absent_is_reference, sample_sex=sex, gene_group=group, n_parts=n_parts,
@@ -296,27 +325,40 @@ def ingest(input_id, vcfs, kb_dir, out_dir, absent_is_reference, build, sample_s
 @click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False))
 @click.option("--sample-sheet", default="")
 @click.option("--vcf", "vcfs", multiple=True, help="The input's VCF(s): sample-sheet rows naming other VCFs do not apply.")
+@member_option
 @user_errors
-def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet, vcfs):
-    """Call star-allele diplotypes for every gene and sample of one input (or one part of it)."""
+def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet, vcfs, members):
+    """Call star-allele diplotypes for every gene and patient of one work unit (an input's part, or a batch)."""
     from .calling.call import call_input
     from .calling.outside import read_outside_calls
     from .sharding import read_samples
 
-    sample_ids = list(read_samples(list(samples))["sample_id"])
-    files = list(outside_calls)
-    if sample_sheet:
-        rows = read_sample_sheet(sample_sheet)
-        by_id = sheet_rows_for_input(rows, list(vcfs)) if vcfs else {r["sample_id"]: r for r in rows}
-        files += [r["outside_calls"] for sid, r in by_id.items() if r.get("outside_calls") and sid in sample_ids]
-    oc = []
-    for f in files:
-        try:
-            oc.extend(read_outside_calls(f, sample_ids))
-        except PgxInputError as exc:
-            click.echo(f"pgx-pipeline: error: {exc} (outside calls from this file ignored)", err=True)
-    calls = call_input(list(genotypes), list(samples), kb_dir, out_path, outside_calls=oc)
-    click.echo(f"{calls['sample_id'].nunique()} samples, {len(calls)} call rows", err=True)
+    table = read_samples(list(samples))
+    vcfs_of = members_vcfs(members) or {i: list(vcfs) for i in set(table["input_id"])}
+    rows = read_sample_sheet(sample_sheet) if sample_sheet else []
+    # Outside calls per input: the --outside-calls files apply to every input, a sheet row's file to its own input.
+    by_input: dict[str, list] = {}
+    cache: dict[tuple, list] = {}
+    for input_id, sub in table.groupby("input_id", sort=True):
+        sample_ids = list(sub["sample_id"])
+        files = list(outside_calls)
+        if rows:
+            by_id = sheet_rows_for_input(rows, vcfs_of.get(input_id, [])) if vcfs_of.get(input_id) else {
+                r["sample_id"]: r for r in rows}
+            files += [r["outside_calls"] for sid, r in by_id.items() if r.get("outside_calls") and sid in sample_ids]
+        for f in files:
+            # Read against this input's samples, as when each input had its own job (a per-sample file is matched
+            # by the sample names of the input it is given to).
+            key = (f, tuple(sample_ids))
+            if key not in cache:
+                try:
+                    cache[key] = read_outside_calls(f, sample_ids)
+                except PgxInputError as exc:
+                    cache[key] = []
+                    click.echo(f"pgx-pipeline: error: {exc} (outside calls from this file ignored)", err=True)
+            by_input.setdefault(str(input_id), []).extend(cache[key])
+    calls = call_input(list(genotypes), list(samples), kb_dir, out_path, outside_calls=by_input)
+    click.echo(f"{calls[['input_id', 'sample_id']].drop_duplicates().shape[0]} patients, {len(calls)} call rows", err=True)
 
 
 @main.command("phenotype")

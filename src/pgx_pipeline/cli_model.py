@@ -6,6 +6,14 @@ import click
 
 from .errors import PgxInputError, user_errors
 
+# A work unit of several small inputs (pgx_pipeline.sharding) names each with its file: sample-sheet rows apply per input.
+member_option = click.option("--member", "members", multiple=True, nargs=2, metavar="INPUT_ID VCF",
+                             help="An input of this work unit and its VCF; repeat for each input of the unit.")
+
+
+def members_vcfs(members) -> dict[str, list[str]]:
+    return {input_id: [vcf] for input_id, vcf in members}
+
 
 @click.group()
 def model() -> None:
@@ -47,8 +55,9 @@ def train(training_file, out_dir, seed, heldout_file, drug, no_validation):
               help="TSV with sample_id, age, height_cm, weight_kg, race, amiodarone, enzyme_inducer.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Predictions Parquet to write.")
 @click.option("--vcf", "vcfs", multiple=True, help="The input's VCF(s): sample-sheet rows naming other VCFs do not apply.")
+@member_option
 @user_errors
-def predict(model_paths, cohort_file, phenotypes, sample_sheet, out, vcfs):
+def predict(model_paths, cohort_file, phenotypes, sample_sheet, out, vcfs, members):
     """Predict dose class and dose for pipeline samples (--phenotypes) or a cohort file (--iwpc / --cohort)."""
     from .model.predict import predict_cohort_files, predict_pipeline_files
     from .model.store import load_model
@@ -64,7 +73,7 @@ def predict(model_paths, cohort_file, phenotypes, sample_sheet, out, vcfs):
             raise PgxInputError("scoring a cohort file needs exactly one --model")
         pred = predict_cohort_files(models[0], cohort_file, out)
     else:
-        pred = predict_pipeline_files(models, phenotypes, sample_sheet, out, list(vcfs))
+        pred = predict_pipeline_files(models, phenotypes, sample_sheet, out, members_vcfs(members) or list(vcfs))
     n_ok = int((pred["status"] == "predicted").sum())
     click.echo(f"{n_ok} of {len(pred)} predicted -> {out}", err=True)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import schema
+from . import patients, schema
 from .calling.variant_list import VARIANT_LIST_GENES
 from .knowledge.guidance_sources import diplotype_key_text
 from .phenotype import HLA_ALLELES, HLA_GENES, assign_phenotypes
@@ -440,8 +440,10 @@ def run_guidance_stage(phenotypes_path: str | os.PathLike, kb_dir: str | os.Path
     reference = reference_gene_keys(schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES),
                                     schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
                                     schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
+    # A unit's phenotypes may hold several inputs: grouped by patient (input, sample), never by sample name.
+    phenotypes = patients.keyed(phenotypes, patients.own_input(phenotypes_path))
     rows = match_guidance(phenotypes, guidance, messages, reference)
-    rows = append_fda_rows(rows, phenotypes, kb_dir)
+    rows = patients.unkeyed(append_fda_rows(rows, phenotypes, kb_dir))
     schema.write_table(rows, out_path, schema.GUIDANCE, metadata=schema.read_metadata(phenotypes_path))
     return rows
 

@@ -266,26 +266,32 @@ def inputs_from_config(config: dict) -> list[InputSpec]:
     return specs
 
 
-# Folders under results/ that hold one subfolder per input id (sharding's layout).
-INPUT_FOLDERS = ("ingest", "calls", "phenotypes", "guidance", "predictions", "reports")
+# Folders under results/ that hold one subfolder per work unit (an input, or a batch of small inputs: sharding's
+# layout), and the one that holds a folder per input.
+UNIT_FOLDERS = ("ingest", "calls", "phenotypes", "guidance", "predictions")
+INPUT_FOLDERS = (*UNIT_FOLDERS, "reports")
 
 
-def stale_input_folders(results: str | Path, input_ids: list[str]) -> list[Path]:
-    """Per-input folders of results/ whose input is not in this run: left by an earlier run whose inputs were other
-    (e.g. files an older release merged by sample name into one input). Their reports would sit beside the new
-    ones, so a run refuses to start until they are removed (`stale_folders_error`)."""
+def stale_input_folders(results: str | Path, input_ids: list[str], unit_ids: list[str] | None = None) -> list[Path]:
+    """Per-input (reports/) and per-unit (stage) folders of results/ that are not this run's: left by an earlier run
+    whose inputs were other (e.g. files an older release merged by sample name into one input), or whose inputs were
+    grouped into other work units (a release that ran each small file alone, or batched them differently). Their
+    reports would sit beside the new ones, so a run refuses to start until they are removed (`stale_folders_error`).
+    Without `unit_ids` every input is its own unit."""
     root = Path(results)
-    keep = set(input_ids)
+    units = set(input_ids if unit_ids is None else unit_ids)
+    keep = {folder: (set(input_ids) if folder == "reports" else units) for folder in INPUT_FOLDERS}
     return sorted(d for folder in INPUT_FOLDERS if (root / folder).is_dir()
-                  for d in (root / folder).iterdir() if d.is_dir() and d.name not in keep)
+                  for d in (root / folder).iterdir() if d.is_dir() and d.name not in keep[folder])
 
 
 def stale_folders_error(results: str | Path, stale: list[Path]) -> PgxInputError:
     shown = ", ".join(str(p.relative_to(results)) for p in stale[:6]) + (f" and {len(stale) - 6} more" if len(stale) > 6 else "")
     ids = sorted({p.name for p in stale})
     return PgxInputError(
-        f"this results folder holds outputs of input(s) {', '.join(ids[:6])} that are not inputs of this run ({shown}); "
-        "they may come from an earlier run or release (which grouped files differently) and would be mixed with "
+        f"this results folder holds outputs of input(s) or work unit(s) {', '.join(ids[:6])} that are not inputs of "
+        f"this run or its work units ({shown}); they may come from an earlier run or release (which grouped files differently, or ran small "
+        "files one job each instead of in batches) and would be mixed with "
         f"this run's: remove them (or use a new results folder) and run again. Inputs of this run: see "
         f"{Path(results) / MANIFEST}", path=results)
 
@@ -293,11 +299,14 @@ def stale_folders_error(results: str | Path, stale: list[Path]) -> PgxInputError
 MANIFEST = "inputs_manifest.tsv"
 
 
-def write_manifest(results: str | Path, specs: list[InputSpec]) -> Path:
-    """results/inputs_manifest.tsv: which file(s) each input id of the last run read (input folders are named by id)."""
+def write_manifest(results: str | Path, specs: list[InputSpec], units: list | None = None) -> Path:
+    """results/inputs_manifest.tsv: which file(s) each input id of the last run read (input folders are named by id),
+    and the work unit whose stage folders hold its rows (sharding.WorkUnit)."""
     path = Path(results) / MANIFEST
-    lines = ["input_id\tabsent_is_reference\tvcfs"] + [
-        f"{s.input_id}\t{str(s.absent_is_reference).lower()}\t{';'.join(str(Path(v).resolve()) for v in s.vcfs)}"
+    unit_of = {i: u.name for u in (units or []) for i in u.inputs}
+    lines = ["input_id\tunit\tabsent_is_reference\tvcfs"] + [
+        f"{s.input_id}\t{unit_of.get(s.input_id, s.input_id)}\t{str(s.absent_is_reference).lower()}\t"
+        f"{';'.join(str(Path(v).resolve()) for v in s.vcfs)}"
         for s in specs]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -11,7 +11,7 @@ import os
 
 import pandas as pd
 
-from . import schema
+from . import patients, schema
 from .calling.gene_rules import RS4149056_LOOKUP
 from .calling.matcher import diplotype_name
 from .knowledge.phenotype_sources import pair_key
@@ -40,8 +40,8 @@ def hla_lookup_keys(gene: str, diplotype: str | None, phenotype: str | None = No
 def assign_phenotypes(
     calls: pd.DataFrame, allele_functions: pd.DataFrame, diplotype_phenotypes: pd.DataFrame
 ) -> pd.DataFrame:
-    out = calls[["sample_id", "gene", "diplotype", "allele1", "allele2", "rank", "candidate", "status", "source",
-                 "outside_phenotype", "outside_activity_score", "warnings"]].copy()
+    out = calls.reindex(columns=["input_id", "sample_id", "gene", "diplotype", "allele1", "allele2", "rank", "candidate", "status", "source",
+                 "outside_phenotype", "outside_activity_score", "warnings"])
     # The haplotypes the phenotype is looked up with: the called alleles, except an SLCO1B1 call made from rs4149056
     # alone (`rs4149056 T/rs4149056 C`), looked up as *1/*5 (PharmCAT Slco1b1CustomCaller).
     lookup1 = [RS4149056_LOOKUP.get(a, a) if g == "SLCO1B1" else a for g, a in zip(out["gene"], _nullable(out["allele1"]))]
@@ -131,6 +131,8 @@ def run_phenotype_stage(calls_path: str | os.PathLike, kb_dir: str | os.PathLike
     calls = schema.read_table(calls_path, schema.CALLS)
     functions = schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS)
     table = schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES)
-    phenotypes = assign_phenotypes(calls, functions, table)
+    # A unit's calls may hold several inputs: grouped by patient (input, sample), never by sample name.
+    calls = patients.keyed(calls, patients.own_input(calls_path))
+    phenotypes = patients.unkeyed(assign_phenotypes(calls, functions, table))
     schema.write_table(phenotypes, out_path, schema.PHENOTYPES, metadata=schema.read_metadata(calls_path))
     return phenotypes

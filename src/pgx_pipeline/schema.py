@@ -289,10 +289,15 @@ GENOTYPES = _t(
 )
 
 # ---------------------------------------------------------------- calling
+# A patient is (input, sample): a work unit's table may hold several inputs (sharding), and two inputs may name a
+# sample the same. Nullable only for tables built by hand; every workflow stage writes it on every row.
+INPUT_ID = ("input_id", STR, "input the patient came from: (input_id, sample_id) is the patient; set on every row by "
+            "the workflow (a work unit's table may hold several inputs, see the layout above)")
 CALLS = _t(
     "calls",
     "One row per sample, gene and candidate diplotype (rank 1 = best; tied candidates all have rank 1).",
     ("sample_id", STR, "sample id", False),
+    INPUT_ID,
     ("gene", STR, "gene symbol", False),
     ("diplotype", STR, "PharmVar-style, alleles sorted (e.g. *1/*2), suballeles by their core allele (*45.001 -> *45); haploid calls name one allele; null when not called. DPYD/RYR1 as PharmCAT reports them: variants per chromosome, '[a + b]' = in cis (e.g. Reference/[c.85T>C (*9A) + c.3067C>A]), or unphased the variants found joined by ' AND ', '(homozygous)' marked. SLCO1B1 with no star diplotype: the rs4149056 genotype (rs4149056 T/rs4149056 C), its phenotype looked up as *1/*5 (PharmCAT)"),
     ("allele1", STR, "first allele of the diplotype (DPYD/RYR1: of the lowest-function pair the phenotype is looked up with)"),
@@ -318,6 +323,7 @@ PHENOTYPES = _t(
     "phenotypes",
     "One row per sample, gene and candidate diplotype: functions, activity score, phenotype, lookup key.",
     ("sample_id", STR, "sample id", False),
+    INPUT_ID,
     ("gene", STR, "gene symbol", False),
     ("diplotype", STR, "diplotype from calls (null when not called)"),
     ("rank", I32, "candidate rank from calls (tied candidates share rank 1)", False),
@@ -336,6 +342,7 @@ GUIDANCE = _t(
     "guidance",
     "One row per sample, drug and guideline: the recommendation that applies, or why none does.",
     ("sample_id", STR, "sample id", False),
+    INPUT_ID,
     ("drug", STR, "drug name", False),
     ("source", STR, "CPIC, DPWG or FDA", False),
     ("guideline", STR, "guideline annotation name (FDA: table, section and gene label)", False),
@@ -377,6 +384,7 @@ PREDICTIONS = _t(
     "predictions",
     "One row per sample and model: the model estimate, or why it was not predicted.",
     ("sample_id", STR, "sample id", False),
+    INPUT_ID,
     ("drug", STR, "drug the model is for", False),
     ("model_version", STR, "model version / card id", False),
     ("status", STR, "predicted | not_predicted", False),
@@ -403,7 +411,7 @@ def cohort_predictions(id_column: str) -> Table:
         "column is the file's own patient id (warfarin: `PharmGKB Subject ID`).",
         (
             Column(id_column, STR, "patient id from the cohort file", False),
-            *(c for c in PREDICTIONS.columns if c.name != "sample_id"),
+            *(c for c in PREDICTIONS.columns if c.name not in ("sample_id", "input_id")),
         ),
     )
 

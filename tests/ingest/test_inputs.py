@@ -110,4 +110,15 @@ def test_stale_input_folders_are_found(tmp_path):
     assert [str(p.relative_to(tmp_path)) for p in stale] == ["ingest/sample", "reports/sample"]
     a = _vcf(tmp_path / "a.vcf")
     manifest = write_manifest(tmp_path, inputs_from_paths([str(a)]))
-    assert manifest.read_text().splitlines() == ["input_id\tabsent_is_reference\tvcfs", f"a\tfalse\t{a}"]
+    assert manifest.read_text().splitlines() == ["input_id\tunit\tabsent_is_reference\tvcfs", f"a\ta\tfalse\t{a}"]
+
+
+def test_stale_folders_of_another_unit_layout_are_found(tmp_path):
+    """An earlier release ran each small file as its own unit (calls/<input>/); this run batches them: the old
+    per-input stage folders must be refused, not read beside the batch's (and the reverse)."""
+    for d in ("calls/lab1_sample", "ingest/lab1_sample", "reports/lab1_sample", "calls/batch-000"):
+        (tmp_path / d).mkdir(parents=True)
+    stale = stale_input_folders(tmp_path, ["lab1_sample", "lab2_sample"], ["batch-000"])
+    assert [str(p.relative_to(tmp_path)) for p in stale] == ["calls/lab1_sample", "ingest/lab1_sample"]
+    stale = stale_input_folders(tmp_path, ["lab1_sample", "lab2_sample"], ["lab1_sample", "lab2_sample"])
+    assert [str(p.relative_to(tmp_path)) for p in stale] == ["calls/batch-000"]

@@ -15,7 +15,7 @@ def _phenotype_rows(sample: str, cyp2c9="*1/*1", cyp_as="2.0", vkorc1="-1639 GG"
     rows = []
     for gene, dip, act, key in (("CYP2C9", cyp2c9, cyp_as, cyp_as), ("VKORC1", "rs9923231 reference (C)/rs9923231 reference (C)", None, vkorc1),
                                 ("CYP4F2", cyp4f2, None, None)):
-        rows.append({"sample_id": sample, "gene": gene, "diplotype": dip, "rank": 1, "candidate": 1,
+        rows.append({"sample_id": sample, "input_id": None, "gene": gene, "diplotype": dip, "rank": 1, "candidate": 1,
                      "status": "called" if dip else "not_called", "allele1_function": None, "allele2_function": None,
                      "activity_score": act, "phenotype": None, "lookup_key": key, "candidates_agree": True,
                      "warnings": []})

@@ -132,7 +132,7 @@ def trained(registered, tmp_path_factory) -> Path:
 
 
 def _phen(sample: str, phenotype: str | None) -> dict:
-    return {"sample_id": sample, "gene": "CYP3A5", "diplotype": "*1/*3" if phenotype else None, "rank": 1, "candidate": 1,
+    return {"sample_id": sample, "input_id": None, "gene": "CYP3A5", "diplotype": "*1/*3" if phenotype else None, "rank": 1, "candidate": 1,
             "status": "called" if phenotype else "not_called", "allele1_function": None, "allele2_function": None,
             "activity_score": None, "phenotype": phenotype, "lookup_key": phenotype, "candidates_agree": True,
             "warnings": []}

@@ -1,6 +1,6 @@
 """The workflow under bad inputs and a crash: one `pgx-pipeline run` per session (bundled samples + corpus
-inputs + 2 bad ones, stopped after guidance), then a SIGKILLed Snakemake run resumed with --rerun-incomplete
-must give the same tables."""
+inputs + 2 bad ones, stopped after guidance; small inputs, so batched three files a job), then a SIGKILLed Snakemake
+run resumed with --rerun-incomplete must give the same tables."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pgx_pipeline import schema, sharding
+from pgx_pipeline import sharding
 from tests.conftest import REPO, knowledge_args
 from tests.robustness.conftest import EXE
 from tests.robustness.harness import stage_copy
@@ -32,7 +32,7 @@ def cohort(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cohort")
     proc = subprocess.run(
         [EXE, "run", str(REPO / "data" / "sample_vcfs" / "bundled_samples.vcf.gz"), *map(str, files), "--out", str(out),
-         *knowledge_args(), "--cores", "2", "--snakemake-args", UNTIL],
+         *knowledge_args(), "--cores", "2", "--files-per-batch", "3", "--snakemake-args", UNTIL],
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -44,22 +44,32 @@ def _tables(root: Path) -> dict[str, Path]:
     return {str(p.relative_to(root)): p for p in sorted(root.rglob("*.parquet")) if ".snakemake" not in p.parts}
 
 
+def _unit(cohort: Path, input_id: str) -> str:
+    """The work unit whose folders hold the input (a batch of small inputs, or the input itself)."""
+    rows = [line.split("\t") for line in (cohort / "inputs_manifest.tsv").read_text().splitlines()[1:]]
+    return next(unit for i, unit, *_ in rows if i == input_id)
+
+
 def test_good_inputs_complete_bad_ones_are_recorded(cohort):
     for input_id in ["bundled_samples", "good", "contig_10", "gvcf_blocks.g", "odd_sample_ids"]:
-        assert len(schema.read_table(sharding.stage_file(cohort, "guidance", input_id, "part-000"), schema.GUIDANCE)) > 0, input_id
-    calls = schema.read_table(sharding.stage_file(cohort, "calls", "gvcf_blocks.g", "part-000"), schema.CALLS)
+        assert len(sharding.read_input_stage(cohort, "guidance", input_id)) > 0, input_id
+    calls = sharding.read_input_stage(cohort, "calls", "gvcf_blocks.g")
     assert calls[(calls.gene == "CYP2C19") & (calls["candidate"] == 1)]["diplotype"].tolist() == ["*1/*2"]
     for input_id, message in [("truncated", "BGZF end-of-file marker missing"), ("duplicate_samples", "duplicate sample id")]:
-        failed = sharding.read_part_samples(cohort, input_id, "part-000")
+        failed = sharding.read_input_samples(cohort, input_id)
         assert failed["status"].tolist() == ["failed"] and message in failed["error"].iloc[0]
         assert BAD[input_id] in failed["error"].iloc[0]  # names the file
-        logs = [p.read_text() for p in (cohort / "logs" / "ingest" / input_id).glob("*.log")]
+        logs = [p.read_text() for p in (cohort / "logs" / "ingest" / _unit(cohort, input_id)).glob("*.log")]
         assert logs and all("Traceback" not in log and "recorded as failed" in log for log in logs)
+    # The batches mixed good and bad files: every good one completed.
+    assert len({_unit(cohort, i) for i in ["bundled_samples", "good", "contig_10", "gvcf_blocks.g", "odd_sample_ids",
+                                           "truncated", "duplicate_samples"]}) == 3
 
 
 def test_failed_input_flows_through_the_call_stage(cohort):
-    assert sharding.stage_file(cohort, "calls", "truncated", "part-000").exists()
-    assert "Traceback" not in (cohort / "logs" / "call" / "truncated" / "part-000.log").read_text()
+    unit = _unit(cohort, "truncated")
+    assert sharding.stage_file(cohort, "calls", unit, "part-000").exists()
+    assert "Traceback" not in (cohort / "logs" / "call" / unit / "part-000.log").read_text()
 
 
 def test_sigkill_then_rerun_incomplete_gives_the_same_outputs(cohort, tmp_path):

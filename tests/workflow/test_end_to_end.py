@@ -94,8 +94,10 @@ def test_bad_input_fails_alone(tmp_path):
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert len(schema.read_table(out / "guidance" / "bundled_samples" / "part-000.parquet", schema.GUIDANCE)) > 0
-    failed = sharding.read_part_samples(out, "broken", "part-000")
+    # Two small inputs: one batch job per stage reads both; the bad file fails only its own input.
+    assert sorted(p.name for p in (out / "ingest").iterdir()) == ["batch-000"]
+    assert len(sharding.read_input_stage(out, "guidance", "bundled_samples")) > 0
+    failed = sharding.read_input_samples(out, "broken")
     assert failed["status"].tolist() == ["failed"] and "not a readable VCF" in failed["error"].iloc[0]
     assert "input broken failed:" in proc.stderr and "not a readable VCF" in proc.stderr
 

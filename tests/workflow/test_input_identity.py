@@ -12,11 +12,15 @@ One run (module fixture) holds every case at once, as a lab's folder would:
   with --split-group (cohort_by_chrom.chr6/10/16);
 - a declared split group whose chr16 file is truncated (mixed.chr10 good, mixed.chr16 bad).
 
+The two SAMPLE files, the truncated copy and the ten-sample cohort are small inputs: one batch reads them
+(sharding.plan_units), one job per stage, and its tables tell the inputs apart by their input_id column.
+
 Each of the two SAMPLE files is also run alone (up to calling) to compare the calls.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -25,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pgx_pipeline import schema, sharding
+from pgx_pipeline import sharding
 from tests.conftest import FALLBACK, PANEL38, PHARMCAT
 
 EXE = str(Path(sys.executable).parent / "pgx-pipeline")
@@ -107,7 +111,7 @@ def run(lab, tmp_path_factory):
 
 
 def _calls(root: Path, input_id: str) -> pd.DataFrame:
-    return schema.read_table(sharding.stage_file(root, "calls", input_id, "part-000"), schema.CALLS)
+    return sharding.read_input_stage(root, "calls", input_id)
 
 
 def _top(calls: pd.DataFrame) -> dict[tuple[str, str], tuple]:
@@ -117,17 +121,20 @@ def _top(calls: pd.DataFrame) -> dict[tuple[str, str], tuple]:
 
 def test_inputs_are_files_never_merged_by_sample_name(run):
     out, _ = run
-    assert sorted(p.name for p in (out / "ingest").iterdir()) == [
-        "HG00096_sample", "HG00103_sample", "cohort", "cohort_by_chrom", "copy_truncated", "mixed"]
-    # Every stage's table says which input it holds: a column (samples, genotypes) and the file's metadata.
-    for stage, table in (("calls", schema.CALLS), ("phenotypes", schema.PHENOTYPES), ("guidance", schema.GUIDANCE),
-                         ("predictions", schema.PREDICTIONS)):
-        path = sharding.stage_file(out, stage, "HG00103_sample", "part-000")
-        assert schema.read_metadata(path)["input_id"] == "HG00103_sample", stage
-    samples = sharding.read_part_samples(out, "HG00103_sample", "part-000")
-    assert samples[["sample_id", "input_id", "source_file"]].values.tolist() == [["SAMPLE", "HG00103_sample", "sample.vcf.gz"]]
+    # The four small inputs share one batch (one job per stage); each declared split group is its own unit.
+    assert sorted(p.name for p in (out / "ingest").iterdir()) == ["batch-000", "cohort_by_chrom", "mixed"]
     manifest = (out / "inputs_manifest.tsv").read_text()
-    assert "HG00096_sample\ttrue\t" in manifest and "people/HG00096/sample.vcf.gz" in manifest
+    for input_id in ("HG00096_sample", "HG00103_sample", "cohort", "copy_truncated"):
+        assert f"{input_id}\tbatch-000\ttrue\t" in manifest
+    assert "people/HG00096/sample.vcf.gz" in manifest
+    # Every stage's table says which input each row holds: two SAMPLEs of the batch stay two patients.
+    for stage in ("calls", "phenotypes", "guidance", "predictions"):
+        table = pd.read_parquet(sharding.stage_file(out, stage, "batch-000", "part-000"))
+        patients = table[table["sample_id"] == "SAMPLE"][["input_id", "sample_id"]].drop_duplicates()
+        assert sorted(patients["input_id"]) == ["HG00096_sample", "HG00103_sample"], stage
+        assert table["input_id"].notna().all(), stage
+    samples = sharding.read_input_samples(out, "HG00103_sample")
+    assert samples[["sample_id", "input_id", "source_file"]].values.tolist() == [["SAMPLE", "HG00103_sample", "sample.vcf.gz"]]
 
 
 def test_two_people_named_SAMPLE_get_their_own_calls_and_reports(run, lab, tmp_path):
@@ -153,16 +160,28 @@ def test_two_people_named_SAMPLE_get_their_own_calls_and_reports(run, lab, tmp_p
     for i in want:  # one row per (input, sample), linking to that input's report; the inputs table names the file
         assert f'["SAMPLE", "{i}", "{i}/SAMPLE.html", "ok"' in summary
         assert f'<tr><th scope="row">{i}</th><td class="mono">sample.vcf.gz</td><td>1</td>' in summary
+    rows = json.loads(summary.split('<script type="application/json" id="sample-data">')[1].split("</script>")[0])
+    # Each row names the file it came from (last column), beside the input.
+    assert sorted((r[1], r[-1]) for r in rows if r[0] == "SAMPLE") == [
+        ("HG00096_sample", "sample.vcf.gz"), ("HG00103_sample", "sample.vcf.gz")]
 
 
 def test_a_good_file_with_its_truncated_copy(run):
     out, stderr = run
     assert _top(_calls(out, "HG00096_sample"))[("SAMPLE", "CYP2C19")] == ("*1/*2", "called")
-    failed = sharding.read_part_samples(out, "copy_truncated", "part-000")
+    failed = sharding.read_input_samples(out, "copy_truncated")
     assert failed["status"].tolist() == ["failed"] and TRUNCATED in failed["error"].iloc[0]
-    assert f"input copy_truncated failed: " in stderr and "copy_truncated.vcf.gz" in stderr
-    logs = " ".join(p.read_text() for p in (out / "logs" / "ingest" / "copy_truncated").glob("*.log"))
-    assert "copy_truncated.vcf.gz" in logs and TRUNCATED in logs
+    assert "copy_truncated.vcf.gz" in failed["error"].iloc[0]
+    assert "input copy_truncated failed: " in stderr and "copy_truncated.vcf.gz" in stderr
+    # The batch job read the other files: the truncated copy failed only its own input.
+    logs = " ".join(p.read_text() for p in (out / "logs" / "ingest" / "batch-000").glob("*.log"))
+    assert "copy_truncated: error: " in logs and "copy_truncated.vcf.gz" in logs and TRUNCATED in logs
+    batch = sharding.read_samples([out / "ingest" / "batch-000" / "genes-0" / "part-000.samples.parquet"])
+    assert dict(zip(batch["input_id"], batch["status"])) == {
+        "HG00096_sample": "ok", "HG00103_sample": "ok", "cohort": "ok", "copy_truncated": "failed"}
+    assert (batch["input_id"] == "cohort").sum() == len(COHORT)
+    report = (out / "reports" / "copy_truncated" / "copy_truncated.html").read_text()
+    assert "copy_truncated.vcf.gz" in report and TRUNCATED in report
 
 
 def test_index_files_in_the_input_list_are_skipped_with_one_note(run):
@@ -204,5 +223,5 @@ def test_stale_inputs_of_an_earlier_run_are_refused(run, lab):
     # Same results folder, other inputs: the old input folders would sit beside the new reports.
     proc = _run([lab["people"]["HG00096"]], out)
     assert proc.returncode == 2
-    assert "not inputs of this run" in proc.stderr and "HG00096_sample" in proc.stderr and "Traceback" not in proc.stderr
+    assert "not inputs of this run" in proc.stderr and "HG00096_sample" in proc.stderr and "batch-000" in proc.stderr and "Traceback" not in proc.stderr
     assert not (out / "ingest" / "sample").exists()

@@ -59,7 +59,7 @@ def test_an_unknown_model_name_is_one_clear_error(tmp_path):
 
 
 def test_predict_without_models_writes_an_empty_valid_table(tmp_path):
-    phen = pd.DataFrame([{"sample_id": "S1", "gene": "CYP2C9", "diplotype": "*1/*1", "rank": 1, "candidate": 1, "status": "called",
+    phen = pd.DataFrame([{"sample_id": "S1", "input_id": None, "gene": "CYP2C9", "diplotype": "*1/*1", "rank": 1, "candidate": 1, "status": "called",
                           "allele1_function": None, "allele2_function": None, "activity_score": "2.0",
                           "phenotype": None, "lookup_key": "2.0", "candidates_agree": True, "warnings": []}])
     schema.write_table(phen, tmp_path / "phen.parquet", schema.PHENOTYPES)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import schema, sharding
+from .. import patients, schema, sharding
 from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
 from .matcher import PARTIAL, UNPHASED_BLOCK_BASE, GeneModel, MatchResult, Pattern, match_pattern
 from .outside import OutsideCall, apply_outside_calls
@@ -41,24 +41,37 @@ def call_input(
     kb_dir: str | os.PathLike,
     out_path: str | os.PathLike,
     *,
-    outside_calls: list[OutsideCall] | None = None,
+    outside_calls: list[OutsideCall] | dict[str, list[OutsideCall]] | None = None,
 ) -> pd.DataFrame:
-    """Call every gene for every sample of one input and write the calls table atomically.
+    """Call every gene for every patient of one work unit (an input's part, or a batch of small inputs) and write the
+    calls table atomically.
 
-    Lists of paths are the gene groups of one part (see `sharding`): their genotypes are concatenated.
+    Lists of paths are the gene groups of one part (see `sharding`): their genotypes are concatenated. Patients are
+    (input, sample): `outside_calls` as a list apply to the sample of that name in every input of the unit, as a dict
+    only to the input named by the key.
     """
     geno_paths = genotypes_path if isinstance(genotypes_path, list) else [genotypes_path]
     sample_paths = samples_path if isinstance(samples_path, list) else [samples_path]
     models = load_gene_models(kb_dir)
-    genotypes = sharding.read_genotypes(geno_paths, columns=MATCH_COLUMNS)
+    genotypes = sharding.read_genotypes(geno_paths, columns=[*MATCH_COLUMNS, "input_id"])
     samples = sharding.read_samples(sample_paths)
     functions_path = Path(kb_dir) / "allele_functions.parquet"
     functions = schema.read_table(functions_path, schema.KB_ALLELE_FUNCTIONS) if functions_path.exists() else None
+    # Grouped by patient key (pgx_pipeline.patients): two inputs' samples of the same name stay two patients.
+    genotypes, samples = patients.keyed(genotypes), patients.keyed(samples)
     calls = call_genotypes(genotypes, samples, models, functions)
-    calls = apply_outside_calls(calls, outside_calls or [], set(samples["sample_id"]))
-    meta = schema.read_metadata(geno_paths[0])
-    schema.write_table(calls, out_path, schema.CALLS, metadata={"input_id": meta.get("input_id", "")})
+    calls = apply_outside_calls(calls, _keyed_outside(outside_calls, sorted(set(samples["input_id"]))),
+                                set(samples["sample_id"]))
+    calls = patients.unkeyed(calls)
+    inputs = sorted(set(samples["input_id"]))
+    schema.write_table(calls, out_path, schema.CALLS, metadata={"input_id": inputs[0] if len(inputs) == 1 else ""})
     return calls
+
+
+def _keyed_outside(outside: list[OutsideCall] | dict[str, list[OutsideCall]] | None,
+                   input_ids: list[str]) -> list[OutsideCall]:
+    by_input = outside if isinstance(outside, dict) else {i: list(outside or []) for i in input_ids}
+    return [replace(oc, sample_id=patients.key(i, oc.sample_id)) for i, ocs in by_input.items() for oc in ocs]
 
 
 def call_genotypes(
@@ -108,12 +121,13 @@ def _call_gene(model: GeneModel, sub: pd.DataFrame, sample_ids: list[str], absen
     else:
         h1, h2, blocks, absent = _matrices(model, sub, sample_ids)
     use_ref = np.array([absent_ref[s] for s in sample_ids], dtype=bool)
-    region_read = bool(sub["gene_region_read"].any()) if not sub.empty else False
-    refused = use_ref.copy() if not region_read else np.zeros(S, dtype=bool)
-    if not region_read:
-        # Absent-as-reference needs evidence the region was read at all: a file with no record in the gene
-        # (another build, a panel without the gene) must not turn into a confident reference call.
-        use_ref[:] = False
+    # Per patient: a batch holds many inputs, and one file's records in the gene say nothing of another file's.
+    read_by_sample = sub.groupby("sample_id", sort=False)["gene_region_read"].any() if not sub.empty else {}
+    region_read = np.array([bool(read_by_sample.get(s, False)) for s in sample_ids], dtype=bool)
+    # Absent-as-reference needs evidence the region was read at all: a file with no record in the gene
+    # (another build, a panel without the gene) must not turn into a confident reference call.
+    refused = use_ref & ~region_read
+    use_ref &= region_read
     fill = absent & use_ref[:, None]
     if fill.any():
         haploid_sample = (h2 == -2).any(axis=1)

@@ -8,8 +8,11 @@ decision, made per input.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import itertools
 import os
+import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +44,8 @@ class CODES:
 
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 SAMPLE_CHUNK = 500
+# Defining positions this close are read with one index query (fewer queries, few extra records between them).
+CLUSTER_GAP = 1000
 
 
 @dataclass
@@ -140,14 +145,22 @@ def _stale_index(path: Path) -> bool:
 
 
 def _gene_sites(kb_positions: pd.DataFrame, contigs: ContigMap) -> list[GeneSites]:
-    out = []
-    defining = kb_positions[kb_positions["position_index"] >= 0]
-    for gene, rows in defining.groupby("gene", sort=True):
-        rows = rows.sort_values("position_index").reset_index(drop=True)
-        contig = contigs.vcf_name(rows["chromosome"].iloc[0])
-        sites = [DefinitionSite(int(r.position), r.ref, tuple(r.alts)) for r in rows.itertuples()]
-        out.append(GeneSites(gene, rows["chromosome"].iloc[0], contig, rows, sites))
-    return out
+    # The definition sites are the knowledge base's, the contig names the file's: a batch reads many files against
+    # one knowledge base, so the sites are built once per table (~0.4 s) and only the contig is looked up per file.
+    key = id(kb_positions)
+    if _SITES_CACHE.get("key") != key:
+        out = []
+        defining = kb_positions[kb_positions["position_index"] >= 0]
+        for gene, rows in defining.groupby("gene", sort=True):
+            rows = rows.sort_values("position_index").reset_index(drop=True)
+            sites = [DefinitionSite(int(r.position), r.ref, tuple(r.alts)) for r in rows.itertuples()]
+            out.append(GeneSites(gene, rows["chromosome"].iloc[0], None, rows, sites))
+        _SITES_CACHE.update(key=key, table=kb_positions, sites=out)
+    return [dataclasses.replace(g, vcf_contig=contigs.vcf_name(g.kb_contig)) for g in _SITES_CACHE["sites"]]
+
+
+# The last table's sites (the table is held too, so its id is not reused by another while cached).
+_SITES_CACHE: dict = {}
 
 
 def ingest_vcf(
@@ -176,8 +189,7 @@ def ingest_vcf(
     paths = [Path(p) for p in (vcf_paths if isinstance(vcf_paths, (list, tuple)) else [vcf_paths])]
     kb_dir = Path(kb_dir)
     out_dir = Path(out_dir)
-    kb_positions = schema.read_table(kb_dir / "positions.parquet", schema.KB_POSITIONS)
-    kb_genes = schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)
+    kb_positions, kb_genes = _kb_tables(kb_dir)
     # The whole input must touch some gene's region, whichever group this job reads.
     every_gene, every_contig = kb_positions, kb_genes
     build_map = builds.read_build_map(kb_dir)
@@ -215,7 +227,7 @@ def ingest_vcf(
             file_build = input_build
             contigs = ContigMap.from_header(vcf, every_contig, path, build=file_build.name)
             genes = _gene_sites(kb_positions, contigs)
-            all_genes = _gene_sites(every_gene, contigs)
+            all_genes = genes if gene_group is None else _gene_sites(every_gene, contigs)
             if not mats:
                 mats = {g.gene: reader.empty(g) for g in genes}
             if not indexed and _stale_index(path):
@@ -333,6 +345,67 @@ def _input_build(paths: list[Path], stated: str | None, build_map: pd.DataFrame,
     return builds.InputBuild(name, evidence, builds.LiftedReader(build_map)), errors
 
 
+def _kb_tables(kb_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Positions and genes of a knowledge base, read once per process and folder (a batch ingests many files)."""
+    stamp = tuple((kb_dir / f).stat().st_mtime_ns for f in ("positions.parquet", "genes.parquet"))
+    if _KB_CACHE.get("key") != (str(kb_dir.resolve()), stamp):
+        _KB_CACHE.update(key=(str(kb_dir.resolve()), stamp),
+                         tables=(schema.read_table(kb_dir / "positions.parquet", schema.KB_POSITIONS),
+                                 schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)))
+    return _KB_CACHE["tables"]
+
+
+_KB_CACHE: dict = {}
+
+
+def ingest_batch(
+    members: list[tuple[str, str | os.PathLike]],
+    kb_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    absent_is_reference: bool = False,
+    sample_sex: dict[str, dict[str, str]] | None = None,
+    build: str | None = None,
+) -> list[str]:
+    """Ingest a batch of small inputs, (input id, VCF) each, in one process: one genotypes and one samples table
+    (`part-000.*.parquet` in `out_dir`) holding every input, each row carrying its input id.
+
+    Each file is read alone, as `ingest_vcf` reads an input, so memory follows the largest file, not the batch. A
+    file that cannot be read fails that input's row with the reason and the file named; the others are read.
+    Returns the notes and errors to log, each naming its input.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log: list[str] = []
+    geno_path, samples_path = _output_paths(out_dir, 1)[0]
+    samples: list[pd.DataFrame] = []
+    fd, tmp = schema.atomic_path(geno_path)
+    os.close(fd)
+    try:
+        with tempfile.TemporaryDirectory(dir=out_dir) as scratch, \
+                pq.ParquetWriter(tmp, schema.GENOTYPES.arrow_schema.with_metadata(
+                    {b"pgx_pipeline.table": schema.GENOTYPES.name.encode()}), compression="zstd") as writer:
+            for k, (input_id, vcf) in enumerate(members):
+                one = Path(scratch) / str(k)
+                try:
+                    result = ingest_vcf([vcf], kb_dir, one, input_id=input_id, absent_is_reference=absent_is_reference,
+                                        sample_sex=(sample_sex or {}).get(input_id), build=build)
+                    log.extend(f"{input_id}: warning: {note}" for note in result.notes)
+                except Exception as exc:  # one bad file fails its own input only; htslib errors come in several types
+                    why = str(exc) if isinstance(exc, PgxInputError) else f"{vcf}: could not be read ({exc})"
+                    record_failed_input([str(vcf)], one, input_id=input_id, error=why)
+                    log.append(f"{input_id}: error: {why} (input recorded as failed; the other inputs continue)")
+                writer.write_table(pq.read_table(one / "genotypes.parquet").cast(writer.schema))
+                samples.append(schema.read_table(one / "samples.parquet", schema.SAMPLES))
+        os.replace(tmp, geno_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    schema.write_table(pd.concat(samples, ignore_index=True), samples_path, schema.SAMPLES,
+                       metadata={"inputs": str(len(members))})
+    return log
+
+
 def _reason(exc: PgxInputError) -> str:
     """The error without its leading path (the caller names the file)."""
     text = str(exc)
@@ -421,14 +494,30 @@ class _MatrixBuilder:
             for g in genes:
                 if g.vcf_contig not in present:
                     continue
-                span = _region(g, lifted)
-                if span is None:
-                    continue
                 with warnings.catch_warnings():
                     # cyvcf2 warns for a region with no records: normal for a file split by chromosome
                     warnings.filterwarnings("ignore", message="no intervals found")
-                    region = vcf(f"{g.vcf_contig}:{span[0]}-{span[1]}")
-                    self._consume(wrap(region), lookup, mats, path, contigs, restrict=g.gene)
+                    if lifted is not None:
+                        span = lifted.region(g.gene)
+                        if span is not None:
+                            self._consume(wrap(vcf(f"{g.vcf_contig}:{span[0]}-{span[1]}")), lookup, mats, path,
+                                          contigs, restrict=g.gene)
+                        continue
+                    # Only the records overlapping the defining positions (a padded deletion or a gVCF block
+                    # reaching one included): a gene window holds thousands of other records, and reading them cost
+                    # a single-sample file most of its time. A record overlapping two clusters is read once.
+                    previous_end = 0
+                    for start, end in _clusters(sorted(s.position for s in g.sites)):
+                        region = vcf(f"{g.vcf_contig}:{start}-{end}")
+                        self._consume((r for r in region if r.POS > previous_end or r.POS >= start), lookup, mats,
+                                      path, contigs, restrict=g.gene)
+                        previous_end = end
+                    if g.gene not in self.current:
+                        # "Region read" means any record between the first and last defining position: the first
+                        # one is enough (it overlaps no defining position, or a cluster query would have found it).
+                        first, last = min(s.position for s in g.sites), max(s.position for s in g.sites)
+                        self._consume(itertools.islice(vcf(f"{g.vcf_contig}:{first}-{last}"), 1), lookup, mats, path,
+                                      contigs, restrict=g.gene)
             self.touched |= self.covered
         else:
             spans = _spans(all_genes)
@@ -588,6 +677,17 @@ def _indexed_regions_with_records(vcf, genes: list[GeneSites], lifted: builds.Li
                 if next(iter(vcf(f"{g.vcf_contig}:{span[0]}-{span[1]}")), None) is not None:
                     found.add(g.gene)
     return found
+
+
+def _clusters(positions: list[int], gap: int = CLUSTER_GAP) -> list[tuple[int, int]]:
+    """Sorted positions as intervals, positions closer than `gap` in one (one index query each)."""
+    out: list[list[int]] = []
+    for p in positions:
+        if out and p - out[-1][1] <= gap:
+            out[-1][1] = p
+        else:
+            out.append([p, p])
+    return [(a, b) for a, b in out]
 
 
 def _spans(genes: list[GeneSites]) -> dict[str, list[tuple[int, int, str]]]:

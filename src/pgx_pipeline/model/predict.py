@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import schema
+from .. import patients, schema
 from ..errors import PgxInputError
 from .features import FeatureSpec, empty_frame, normalise_race
 from .registry import drug_model
@@ -125,6 +125,7 @@ def predict_samples(model: DoseModel, phenotypes: pd.DataFrame, sheet: pd.DataFr
         if not blocking:
             xs.append(values)
     out = pd.DataFrame(rows, columns=["sample_id", "drug", "model_version", "reasons"])
+    out["input_id"] = None  # the stage runner keys samples by patient (pgx_pipeline.patients) and sets it
     for col in OUTPUT_COLUMNS:
         out[col] = None if col == "predicted_class" else np.nan
     out["dose_unit"] = entry.classes.unit
@@ -146,32 +147,46 @@ def predict_samples(model: DoseModel, phenotypes: pd.DataFrame, sheet: pd.DataFr
 
 
 def predict_pipeline_files(models: list[DoseModel], phenotypes_path: str | Path, sheet_path: str | Path | None,
-                           out: str | Path, input_vcfs: list[str] | None = None) -> pd.DataFrame:
+                           out: str | Path, input_vcfs: list[str] | dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Read the phenotypes table and sample sheet, apply every model, write one PREDICTIONS table atomically.
 
-    With `input_vcfs` (the input's files), sheet rows naming other VCFs are left out: a patient is (input, sample),
-    and another file's sample of the same name must not lend its covariates."""
+    With `input_vcfs` (the input's files, or input id -> files for a unit of several inputs), sheet rows naming
+    other VCFs are left out: a patient is (input, sample), and another file's sample of the same name must not lend
+    its covariates."""
     phen = schema.read_table(phenotypes_path, schema.PHENOTYPES)
+    own_id = schema.read_metadata(phenotypes_path).get("input_id") or None
+    phen = patients.keyed(phen, own_id or patients.own_input(phenotypes_path))
     sheet = read_sample_sheet(sheet_path) if sheet_path else None
-    if sheet is not None and input_vcfs and "vcf" in sheet.columns:
-        from ..inputs import split_group_paths
-
-        mine = {str(Path(v).resolve()) for v in input_vcfs}
-        base = Path(sheet_path).parent
-        applies = [not cell.strip() or {str(Path(f).resolve()) for f in split_group_paths(cell, base=base)} <= mine
-                   for cell in sheet["vcf"]]
-        sheet = sheet[applies]
+    if sheet is not None:
+        vcfs_of = input_vcfs if isinstance(input_vcfs, dict) else {i: list(input_vcfs or []) for i in set(phen["input_id"])}
+        sheet = _keyed_sheet(sheet, Path(sheet_path).parent, vcfs_of)
     parts = [predict_samples(m, phen, sheet) for m in models]
-    pred = (pd.concat(parts, ignore_index=True) if parts
+    pred = (patients.unkeyed(pd.concat(parts, ignore_index=True)) if parts
             else pd.DataFrame({c: pd.Series(dtype=object) for c in schema.PREDICTIONS.column_names}))
     metadata = {"models": ", ".join(f"{m.drug}={m.version}" for m in models) or "none configured",
                 "label": "model estimate; read next to the CPIC guidance, not instead of it"}
     if len(models) == 1:
         metadata |= _metadata(models[0])
     # The input travels with the table, as in calls/phenotypes/guidance (a patient is input + sample).
-    metadata["input_id"] = schema.read_metadata(phenotypes_path).get("input_id", "")
+    metadata["input_id"] = own_id or ""
     schema.write_table(pred, out, schema.PREDICTIONS, metadata=metadata)
     return pred
+
+
+def _keyed_sheet(sheet: pd.DataFrame, base: Path, vcfs_of: dict[str, list[str]]) -> pd.DataFrame:
+    """The sheet indexed by patient key: each input gets the rows that apply to it (a row naming no VCF applies to its
+    sample id in every input; a row naming VCFs only to the input made of them)."""
+    from ..inputs import split_group_paths
+
+    cells = sheet["vcf"] if "vcf" in sheet.columns else pd.Series("", index=sheet.index)
+    named = [{str(Path(f).resolve()) for f in split_group_paths(c, base=base)} if c.strip() else set() for c in cells]
+    frames = []
+    for input_id, vcfs in vcfs_of.items():
+        mine = {str(Path(v).resolve()) for v in vcfs}
+        applies = [not files or not mine or files <= mine for files in named]
+        rows = sheet[applies]
+        frames.append(rows.set_axis([patients.key(input_id, s) for s in rows.index], axis=0))
+    return pd.concat(frames) if frames else sheet.iloc[0:0]
 
 
 # ---------------------------------------------------------------- (b) external cohorts

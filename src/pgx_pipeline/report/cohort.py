@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import schema, sharding
+from .. import patients, schema, sharding
 from ..fda_guidance import cohort_counts
 from .context import GENE_STATUS_LABELS, PRIORITIES, _s, row_priority
 
@@ -63,27 +63,31 @@ def sample_priorities(guid: pd.DataFrame) -> pd.DataFrame:
 
 def build_cohort_context(
     results_dir: str | Path, input_ids: list[str], *, report_date: str, hrefs: dict[tuple[str, str], str],
-    kb: dict[str, str], pipeline_version: str,
+    kb: dict[str, str], pipeline_version: str, units: list[str] | None = None,
 ) -> dict[str, Any]:
+    """The summary of `input_ids`, read from the stage tables of `units` (the work units holding them; by default
+    each input is its own unit). Rows are counted per patient (input, sample), never per sample name."""
     root = Path(results_dir)
+    keep = set(input_ids)
     by_input: dict[str, dict] = {}
     sample_rows, failures = [], Counter()
     failure_examples: dict[str, list[str]] = {}
     gene_counts: dict[str, Counter] = {}
     pheno_counts: dict[str, Counter] = {}
     fda_counts: dict[tuple, Counter] = {}
-    parts = [(input_id, part) for input_id in input_ids for part in sharding.list_parts(root, input_id)]
-    for input_id, part in parts:
-        samples = sharding.read_part_samples(root, input_id, part)
-        calls = schema.read_table(sharding.stage_file(root, "calls", input_id, part), schema.CALLS,
-                                  columns=["sample_id", "gene", "candidate", "status", "n_candidates", "outside_phenotype"])
-        phen = schema.read_table(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES,
-                                 columns=["sample_id", "gene", "candidate", "phenotype", "candidates_agree"])
-        guid_path = sharding.stage_file(root, "guidance", input_id, part)
-        guid = schema.read_table(guid_path, schema.GUIDANCE, columns=[
-            "sample_id", "drug", "status", "classification", "recommendation", "dosing_information",
+    for unit, part, _ in sharding.unit_parts(root, units or input_ids):
+        samples = sharding.read_part_samples(root, unit, part)
+        samples = samples[samples["input_id"].isin(keep)]
+        calls = _patients(schema.read_table(sharding.stage_file(root, "calls", unit, part), schema.CALLS, columns=[
+            "input_id", "sample_id", "gene", "candidate", "status", "n_candidates", "outside_phenotype"]), unit, keep)
+        phen = _patients(schema.read_table(sharding.stage_file(root, "phenotypes", unit, part), schema.PHENOTYPES,
+                                           columns=["input_id", "sample_id", "gene", "candidate", "phenotype",
+                                                    "candidates_agree"]), unit, keep)
+        guid_path = sharding.stage_file(root, "guidance", unit, part)
+        guid = _patients(schema.read_table(guid_path, schema.GUIDANCE, columns=[
+            "input_id", "sample_id", "drug", "status", "classification", "recommendation", "dosing_information",
             "alternate_drug", "other_guidance", "same_as_reference", "incomplete", "source", "guideline", "fda_section",
-            "fda_label"])
+            "fda_label"]), unit, keep)
         _add_fda_counts(fda_counts, guid)
         top = rank1_phenotypes(calls, phen)
         for gene, g in top.groupby("gene", sort=True):
@@ -92,26 +96,27 @@ def build_cohort_context(
         not_called = top[top["display"].isin(["not_called", "ambiguous"])].groupby("sample_id")["gene"].apply(
             lambda s: ", ".join(sorted(s))).to_dict()
         prio = sample_priorities(guid).set_index("sample_id")
-        n_ok = int((samples["status"] == "ok").sum())
-        entry = by_input.setdefault(input_id, {"input_id": input_id, "source_files": [], "n_samples": 0, "n_ok": 0,
-                                             "n_failed": 0})
-        entry["source_files"] = sorted(set(entry["source_files"]) | set(samples["source_file"].dropna()))
-        entry["n_samples"] += len(samples)
-        entry["n_ok"] += n_ok
-        entry["n_failed"] += len(samples) - n_ok
-        for sid, status, err in zip(samples["sample_id"], samples["status"], samples["error"]):
+        for input_id, sid, status, err, source in zip(samples["input_id"], samples["sample_id"], samples["status"],
+                                                      samples["error"], samples["source_file"]):
+            patient = patients.key(input_id, sid)
+            entry = by_input.setdefault(input_id, {"input_id": input_id, "source_files": [], "n_samples": 0,
+                                                   "n_ok": 0, "n_failed": 0})
+            if _s(source) and source not in entry["source_files"]:
+                entry["source_files"] = sorted([*entry["source_files"], source])
+            entry["n_samples"] += 1
+            entry["n_ok" if status == "ok" else "n_failed"] += 1
             reason = (_s(err) or "no reason recorded") if status != "ok" else None
             if reason:
                 failures[reason] += 1
                 failure_examples.setdefault(reason, [])
                 if len(failure_examples[reason]) < MAX_FAILURE_EXAMPLES:
                     failure_examples[reason].append(sid)
-            act, consider, confirm, incomplete = (int(prio.at[sid, k]) if sid in prio.index else 0
+            act, consider, confirm, incomplete = (int(prio.at[patient, k]) if patient in prio.index else 0
                                                   for k in COUNTED_PRIORITIES)
             # Compact row: [id, input, href, status, act, consider, genes not called/ambiguous, failure reason,
-            # confirm, incomplete]
+            # confirm, incomplete, source file]
             sample_rows.append([sid, input_id, hrefs.get((input_id, sid), ""), status, act, consider,
-                                not_called.get(sid, ""), reason or "", confirm, incomplete])
+                                not_called.get(patient, ""), reason or "", confirm, incomplete, _s(source) or ""])
     inputs = list(by_input.values())
     n_total = sum(i["n_samples"] for i in inputs)
     genes = []
@@ -138,6 +143,12 @@ def build_cohort_context(
         "samples": sample_rows,
         "fda": [{"drug": k[0], "guideline": k[1], "section": k[2], **dict(v)} for k, v in sorted(fda_counts.items())],
     }
+
+
+def _patients(df: pd.DataFrame, unit: str, keep: set[str]) -> pd.DataFrame:
+    """A unit's rows of the kept inputs, `sample_id` keyed by patient (a table without input ids is the unit's own)."""
+    df = patients.keyed(df, unit)
+    return df[df["input_id"].isin(keep)]
 
 
 def _add_fda_counts(acc: dict[tuple, Counter], guid: pd.DataFrame) -> None:

@@ -20,9 +20,9 @@ import pandas as pd
 from .. import __version__, schema, sharding
 from ..calling.variant_list import VARIANT_LIST_GENES
 from ..errors import PgxInputError
-from ..guidance import ORDER_TEST
 from ..fda_guidance import SOURCE as FDA_SOURCE
 from ..fda_guidance import fda_priority
+from ..guidance import ORDER_TEST
 from ..model.registry import MODELS
 
 GENOME_BUILD = "GRCh38"
@@ -302,39 +302,69 @@ def clinical_message(text: str) -> str:
     return f"Note from PharmCAT: {text}" if "PharmCAT" in text else text
 
 
-def load_input_tables(results_dir: str | os.PathLike, input_id: str, part: str = "part-000") -> InputTables:
-    """Read one part of one input (see `sharding`). Predictions are optional: no model may be configured."""
-    root = Path(results_dir)
-    sample_files = sharding.group_files(root, input_id, part, "samples")
-    if not sample_files:
+def load_input_tables(results_dir: str | os.PathLike, input_id: str, part: str = "part-000",
+                      unit: str | None = None) -> InputTables:
+    """Read one part of one input (see `sharding`); `unit` names the batch holding it when it is not its own unit.
+    Predictions are optional: no model may be configured."""
+    tables = load_unit_tables(results_dir, unit or input_id, part)
+    if input_id not in tables:
         raise PgxInputError(f"no ingested samples for input {input_id!r} {part}; run the earlier stages first",
-                            path=sharding.ingest_dir(root, input_id))
+                            path=sharding.ingest_dir(results_dir, unit or input_id))
+    return tables[input_id]
+
+
+def load_unit_tables(results_dir: str | os.PathLike, unit: str, part: str = "part-000") -> dict[str, InputTables]:
+    """Input id -> its tables, for one part of a work unit (an input's part, or a batch of small inputs), each stage
+    table read once and split by input: a patient is (input, sample)."""
+    root = Path(results_dir)
+    sample_files = sharding.group_files(root, unit, part, "samples")
+    if not sample_files:
+        raise PgxInputError(f"no ingested samples for unit {unit!r} {part}; run the earlier stages first",
+                            path=sharding.ingest_dir(root, unit))
     samples = sharding.read_samples(sample_files)
-    genotypes = sharding.read_genotypes(sharding.group_files(root, input_id, part, "genotypes"), GENOTYPE_COLUMNS)
-    calls = _required(sharding.stage_file(root, "calls", input_id, part), schema.CALLS)
-    phenotypes = _required(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES)
-    guidance = _required(sharding.stage_file(root, "guidance", input_id, part), schema.GUIDANCE)
-    pred_path = sharding.stage_file(root, "predictions", input_id, part)
-    predictions = SampleRows(schema.read_table(pred_path, schema.PREDICTIONS)) if pred_path.is_file() else None
+    genotypes = sharding.read_genotypes(sharding.group_files(root, unit, part, "genotypes"),
+                                        [*GENOTYPE_COLUMNS, "input_id"])
+    calls = _required(sharding.stage_file(root, "calls", unit, part), schema.CALLS)
+    phenotypes = _required(sharding.stage_file(root, "phenotypes", unit, part), schema.PHENOTYPES)
+    guidance = _required(sharding.stage_file(root, "guidance", unit, part), schema.GUIDANCE)
+    pred_path = sharding.stage_file(root, "predictions", unit, part)
+    predictions = schema.read_table(pred_path, schema.PREDICTIONS) if pred_path.is_file() else None
     rsids: dict[tuple[str, int], str] = {}
     pos_path = root / "knowledge" / "positions.parquet"
     if pos_path.is_file():
         pos = schema.read_table(pos_path, schema.KB_POSITIONS, columns=["gene", "position", "rsid"])
         rsids = {(g, int(p)): r for g, p, r in zip(pos["gene"], pos["position"], pos["rsid"]) if _s(r)}
     cards = {p.parent.name: p for p in sorted((root / "model").glob("*/model_card.html"))}
-    return InputTables(
-        input_id=input_id,
-        results_dir=root,
-        samples=samples,
-        calls=SampleRows(calls),
-        phenotypes=SampleRows(phenotypes),
-        guidance=SampleRows(guidance),
-        predictions=predictions,
-        genotypes=SampleRows(genotypes),
-        kb=kb_info(root),
-        rsids=rsids,
-        model_cards=cards,
-    )
+    kb = kb_info(root)
+    input_ids = list(dict.fromkeys(samples["input_id"]))
+    by_input = _split_by_input(input_ids, unit, samples=samples, genotypes=genotypes, calls=calls,
+                               phenotypes=phenotypes, guidance=guidance, predictions=predictions)
+    return {
+        input_id: InputTables(
+            input_id=input_id,
+            results_dir=root,
+            samples=t["samples"].reset_index(drop=True),
+            calls=SampleRows(t["calls"]),
+            phenotypes=SampleRows(t["phenotypes"]),
+            guidance=SampleRows(t["guidance"]),
+            predictions=SampleRows(t["predictions"]) if t["predictions"] is not None else None,
+            genotypes=SampleRows(t["genotypes"]),
+            kb=kb,
+            rsids=rsids,
+            model_cards=cards,
+        )
+        for input_id, t in by_input.items()
+    }
+
+
+def _split_by_input(input_ids: list[str], unit: str, **frames: pd.DataFrame | None) -> dict[str, dict]:
+    """Each frame's rows per input (a frame of a one-input unit is all that input's)."""
+    out: dict[str, dict] = {i: {} for i in input_ids}
+    for name, df in frames.items():
+        split = ({input_ids[0]: df} if df is None or len(input_ids) == 1 else sharding.rows_by_input(df, unit))
+        for i in input_ids:
+            out[i][name] = None if df is None else split.get(i, df.iloc[0:0])
+    return out
 
 
 # ---------------------------------------------------------------- per sample

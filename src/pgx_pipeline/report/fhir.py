@@ -590,14 +590,15 @@ def write_bundles(contexts: Iterable[dict[str, Any]], out_dir: str | os.PathLike
 
 
 def render_fhir(results_dir: str | os.PathLike, input_id: str, out_dir: str | os.PathLike, *, report_date: str,
-                part: str = "part-000") -> dict[str, str]:
-    """`<stem>.fhir.json` for every sample of one part of an input, from the same tables as the reports."""
+                part: str = "part-000", unit: str | None = None) -> dict[str, str]:
+    """`<stem>.fhir.json` for every sample of one part of an input (`unit`: the batch holding it, if any), from the
+    same tables as the reports."""
     from .context import load_input_tables, sample_contexts
     from .files import safe_filenames
     from .html import _check_date
 
     _check_date(report_date)
-    tables = load_input_tables(results_dir, input_id, part)
+    tables = load_input_tables(results_dir, input_id, part, unit)
     names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
     write_bundles(sample_contexts(tables, report_date=report_date), out_dir, names)
     return names

@@ -21,7 +21,7 @@ from .. import __version__, schema, sharding
 from ..errors import PgxInputError
 from . import exports
 from .cohort import build_cohort_context
-from .context import InputTables, kb_info, load_input_tables, sample_contexts
+from .context import InputTables, kb_info, load_input_tables, load_unit_tables, sample_contexts
 from .files import safe_filenames, write_text_atomic
 
 _ENV: Environment | None = None
@@ -119,24 +119,46 @@ def _model_card_hrefs(tables: InputTables, out_dir: Path) -> dict[str, str]:
 
 def render_reports(
     results_dir: str | os.PathLike, input_id: str, out_dir: str | os.PathLike, *, report_date: str,
-    part: str = "part-000", fhir: bool = False,
+    part: str = "part-000", fhir: bool = False, unit: str | None = None,
 ) -> dict[str, str]:
     """Write `<safe>.html`, `<safe>.json` and `<safe>.outside_calls.tsv` per sample of one part of an input, and
     with `fhir` the FHIR Genomics Reporting bundle `<safe>.fhir.json` (report/fhir.py) from the same context.
+    `unit` names the batch holding the input when it is not its own work unit (sharding).
 
     Returns {sample_id: file stem}. Failed samples still get a report that says why they failed.
     """
     _check_date(report_date)
-    out = Path(out_dir)
+    return _write_reports(load_input_tables(results_dir, input_id, part, unit), Path(out_dir), report_date,
+                          _validator(fhir))
+
+
+def render_unit_reports(
+    results_dir: str | os.PathLike, unit: str, out_root: str | os.PathLike, *, report_date: str,
+    part: str = "part-000", fhir: bool = False,
+) -> dict[str, dict[str, str]]:
+    """`render_reports` for every input of a work unit, read once: each input's reports in `out_root/<input>/`
+    (`sharding.report_subdir` of a one-part unit), as when the input was its own unit. Returns {input: names}."""
+    _check_date(report_date)
+    validator = _validator(fhir)
+    return {input_id: _write_reports(tables, Path(out_root) / sharding.report_subdir(input_id, part, 1), report_date,
+                                     validator)
+            for input_id, tables in load_unit_tables(results_dir, unit, part).items()}
+
+
+def _validator(fhir: bool):
+    if not fhir:
+        return None
+    from .fhir import Validator
+
+    return Validator()
+
+
+def _write_reports(tables: InputTables, out: Path, report_date: str, validator) -> dict[str, str]:
+    from .fhir import bundle_json
+
     out.mkdir(parents=True, exist_ok=True)
-    tables = load_input_tables(results_dir, input_id, part)
     names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
     cards = _model_card_hrefs(tables, out)
-    validator = None
-    if fhir:
-        from .fhir import Validator, bundle_json
-
-        validator = Validator()
     for ctx in sample_contexts(tables, report_date=report_date, model_card_hrefs=cards):
         stem = names[ctx["header"]["sample_id"]]
         write_text_atomic(out / f"{stem}.html", render_patient_html(ctx))
@@ -148,12 +170,15 @@ def render_reports(
 
 
 def write_cohort_outputs(
-    results_dir: str | os.PathLike, input_ids: list[str], out_dir: str | os.PathLike, *, report_date: str
+    results_dir: str | os.PathLike, input_ids: list[str], out_dir: str | os.PathLike, *, report_date: str,
+    units: list[str] | None = None,
 ) -> tuple[Path, Path]:
     """Write `cohort_summary.html` and `calls_only.tsv` into `out_dir`.
 
+    `units` are the work units whose tables hold the inputs (sharding; by default each input is its own unit).
     Patient reports are expected in `out_dir/<input_id>/` (`out_dir/<input_id>/<part>/` for an input cut into
-    several parts: `sharding.report_subdir`, the layout the workflow gives `render_reports`), so the summary links to them by relative path and the folder can be moved as a whole.
+    several parts: `sharding.report_subdir`, the layout the workflow gives `render_reports`), so the summary links to
+    them by relative path and the folder can be moved as a whole.
     """
     _check_date(report_date)
     root, out = Path(results_dir), Path(out_dir)
@@ -164,23 +189,28 @@ def write_cohort_outputs(
     functions = (schema.read_table(functions_path, schema.KB_ALLELE_FUNCTIONS)
                  if functions_path.is_file() else None)
     activity = exports.allele_activity_values(functions)
-    parts = [(input_id, part) for input_id in input_ids for part in sharding.list_parts(root, input_id)]
-    n_parts = {i: sum(1 for j, _ in parts if j == i) for i in input_ids}
-    for input_id, part in parts:
-        samples = sharding.read_part_samples(root, input_id, part)
-        folder = sharding.report_subdir(input_id, part, n_parts[input_id])
-        for sid, stem in safe_filenames([str(s) for s in samples["sample_id"]]).items():
-            hrefs[(input_id, sid)] = f"{folder}/{stem}.html"
+    units = units or input_ids
+    parts = sharding.unit_parts(root, units)
+    keep = set(input_ids)
+    for unit, part, n_parts in parts:
+        samples = sharding.read_part_samples(root, unit, part)
+        for input_id, sub in samples.groupby("input_id", sort=False):
+            folder = sharding.report_subdir(str(input_id), part, n_parts)
+            for sid, stem in safe_filenames([str(s) for s in sub["sample_id"]]).items():
+                hrefs[(str(input_id), sid)] = f"{folder}/{stem}.html"
 
     def blocks():
-        # One part's tables in memory at a time; the TSV is streamed to disk.
-        for input_id, part in parts:
-            calls = schema.read_table(sharding.stage_file(root, "calls", input_id, part), schema.CALLS)
-            phen = schema.read_table(sharding.stage_file(root, "phenotypes", input_id, part), schema.PHENOTYPES)
-            yield exports.calls_only_rows(calls, phen, activity, input_id)
+        # One part's tables in memory at a time; the TSV is streamed to disk, one input's rows after the other.
+        for unit, part, _ in parts:
+            calls = schema.read_table(sharding.stage_file(root, "calls", unit, part), schema.CALLS)
+            phen = schema.read_table(sharding.stage_file(root, "phenotypes", unit, part), schema.PHENOTYPES)
+            phen_of = sharding.rows_by_input(phen, unit)
+            for input_id, sub in sharding.rows_by_input(calls, unit).items():
+                if input_id in keep:
+                    yield exports.calls_only_rows(sub, phen_of.get(input_id, phen.iloc[0:0]), activity, input_id)
 
     ctx = build_cohort_context(root, input_ids, report_date=report_date, hrefs=hrefs, kb=kb,
-                               pipeline_version=__version__)
+                               pipeline_version=__version__, units=units)
     html_path = write_text_atomic(out / "cohort_summary.html", render_cohort_html(ctx))
     tsv_path = write_text_atomic(out / "calls_only.tsv", exports.calls_only_lines(blocks(), kb.get("data_version", "unknown")))
     return html_path, tsv_path

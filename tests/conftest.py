@@ -109,3 +109,17 @@ def kb_messages(kb_dir):
 @pytest.fixture(scope="session")
 def kb_genes(kb_dir):
     return schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES)
+
+
+def panel_slice(samples: list[str], genes, work: Path) -> list[Path]:
+    """These samples of the GRCh38 1000 Genomes panel, one bgzipped and indexed VCF per gene file (bcftools)."""
+    import subprocess
+
+    out = []
+    for gene in genes:
+        path = work / f"{gene}.vcf.gz"
+        subprocess.run(["bcftools", "view", "-s", ",".join(samples), "-Oz", "-o", str(path),
+                        str(PANEL38 / f"{gene}.vcf.gz")], check=True)
+        subprocess.run(["tabix", "-p", "vcf", str(path)], check=True)
+        out.append(path)
+    return out

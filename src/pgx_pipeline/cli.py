@@ -28,6 +28,11 @@ from .report.cli import report
 from .sharding import plan_run_units
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+build_option = click.option(
+    "--build", type=click.Choice(["auto", "GRCh38", "GRCh37"]), default=None,
+    help="Genome build of the VCFs (config build / inputs[].build; default auto: detected from the header, else from "
+         "REF bases at definition positions). GRCh37 is read through the build map. A stated build the file "
+         "contradicts is an error.")
 
 
 @click.group()
@@ -52,10 +57,7 @@ def main() -> None:
 @click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False),
               help="Outside-call TSV (PharmCAT format, or a table with a sample_id column); repeatable.")
 @click.option("--absent-is-reference", is_flag=True, help="Positions absent from the VCFs are reference (variant-only files).")
-@click.option("--build", type=click.Choice(["auto", "GRCh38", "GRCh37"]), default=None,
-              help="Genome build of the VCFs (config build / inputs[].build; default auto: detected from the header, "
-                   "else from REF bases at definition positions). GRCh37 is read through the build map. A stated "
-                   "build the file contradicts is an error.")
+@build_option
 @click.option("--cores", default=1, show_default=True, type=int, help="Cores for Snakemake.")
 @click.option("--report-date", default=None, help="Date printed on reports (YYYY-MM-DD); default today.")
 @click.option("--samples-per-part", type=click.IntRange(min=0), default=None,
@@ -268,10 +270,7 @@ def knowledge_fetch(out_dir, commit, tree_file, base_url, retries):
 @click.option("--kb", "kb_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
 @click.option("--absent-is-reference", is_flag=True)
-@click.option("--build", type=click.Choice(["auto", "GRCh38", "GRCh37"]), default=None,
-              help="Genome build of the VCFs (config build / inputs[].build; default auto: detected from the header, "
-                   "else from REF bases at definition positions). GRCh37 is read through the build map. A stated "
-                   "build the file contradicts is an error.")
+@build_option
 @click.option("--sample-sheet", default="", help="Sample sheet (for sex).")
 @click.option("--strict", is_flag=True, help="Fail on bad input instead of recording the failure.")
 @click.option("--gene-group", default=None, help="K/N: read only gene group K of N (groups balance defining positions).")

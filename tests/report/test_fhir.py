@@ -19,7 +19,7 @@ import pytest
 from pgx_pipeline import sharding
 from pgx_pipeline.report import fhir
 from pgx_pipeline.report.context import load_input_tables, sample_contexts
-from tests.conftest import PANEL38, REPO
+from tests.conftest import PANEL38, REPO, panel_slice
 from tests.report.conftest import HOSTILE, write_results
 
 SAMPLES = REPO / "data" / "sample_vcfs"
@@ -85,14 +85,7 @@ def panel_vcfs(tmp_path_factory) -> list[Path]:
                            text=True, check=True).stdout.split()
     chosen = names[::100][:30]
     assert len(chosen) == 30
-    vcfs = []
-    for gene in PANEL_GENES:
-        out = work / f"{gene}.vcf.gz"
-        subprocess.run(["bcftools", "view", "-s", ",".join(chosen), "-Oz", "-o", str(out),
-                        str(PANEL38 / f"{gene}.vcf.gz")], check=True)
-        subprocess.run(["tabix", "-p", "vcf", str(out)], check=True)
-        vcfs.append(out)
-    return vcfs
+    return panel_slice(chosen, PANEL_GENES, work)
 
 
 @pytest.fixture(scope="module")

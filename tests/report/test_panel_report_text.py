@@ -9,7 +9,6 @@ table, never from the report code.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,7 @@ from markupsafe import escape
 
 from pgx_pipeline.report.context import POPULATION_WORDS, load_input_tables, sample_contexts
 from pgx_pipeline.report.html import render_patient_html
-from tests.conftest import PANEL38, needs
+from tests.conftest import PANEL38, needs, panel_slice
 from tests.report.test_fhir import DATE, PANEL_GENES, _stage
 
 PATIENTS = ["HG00232", "HG01183", "NA18533"]
@@ -28,15 +27,7 @@ pytestmark = needs(PANEL38)
 
 @pytest.fixture(scope="module")
 def vcfs(tmp_path_factory) -> list[Path]:
-    work = tmp_path_factory.mktemp("panel-text-vcfs")
-    out = []
-    for gene in PANEL_GENES:
-        path = work / f"{gene}.vcf.gz"
-        subprocess.run(["bcftools", "view", "-s", ",".join(PATIENTS), "-Oz", "-o", str(path),
-                        str(PANEL38 / f"{gene}.vcf.gz")], check=True)
-        subprocess.run(["tabix", "-p", "vcf", str(path)], check=True)
-        out.append(path)
-    return out
+    return panel_slice(PATIENTS, PANEL_GENES, tmp_path_factory.mktemp("panel-text-vcfs"))
 
 
 @pytest.fixture(scope="module")

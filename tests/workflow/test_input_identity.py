@@ -10,7 +10,10 @@ One run (module fixture) holds every case at once, as a lab's folder would:
 - a truncated copy of HG00096's file, given as its own input;
 - ten panel samples x four genes as one file (cohort.vcf.gz) and the same records split by chromosome, declared
   with --split-group (cohort_by_chrom.chr6/10/16);
-- a declared split group whose chr16 file is truncated (mixed.chr10 good, mixed.chr16 bad).
+- a declared split group whose chr16 file is truncated (mixed.chr10 good, mixed.chr16 bad);
+- HG00097's CYP2C19 records from the GRCh37 panel (no contig lines; build detected from its records), a small input
+  in the same batch as the GRCh38 files: read through the build map, it must get the call HG00097 gets in the
+  GRCh38 cohort file.
 
 The two SAMPLE files, the truncated copy and the ten-sample cohort are small inputs: one batch reads them
 (sharding.plan_units), one job per stage, and its tables tell the inputs apart by their input_id column.
@@ -30,7 +33,7 @@ import pandas as pd
 import pytest
 
 from pgx_pipeline import sharding
-from tests.conftest import FALLBACK, PANEL38, PHARMCAT
+from tests.conftest import FALLBACK, PANEL37, PANEL38, PHARMCAT
 
 EXE = str(Path(sys.executable).parent / "pgx-pipeline")
 COHORT = ["HG00096", "HG00097", "HG00099", "HG00100", "HG00101", "HG00102", "HG00103", "HG00105", "HG00106", "HG00107"]
@@ -67,6 +70,19 @@ def _extract(samples: list[str], genes: list[str], out: Path, rename: str | None
     return out
 
 
+def _grch37_person(sample: str, gene: str, out: Path) -> Path:
+    """One person's records of one GRCh37 panel gene file (pysam: the file has no contig lines), indexed."""
+    import pysam
+
+    with pysam.VariantFile(str(PANEL37 / f"{gene}.vcf.gz")) as vin:
+        vin.subset_samples([sample])
+        with pysam.VariantFile(str(out), "wz", header=vin.header) as vout:
+            for rec in vin:
+                vout.write(rec)
+    pysam.tabix_index(str(out), preset="vcf", force=True)
+    return out
+
+
 def _truncate(src: Path, dest: Path) -> Path:
     data = src.read_bytes()
     dest.write_bytes(data[: len(data) // 2])
@@ -94,8 +110,10 @@ def lab(tmp_path_factory):
     by_chrom = [_extract(COHORT, gs, d / f"cohort_by_chrom.{c}.vcf.gz") for c, gs in GENES.items()]
     mixed_good = _extract(COHORT, GENES["chr10"], d / "mixed.chr10.vcf.gz")
     mixed_bad = _truncate(_extract(COHORT, GENES["chr16"], SCRATCH / "mixed16.vcf.gz"), d / "mixed.chr16.vcf.gz")
+    (d / "grch37").mkdir()
+    grch37 = _grch37_person("HG00097", "CYP2C19", d / "grch37" / "HG00097_b37.vcf.gz")
     return {"dir": d, "people": people, "truncated": truncated, "cohort": cohort, "by_chrom": by_chrom,
-            "mixed": [mixed_good, mixed_bad]}
+            "mixed": [mixed_good, mixed_bad], "grch37": grch37}
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +121,7 @@ def run(lab, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     globbed = sorted((lab["dir"] / "people").glob("*/*.vcf*"))  # the VCFs and their .tbi indexes
     assert len(globbed) == 4
-    proc = _run([*globbed, lab["truncated"], lab["cohort"]], out,
+    proc = _run([*globbed, lab["truncated"], lab["cohort"], lab["grch37"]], out,
                 "--split-group", ",".join(map(str, lab["by_chrom"])),
                 "--split-group", ";".join(map(str, lab["mixed"])))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -178,7 +196,8 @@ def test_a_good_file_with_its_truncated_copy(run):
     assert "copy_truncated: error: " in logs and "copy_truncated.vcf.gz" in logs and TRUNCATED in logs
     batch = sharding.read_samples([out / "ingest" / "batch-000" / "genes-0" / "part-000.samples.parquet"])
     assert dict(zip(batch["input_id"], batch["status"])) == {
-        "HG00096_sample": "ok", "HG00103_sample": "ok", "cohort": "ok", "copy_truncated": "failed"}
+        "HG00096_sample": "ok", "HG00103_sample": "ok", "cohort": "ok", "copy_truncated": "failed",
+        "HG00097_b37": "ok"}
     assert (batch["input_id"] == "cohort").sum() == len(COHORT)
     report = (out / "reports" / "copy_truncated" / "copy_truncated.html").read_text()
     assert "copy_truncated.vcf.gz" in report and TRUNCATED in report
@@ -225,3 +244,18 @@ def test_stale_inputs_of_an_earlier_run_are_refused(run, lab):
     assert proc.returncode == 2
     assert "not inputs of this run" in proc.stderr and "HG00096_sample" in proc.stderr and "batch-000" in proc.stderr and "Traceback" not in proc.stderr
     assert not (out / "ingest" / "sample").exists()
+
+
+@pytest.mark.skipif(not (PANEL37 / "CYP2C19.vcf.gz").exists(), reason=f"GRCh37 panel not found at {PANEL37}")
+def test_a_grch37_file_in_a_batch_of_grch38_files_is_lifted_and_called_as_the_grch38_file(run):
+    out, _ = run
+    samples = sharding.read_input_samples(out, "HG00097_b37")
+    assert samples[["sample_id", "status", "input_build"]].values.tolist() == [["HG00097", "ok", "GRCh37"]]
+    assert sharding.read_input_samples(out, "cohort")["input_build"].unique().tolist() == ["GRCh38"]
+    lifted = _top(_calls(out, "HG00097_b37"))[("HG00097", "CYP2C19")]
+    assert lifted == _top(_calls(out, "cohort"))[("HG00097", "CYP2C19")]
+    assert lifted[1] == "called"
+    html = (out / "reports" / "HG00097_b37" / "HG00097.html").read_text()
+    assert "GRCh37 input, lifted to GRCh38" in html
+    summary = (out / "reports" / "cohort_summary.html").read_text()
+    assert "inputs read as GRCh37 and lifted to GRCh38: HG00097_b37" in summary

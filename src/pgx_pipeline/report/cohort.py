@@ -22,6 +22,14 @@ COUNTED_PRIORITIES = ("act", "consider", "confirm", "incomplete")
 CHART_STATUSES = ("called", "ambiguous", "outside_call", "not_called", "not_assessed")
 
 
+def cohort_build_text(inputs: list[dict]) -> str:
+    """Results are on GRCh38 coordinates; GRCh37 inputs were read through the build map, and the page says which."""
+    lifted = sorted(i["input_id"] for i in inputs if i.get("lifted"))
+    if not lifted:
+        return "GRCh38"
+    return f"GRCh38 (inputs read as GRCh37 and lifted to GRCh38: {', '.join(lifted)})"
+
+
 def gene_status(top: pd.DataFrame) -> pd.Series:
     """Rank-1 rows -> display status, with ties made visible as 'ambiguous'."""
     st = top["status"].astype(str).copy()
@@ -96,6 +104,7 @@ def build_cohort_context(
         not_called = top[top["display"].isin(["not_called", "ambiguous"])].groupby("sample_id")["gene"].apply(
             lambda s: ", ".join(sorted(s))).to_dict()
         prio = sample_priorities(guid).set_index("sample_id")
+        lifted_ids = set(samples.loc[samples["input_build"] == "GRCh37", "input_id"])
         for input_id, sid, status, err, source in zip(samples["input_id"], samples["sample_id"], samples["status"],
                                                       samples["error"], samples["source_file"]):
             patient = patients.key(input_id, sid)
@@ -105,6 +114,8 @@ def build_cohort_context(
                 entry["source_files"] = sorted([*entry["source_files"], source])
             entry["n_samples"] += 1
             entry["n_ok" if status == "ok" else "n_failed"] += 1
+            if input_id in lifted_ids:
+                entry["lifted"] = True
             reason = (_s(err) or "no reason recorded") if status != "ok" else None
             if reason:
                 failures[reason] += 1
@@ -132,7 +143,7 @@ def build_cohort_context(
         "pipeline_version": pipeline_version,
         "kb_data_version": kb.get("data_version", "unknown"),
         "kb_provenance": kb.get("provenance", "unknown"),
-        "genome_build": "GRCh38",
+        "genome_build": cohort_build_text(inputs),
         "n_samples": n_total,
         "n_ok": sum(i["n_ok"] for i in inputs),
         "n_failed": sum(i["n_failed"] for i in inputs),

@@ -5,7 +5,10 @@ import pandas as pd
 from snakemake.utils import validate
 
 from pgx_pipeline.inputs import (
+    check_sheet_rows_owned,
+    header_samples,
     inputs_from_config,
+    read_sample_sheet,
     stale_folders_error,
     stale_input_folders,
 )
@@ -49,6 +52,13 @@ if SAMPLE_SHEET:
         pd.read_csv(SAMPLE_SHEET, sep="\t", dtype=str, keep_default_na=False),
         schema="../config/schemas/samples.schema.yaml",
     )
+    if len(INPUTS) > 1:
+        # A row naming no VCF must not fit two patients (inputs holding the same sample id).
+        check_sheet_rows_owned(
+            read_sample_sheet(SAMPLE_SHEET),
+            {i: header_samples(spec.vcfs[0]) or [] for i, spec in INPUTS.items()},
+            SAMPLE_SHEET,
+        )
 
 KB_TABLES = [
     "genes",

@@ -11,10 +11,13 @@ import click
 import yaml
 
 from . import __version__, schema
+from .calling.outside import assign_outside_calls
 from .cli_model import member_option, members_vcfs, model
 from .errors import PgxInputError, user_errors
 from .inputs import (
+    check_sheet_rows_owned,
     drop_index_files,
+    header_samples,
     inputs_from_config,
     inputs_from_paths,
     read_sample_sheet,
@@ -55,7 +58,9 @@ def main() -> None:
                    "Default: the config's knowledge.sources, or the embedded knowledge base when none exists.")
 @click.option("--sample-sheet", type=click.Path(dir_okay=False), help="TSV: sample_id, sex, age, height_cm, weight_kg, race, ...")
 @click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False),
-              help="Outside-call TSV (PharmCAT format, or a table with a sample_id column); repeatable.")
+              help="Outside-call TSV (PharmCAT format, or a table with a sample_id column); repeatable. With several "
+                   "inputs each file must name its patients unambiguously (a per-sample file one sample of the run "
+                   "in its name; a table sample ids held by one input only), else the run stops naming them.")
 @click.option("--absent-is-reference", is_flag=True, help="Positions absent from the VCFs are reference (variant-only files).")
 @build_option
 @click.option("--cores", default=1, show_default=True, type=int, help="Cores for Snakemake.")
@@ -91,10 +96,16 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
     specs = inputs_from_paths([str(Path(v).resolve()) for v in vcfs],
                               split_groups=[[str(Path(f).resolve()) for f in g] for g in groups if g],
                               absent_is_reference=absent_is_reference)
-    for s in specs:
-        s.outside_calls = [str(Path(o).resolve()) for o in outside_calls]
+    # Outside calls and sheet rows name patients by sample id: with several inputs they must say whose they are.
+    held = {s.input_id: header_samples(s.vcfs[0]) or [] for s in specs} if len(specs) > 1 else {}
+    if outside_calls:
+        owners = assign_outside_calls([str(Path(o).resolve()) for o in outside_calls],
+                                      held or {specs[0].input_id: []})
+        for s in specs:
+            s.outside_calls = owners[s.input_id]
     if sample_sheet:
-        read_sample_sheet(sample_sheet)  # fail now, with the line number, rather than inside a job
+        # fail now, with the line number, rather than inside a job
+        check_sheet_rows_owned(read_sample_sheet(sample_sheet), held, sample_sheet)
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
     config["results"] = str(out)
     config["inputs"] = [s.as_config() for s in specs]

@@ -206,6 +206,21 @@ def sheet_rows_for_input(rows: list[dict], input_vcfs: list[str]) -> dict[str, d
             if not r.get("vcfs") or {str(Path(v).resolve()) for v in r["vcfs"]} <= mine}
 
 
+def check_sheet_rows_owned(rows: list[dict], input_samples: dict[str, list[str]], sheet: str | Path) -> None:
+    """A sheet row naming no VCF applies to its sample id in every input; when two inputs hold that sample id, the
+    row (sex, which decides G6PD on chrX; warfarin covariates; outside calls) cannot say which patient it describes,
+    so stop rather than give it to both."""
+    for n, row in enumerate(rows, start=2):
+        if row.get("vcfs"):
+            continue
+        holders = sorted(i for i, samples in input_samples.items() if row["sample_id"] in samples)
+        if len(holders) > 1:
+            raise PgxInputError(
+                f"line {n}: sample_id {row['sample_id']} is a sample of {len(holders)} inputs ({', '.join(holders)}) and "
+                "the row names no vcf, so it cannot say which patient it describes; add the patient's file in the "
+                "row's vcf column", path=sheet)
+
+
 def inputs_from_config(config: dict) -> list[InputSpec]:
     """Inputs named in the config, plus the VCFs (or declared split groups) the sample sheet names that are not
     already inputs. Nothing is grouped by sample name."""

@@ -48,8 +48,62 @@ def read_outside_calls(path: str | Path, known_samples: list[str]) -> list[Outsi
     return calls
 
 
+def _names_sample(path: Path, sample: str) -> bool:
+    return re.search(rf"(^|[^A-Za-z0-9]){re.escape(sample)}([^A-Za-z0-9]|$)", path.name) is not None
+
+
+def _table_samples(path: Path) -> list[str] | None:
+    """Sample ids a cohort table (header `sample_id`) lists; None for a per-sample file in PharmCAT's format."""
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    rows = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
+    if not rows or not rows[0].lower().startswith("sample_id"):
+        return None
+    return [ln.split("\t")[0].strip() for ln in rows[1:]]
+
+
+def assign_outside_calls(files: list[str], input_samples: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Input id -> the outside-call files given for a whole run (`--outside-calls`) that belong to it.
+
+    Outside calls name patients by sample id, and a patient is (input, sample): with several inputs, a file must say
+    whose it is without doubt. A per-sample file must name exactly one sample of the run in its file name (a lab's
+    single-sample VCFs all called SAMPLE cannot share one); a cohort table may list a sample id held by one input
+    only. Anything else is an error naming the file and the inputs, rather than one patient's CYP2D6 or HLA result
+    applied to another patient.
+    """
+    out: dict[str, list[str]] = {i: [] for i in input_samples}
+    if len(input_samples) == 1:
+        out[next(iter(input_samples))] = list(files)
+        return out
+    per_input_hint = ("give it for one input instead: config inputs[].outside_calls, or the sample sheet's "
+                      "outside_calls column on the row that names the sample's vcf")
+    for f in files:
+        path = Path(f)
+        if not path.is_file():
+            raise PgxInputError("outside-call file not found; check --outside-calls", path=path)
+        listed = _table_samples(path)
+        if listed is None:
+            hits = [(i, s) for i, samples in input_samples.items() for s in samples if _names_sample(path, s)]
+            if len(hits) != 1:
+                found = "; ".join(f"{s} in input {i}" for i, s in hits) or "no sample of this run"
+                raise PgxInputError(f"a per-sample outside-call file must name exactly one patient of the run in its "
+                                    f"file name, and this run has {len(input_samples)} inputs (it names: {found}); "
+                                    f"{per_input_hint}", path=path)
+            out[hits[0][0]].append(f)
+            continue
+        owners: set[str] = set()
+        for sample in dict.fromkeys(listed):
+            holders = sorted(i for i, samples in input_samples.items() if sample in samples)
+            if len(holders) > 1:
+                raise PgxInputError(f"sample_id {sample} is a sample of {len(holders)} inputs ({', '.join(holders)}), "
+                                    f"so its outside calls cannot be given to one patient; {per_input_hint}", path=path)
+            owners.update(holders)
+        for i in sorted(owners):
+            out[i].append(f)
+    return out
+
+
 def _sample_from_name(path: Path, known: list[str]) -> str:
-    hits = [s for s in known if re.search(rf"(^|[^A-Za-z0-9]){re.escape(s)}([^A-Za-z0-9]|$)", path.name)]
+    hits = [s for s in known if _names_sample(path, s)]
     if len(hits) == 1:
         return hits[0]
     if len(known) == 1:

@@ -160,6 +160,21 @@ def _unique(candidate: str, used: set[str]) -> str:
     return out
 
 
+def repeated_sheet_row(sample_ids: list[str], vcf_cells: list[str]) -> str | None:
+    """Why a sheet describes one patient twice, or None. A patient is (input, sample): the same sample_id may stand on
+    several rows when each names its own file(s) in `vcf` (two lab files whose sample column both read SAMPLE), but
+    not when a row names no file (it would apply to every input) or two rows name the same file."""
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for n, (sid, cell) in enumerate(zip(sample_ids, vcf_cells), start=2):
+        sid, cell = sid.strip(), ";".join(sorted(split_group_paths(cell))) if cell.strip() else ""
+        for first, other in seen.get(sid, []):
+            if not cell or not other or cell == other:
+                return (f"line {n}: sample_id {sid!r} appears twice (first on line {first}); repeat a sample_id only "
+                        "on rows that each name their own file in the vcf column")
+        seen.setdefault(sid, []).append((n, cell))
+    return None
+
+
 def read_sample_sheet(path: str | Path) -> list[dict]:
     """Rows of a TSV sample sheet; paths are resolved relative to the sheet's folder.
 
@@ -173,14 +188,13 @@ def read_sample_sheet(path: str | Path) -> list[dict]:
     rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
     if not rows or "sample_id" not in (rows[0].keys()):
         raise PgxInputError("sample sheet needs a header line with at least a 'sample_id' column (tab-separated)", path=path)
-    seen = set()
+    repeated = repeated_sheet_row([r.get("sample_id") or "" for r in rows], [r.get("vcf") or "" for r in rows])
+    if repeated:
+        raise PgxInputError(repeated, path=path)
     for n, row in enumerate(rows, start=2):
         sid = (row.get("sample_id") or "").strip()
         if not sid:
             raise PgxInputError(f"line {n}: empty sample_id", path=path)
-        if sid in seen:
-            raise PgxInputError(f"line {n}: sample_id {sid!r} appears twice", path=path)
-        seen.add(sid)
         row["vcfs"] = []
         if row.get("vcf"):
             row["vcfs"] = split_group_paths(row["vcf"], base=path.parent)

@@ -104,3 +104,32 @@ def test_a_sheet_row_naming_its_vcf_describes_only_that_files_SAMPLE(tmp_path):
     check_sheet_rows_owned(rows, {"p1_sample": ["SAMPLE"], "p2_sample": ["SAMPLE"]}, sheet)
     assert sheet_rows_for_input(rows, [str(one)])["SAMPLE"]["sex"] == "male"
     assert sheet_rows_for_input(rows, [str(two)]) == {}
+
+
+def test_two_SAMPLE_rows_each_naming_its_file_describe_two_patients(tmp_path):
+    from pgx_pipeline.inputs import read_sample_sheet, sheet_rows_for_input
+    from pgx_pipeline.model import predict
+
+    one, two = _two_samples(tmp_path)
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text(f"sample_id\tsex\tage\tvcf\nSAMPLE\tmale\t60-69\t{one}\nSAMPLE\tfemale\t20-29\t{two}\n")
+    rows = read_sample_sheet(sheet)
+    assert sheet_rows_for_input(rows, [str(one)])["SAMPLE"]["sex"] == "male"
+    assert sheet_rows_for_input(rows, [str(two)])["SAMPLE"]["sex"] == "female"
+    # The warfarin covariates follow the same rows: each input's SAMPLE gets its own age.
+    keyed = predict._keyed_sheet(predict.read_sample_sheet(sheet), tmp_path, {"p1": [str(one)], "p2": [str(two)]})
+    assert len(keyed) == 2 and sorted(keyed["age"]) == ["20-29", "60-69"]
+    assert keyed.loc[[k for k in keyed.index if "p1" in str(k)][0], "age"] == "60-69"
+
+
+@pytest.mark.parametrize("second", ["", "SAME"])
+def test_a_sample_id_repeated_without_its_own_file_is_refused(tmp_path, second):
+    from pgx_pipeline.inputs import read_sample_sheet
+    from pgx_pipeline.model import predict
+
+    one, _ = _two_samples(tmp_path)
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text(f"sample_id\tsex\tvcf\nSAMPLE\tmale\t{one}\nSAMPLE\tfemale\t{one if second else ''}\n")
+    for reader in (read_sample_sheet, predict.read_sample_sheet):
+        with pytest.raises(PgxInputError, match="line 3: sample_id 'SAMPLE' appears twice"):
+            reader(sheet)

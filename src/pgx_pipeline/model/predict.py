@@ -61,9 +61,11 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     if "sample_id" not in sheet.columns:
         raise PgxInputError("sample sheet needs a 'sample_id' column (tab-separated header)", path=path)
-    if sheet["sample_id"].duplicated().any():
-        dup = sheet.loc[sheet["sample_id"].duplicated(), "sample_id"].iloc[0]
-        raise PgxInputError(f"sample_id {dup!r} appears twice", path=path)
+    from ..inputs import repeated_sheet_row
+
+    repeated = repeated_sheet_row(list(sheet["sample_id"]), list(sheet["vcf"]) if "vcf" in sheet.columns else [""] * len(sheet))
+    if repeated:
+        raise PgxInputError(repeated, path=path)
     return sheet.set_index("sample_id")
 
 

@@ -187,9 +187,9 @@ class InputTables:
     samples: pd.DataFrame
     calls: SampleRows
     phenotypes: SampleRows
-    guidance: SampleRows
+    guidance: DistinctRows
     predictions: SampleRows | None
-    genotypes: SampleRows
+    genotypes: DistinctRows
     kb: dict[str, str] = field(default_factory=dict)
     rsids: dict[tuple[str, int], str] = field(default_factory=dict)
     # drug -> model_card.html of every model trained in this results folder
@@ -229,6 +229,86 @@ class SampleRows:
     def get(self, sample_id: str, default: pd.DataFrame) -> pd.DataFrame:
         span = self._slices.get(sample_id)
         return default if span is None else self.frame.iloc[span[0]:span[1]]
+
+
+class DistinctRows(SampleRows):
+    """SampleRows of a table whose rows repeat from patient to patient (guidance: one drug, guideline and
+    phenotype; genotypes: one position and genotype), read as plain records: each distinct row, i.e. every column
+    but the sample's, becomes one record shared by every patient who has it, and `derive` (the report's form of a
+    row) runs once per distinct row.
+
+    A part of 1,601 panel patients has 438,625 guidance and ~2.2 M genotype rows; converting each patient's slice to
+    records cost a third of the report rule's context time.  Records and derived forms are shared: callers never
+    change them.
+    """
+
+    def __init__(self, df: pd.DataFrame, derive=None) -> None:
+        super().__init__(df)
+        content = [c for c in self.frame.columns if c != "sample_id"]
+        self._codes, first = _row_codes(self.frame, content)
+        self._distinct = _records(self.frame.take(first)[content]) if len(self.frame) else []
+        self._derive = derive
+        self._derived: dict[int, Any] = {}
+        # Forms a caller makes from a distinct row and the patient's context, keyed by (row code, ...): kept here,
+        # with the rows they come from, never beyond them.
+        self.memo: dict[tuple, Any] = {}
+
+    def coded(self, sample_id: str) -> list[tuple[int, dict]]:
+        """The sample's rows as (code of the distinct row, its record), in table order."""
+        span = self._slices.get(sample_id)
+        if span is None:
+            return []
+        return [(c, self._distinct[c]) for c in self._codes[span[0]:span[1]].tolist()]
+
+    def derived(self, sample_id: str) -> list:
+        """`derive(record)` for each of the sample's rows, in table order."""
+        span = self._slices.get(sample_id)
+        if span is None:
+            return []
+        out, done = [], self._derived
+        for c in self._codes[span[0]:span[1]].tolist():
+            d = done.get(c)
+            if d is None:
+                d = done[c] = self._derive(self._distinct[c])
+            out.append(d)
+        return out
+
+
+def _row_codes(df: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """An integer per row, equal for rows equal in `columns` (lists compared by value, nulls equal), and the
+    first row of each code."""
+    codes = np.zeros(len(df), dtype=np.int64)
+    for c in columns:
+        col = _column_codes(df[c])
+        # (row so far, this column) as one number, renumbered densely so it never overflows
+        codes = pd.factorize(codes * (int(col.max(initial=0)) + 1) + col)[0]
+    first = np.full(int(codes.max(initial=-1)) + 1, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return codes, first
+
+
+_SEP = "\x1f"
+
+
+def _column_codes(s: pd.Series) -> np.ndarray:
+    if s.dtype != object:
+        return s.factorize(use_na_sentinel=False)[0]
+    values = s.to_numpy()
+    try:
+        return pd.factorize(values, use_na_sentinel=False)[0]
+    except TypeError:  # a list column: cells are arrays
+        pass
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values, type=pa.list_(pa.string()))
+    items = pc.list_flatten(arr)
+    if items.null_count or pc.any(pc.match_substring(items, _SEP)).as_py():
+        # A joined text could stand for two lists: compare the cells as tuples instead (slower, never wrong).
+        return pd.factorize(pd.array([v if v is None else tuple(v) for v in values], dtype=object),
+                            use_na_sentinel=False)[0]
+    joined = pd.Series(pd.arrays.ArrowExtensionArray(pc.binary_join(arr, _SEP)))  # null list -> null, [] -> ""
+    return joined.factorize(use_na_sentinel=False)[0]
 
 
 def _required(path: Path, table: schema.Table) -> pd.DataFrame:
@@ -346,9 +426,9 @@ def load_unit_tables(results_dir: str | os.PathLike, unit: str, part: str = "par
             samples=t["samples"].reset_index(drop=True),
             calls=SampleRows(t["calls"]),
             phenotypes=SampleRows(t["phenotypes"]),
-            guidance=SampleRows(t["guidance"]),
+            guidance=DistinctRows(t["guidance"], derive=_guideline_form),
             predictions=SampleRows(t["predictions"]) if t["predictions"] is not None else None,
-            genotypes=SampleRows(t["genotypes"]),
+            genotypes=DistinctRows(t["genotypes"]),
             kb=kb,
             rsids=rsids,
             model_cards=cards,
@@ -397,8 +477,8 @@ def build_sample_context(
     empty = pd.DataFrame()
     calls = tables.calls.get(sample_id, empty)
     phen = tables.phenotypes.get(sample_id, empty)
-    guid = tables.guidance.get(sample_id, empty)
-    geno = tables.genotypes.get(sample_id, empty)
+    guid = tables.guidance.derived(sample_id)
+    geno = tables.genotypes.coded(sample_id)
     preds = (tables.predictions or {}).get(sample_id, empty)
     ran = tables.predicted_drugs
 
@@ -437,7 +517,7 @@ def build_sample_context(
         "drugs": drugs,
         "models": [_model_estimate(drug, preds, drugs, (model_card_hrefs or {}).get(drug), drug in ran)
                    for drug in tables.model_drugs],
-        "matching": _matching(geno, tables.rsids, calls),
+        "matching": _matching(geno, tables.rsids, calls, tables.genotypes.memo),
         "messages": _dedup(m for d in drugs for g in d["guidelines"] for m in g["messages"]),
     }
     _number_messages(drugs)
@@ -463,7 +543,7 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, values)) for values in zip(*arrays)]
 
 
-def _genes(calls: pd.DataFrame, phen: pd.DataFrame, geno: pd.DataFrame, rsids: dict) -> list[dict]:
+def _genes(calls: pd.DataFrame, phen: pd.DataFrame, geno: list[tuple[int, dict]], rsids: dict) -> list[dict]:
     if calls.empty:
         return []
     het_unphased = _unphased_het_counts(geno)
@@ -472,12 +552,13 @@ def _genes(calls: pd.DataFrame, phen: pd.DataFrame, geno: pd.DataFrame, rsids: d
             for gene, rows in sorted(_by_gene(calls, ["gene", "candidate"]).items())]
 
 
-def _unphased_het_counts(geno: pd.DataFrame) -> dict[str, int]:
-    if geno.empty:
-        return {}
-    het = geno[(geno["state"] == "called") & (~geno["phased"].astype(bool)) & geno["allele2"].notna()
-               & (geno["allele1"] != geno["allele2"])]
-    return het.groupby("gene").size().to_dict()
+def _unphased_het_counts(geno: list[tuple[int, dict]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for _, r in geno:
+        if (r["state"] == "called" and not _b(r["phased"]) and r["allele2"] is not None
+                and r["allele1"] != r["allele2"]):
+            out[r["gene"]] = out.get(r["gene"], 0) + 1
+    return out
 
 
 def _shown_diplotype(gene: str, diplotype: str | None) -> str | None:
@@ -601,14 +682,13 @@ def _number_footnotes(genes: list[dict]) -> list[dict]:
     return foot
 
 
-def _not_assessed(genes: list[dict], guid: pd.DataFrame) -> list[dict]:
+def _not_assessed(genes: list[dict], guid: list[tuple[str, dict]]) -> list[dict]:
     """What was NOT assessed, in plain words, with the drugs it leaves without guidance."""
     called = {g["gene"]: g for g in genes}
     drugs_by_gene: dict[str, set[str]] = {}
-    if not guid.empty:
-        for drug, gs, status in zip(guid["drug"], guid["genes"], guid["status"]):
-            for gene in _l(gs):
-                drugs_by_gene.setdefault(gene, set()).add(drug)
+    for drug, g in guid:
+        for gene in g["genes"]:
+            drugs_by_gene.setdefault(gene, set()).add(drug)
     out = []
     for gene in OUTSIDE_ONLY_GENES:
         g = called.get(gene)
@@ -626,10 +706,9 @@ def _not_assessed(genes: list[dict], guid: pd.DataFrame) -> list[dict]:
             out.append({"gene": g["gene"], "what": f"{g['gene']} was NOT assessed: {why}." if why else
                         f"{g['gene']} was NOT assessed.",
                         "drugs": sorted(drugs_by_gene.get(g["gene"], ()))})
-    if not guid.empty:
-        for gene in sorted({x for gs, st in zip(guid["genes"], guid["status"]) if st == "gene_not_assessed" for x in _l(gs)}):
-            if gene not in listed and gene not in called:
-                out.append({"gene": gene, "what": f"{gene} was NOT assessed.", "drugs": sorted(drugs_by_gene.get(gene, ()))})
+    for gene in sorted({x for _, g in guid if g["status"] == "gene_not_assessed" for x in g["genes"]}):
+        if gene not in listed and gene not in called:
+            out.append({"gene": gene, "what": f"{gene} was NOT assessed.", "drugs": sorted(drugs_by_gene.get(gene, ()))})
     return out
 
 
@@ -697,17 +776,16 @@ def row_priority(r: Mapping[str, Any]) -> str:
                      _b_or_none(r["same_as_reference"]), _s(r["incomplete"]), _s(r["source"]))
 
 
-def _drugs(guid: pd.DataFrame) -> list[dict]:
-    if guid.empty:
-        return []
+def _drugs(guid: list[tuple[str, dict]]) -> list[dict]:
+    """One entry per drug, its guideline rows (each the shared form of a distinct row, copied: `_number_messages`
+    adds the patient's note numbers) in source order."""
     order = {"CPIC": 0, "DPWG": 1, "FDA": 2}
     by_drug: dict[str, list[dict]] = {}
-    for r in _records(guid):
-        by_drug.setdefault(r["drug"], []).append(r)
+    for drug, g in guid:
+        by_drug.setdefault(drug, []).append(g)
     out = []
     for drug in sorted(by_drug):
-        rows = sorted(by_drug[drug], key=lambda r: (order.get(r["source"], 9), r["guideline"] or ""))
-        gl = [dict(_guideline_row(r)) for r in rows]
+        gl = [dict(g) for g in sorted(by_drug[drug], key=lambda g: (order.get(g["source"], 9), g["guideline"] or ""))]
         best = min((g["priority"] for g in gl), key=PRIORITY_ORDER.__getitem__)
         out.append({
             "drug": drug,
@@ -721,28 +799,9 @@ def _drugs(guid: pd.DataFrame) -> list[dict]:
     return out
 
 
-# Rows repeat from patient to patient (one drug, guideline and phenotype give one row): each distinct row is
-# turned into its report form once per process. Callers get a copy, so no patient's context shares a mutable
-# dict with another's.
-_ROW_CACHE: dict[tuple, dict] = {}
-_CACHE_LIMIT = 200_000
-
-
-def _row_key(r: Mapping[str, Any]) -> tuple:
-    return tuple(tuple(v) if isinstance(v, (list, np.ndarray)) else v for k, v in r.items() if k != "sample_id")
-
-
-def _cached(cache: dict, key: tuple, make) -> Any:
-    hit = cache.get(key)
-    if hit is None:
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()  # a bound on memory for very diverse cohorts; correctness never depends on a hit
-        hit = cache[key] = make()
-    return hit
-
-
-def _guideline_row(r: Mapping[str, Any]) -> dict:
-    return _cached(_ROW_CACHE, _row_key(r), lambda: _make_guideline_row(r))
+def _guideline_form(r: Mapping[str, Any]) -> tuple[str, dict]:
+    """A GUIDANCE row as (drug, its report form): `DistinctRows` makes it once per distinct row."""
+    return r["drug"], _make_guideline_row(r)
 
 
 def _make_guideline_row(r: Mapping[str, Any]) -> dict:
@@ -1016,8 +1075,8 @@ def plain_model_reason(reason: str) -> str:
 
 
 # ---------------------------------------------------------------- matching details
-def _matching(geno: pd.DataFrame, rsids: dict, calls: pd.DataFrame) -> list[dict]:
-    if geno.empty:
+def _matching(geno: list[tuple[int, dict]], rsids: dict, calls: pd.DataFrame, memo: dict) -> list[dict]:
+    if not geno:
         return []
     missing_by_gene: dict[str, set[int]] = {}
     absent_ref: dict[str, bool] = {}
@@ -1025,15 +1084,18 @@ def _matching(geno: pd.DataFrame, rsids: dict, calls: pd.DataFrame) -> list[dict
         top = calls[calls["candidate"] == 1]
         missing_by_gene = {g: {int(x) for x in _l(m)} for g, m in zip(top["gene"], top["missing_positions"])}
         absent_ref = {g: _b(a) for g, a in zip(top["gene"], top["absent_is_reference"])}
-    cols = ["gene", "position", "chromosome", "state", "allele1", "allele2", "phased", "depth", "filter"]
-    # ~1,400 positions per patient, nearly all alike across a cohort: plain tuples, and each distinct row's report
-    # form made once (`_position_row`).
-    records = sorted(zip(*(geno[c].to_numpy(dtype=object, na_value=None) for c in cols)), key=lambda t: (t[0], t[1]))
     by_gene: dict[str, list[dict]] = {}
-    for t in records:
-        gene, pos = t[0], int(t[1])
-        key = (*t[1:], gene, rsids.get((gene, pos)), pos in missing_by_gene.get(gene, ()), absent_ref.get(gene, False))
-        by_gene.setdefault(gene, []).append(dict(_cached(_POSITION_CACHE, key, lambda: _position_row(*key[:-4], *key[-3:]))))
+    # ~1,400 positions per patient, nearly all alike across a cohort: each distinct row's report form is made once
+    # and shared (read-only) by the patients who have it.
+    for code, r in sorted(geno, key=lambda cr: (cr[1]["gene"], cr[1]["position"])):
+        gene, pos = r["gene"], int(r["position"])
+        key = (code, pos in missing_by_gene.get(gene, ()), absent_ref.get(gene, False))
+        row = memo.get(key)
+        if row is None:
+            row = memo[key] = _position_row(
+                pos, r["chromosome"], r["state"], r["allele1"], r["allele2"], r["phased"], r["depth"], r["filter"],
+                rsids.get((gene, pos)), key[1], key[2])
+        by_gene.setdefault(gene, []).append(row)
     # Positions absent from the file and read as reference are neither observed nor missing: counted apart, so "0
     # missing" never stands alone beside them (issue 19).
     return [{"gene": gene, "positions": rows, "n_missing": sum(1 for x in rows if x["missing"]),
@@ -1041,7 +1103,6 @@ def _matching(geno: pd.DataFrame, rsids: dict, calls: pd.DataFrame) -> list[dict
             for gene, rows in by_gene.items()]
 
 
-_POSITION_CACHE: dict[tuple, dict] = {}
 ABSENT_READ_AS_REFERENCE = "absent: read as reference"
 
 

@@ -1,0 +1,49 @@
+"""The report reads guidance and genotype rows once per distinct row (`DistinctRows`): two rows may share a record
+only when every column but the sample's is equal, lists compared by value."""
+
+import numpy as np
+import pandas as pd
+
+from pgx_pipeline.report.context import DistinctRows
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "sample_id": ["A", "A", "B", "B", "C", "C", "D"],
+        "drug": ["codeine"] * 7,
+        "genes": [["CYP2D6"], ["CYP2D6", "UGT1A1"], ["CYP2D6"], [], None, ["CYP2D6\x1fUGT1A1"],
+                  np.array(["CYP2D6", "UGT1A1"], dtype=object)],
+        "score": [1.0, np.nan, 1.0, np.nan, np.nan, 2.0, np.nan],
+        "text": ["a", "a", "a", "a", "a", "a", None],
+    })
+
+
+def test_rows_equal_in_every_column_but_the_sample_share_one_record():
+    rows = DistinctRows(_frame())
+    a, b = rows.coded("A"), rows.coded("B")
+    assert a[0][0] == b[0][0] and a[0][1] is b[0][1]          # ["CYP2D6"], 1.0, "a" in both
+    assert a[0][1] == {"drug": "codeine", "genes": a[0][1]["genes"], "score": 1.0, "text": "a"}
+    assert list(a[0][1]["genes"]) == ["CYP2D6"]
+
+
+def test_lists_differing_in_length_nullness_or_a_separator_are_different_rows():
+    rows = DistinctRows(_frame())
+    codes = {s: [c for c, _ in rows.coded(s)] for s in "ABCD"}
+    two_genes, empty, null, joined_text = codes["A"][1], codes["B"][1], codes["C"][0], codes["C"][1]
+    assert len({codes["A"][0], two_genes, empty, null, joined_text}) == 5
+    # D: the same two genes as A's second row but another text (null): a different row
+    assert codes["D"][0] != two_genes
+
+
+def test_a_list_held_as_an_array_equals_the_same_list():
+    df = _frame()
+    df.loc[6, "text"] = "a"
+    rows = DistinctRows(df)
+    assert rows.coded("D")[0][0] == rows.coded("A")[1][0]
+
+
+def test_derived_forms_follow_table_order_and_are_made_once_per_distinct_row():
+    made = []
+    rows = DistinctRows(_frame(), derive=lambda r: made.append(r) or len(made))
+    assert rows.derived("A") == [1, 2] and rows.derived("B") == [1, 3]
+    assert len(made) == 3 and rows.derived("missing") == []

@@ -24,6 +24,7 @@ the same input gives a byte-identical bundle, and every reference is a `urn:uuid
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -93,6 +94,7 @@ CATEGORIES = [
     {"coding": [{"system": OBS_CATEGORY, "code": "laboratory"}]},
     {"coding": [{"system": V2_0074, "code": "GE"}]},
 ]
+META = {profile: {"profile": [profile]} for profile in PROFILE.values()}
 
 
 def _code(system: str, code: str, display: str | None = None, text: str | None = None) -> dict:
@@ -103,6 +105,9 @@ def _code(system: str, code: str, display: str | None = None, text: str | None =
     if text:
         cc["text"] = text
     return cc
+
+
+IMPLICATION_CODE = _code(TBD, "therapeutic-implication", "Therapeutic Implication")
 
 
 def _gene_cc(gene: str) -> dict:
@@ -271,7 +276,7 @@ def _report(ctx: dict, ids: _Ids, patient: dict, results: list[dict], tasks: lis
 def _observation(profile: str | None, code: dict, base: dict, **fields) -> dict:
     obs: dict[str, Any] = {"resourceType": "Observation"}
     if profile:
-        obs["meta"] = {"profile": [profile]}
+        obs["meta"] = META[profile]
     obs.update({"status": "final", "category": CATEGORIES, "code": code, **base})
     obs.update({k: v for k, v in fields.items() if v not in (None, [], {})})
     return obs
@@ -337,7 +342,7 @@ def _gene_resources(g: dict, ids: _Ids, base: dict, h: dict) -> tuple[str, list[
             comps.append({"code": _code(LOINC, "84413-4", "Genotype display name", "Candidate diplotype"),
                           "valueCodeableConcept": {"text": dip}})
         obs = _observation(
-            PROFILE["implication"], _code(TBD, "therapeutic-implication", "Therapeutic Implication"), base,
+            PROFILE["implication"], IMPLICATION_CODE, base,
             derivedFrom=[ids.ref(key, f"{gene} {value}")],
             note=[_note(caveat)] if caveat else None,
             component=comps,
@@ -369,7 +374,7 @@ def _implication(drug: str, gl: dict, ids: _Ids, base: dict, gene_keys: dict[str
     """One guideline row of one drug as a TherapeuticImplication."""
     extension, note, component = _implication_parts(drug, gl)
     return _observation(
-        PROFILE["implication"], _code(TBD, "therapeutic-implication", "Therapeutic Implication"), base,
+        PROFILE["implication"], IMPLICATION_CODE, base,
         extension=extension,
         derivedFrom=[ids.ref(gene_keys[g], g) for g in gl["genes"] if g in gene_keys],
         note=note,
@@ -378,7 +383,7 @@ def _implication(drug: str, gl: dict, ids: _Ids, base: dict, gene_keys: dict[str
 
 
 # What an implication says apart from whose it is repeats across patients (one drug, guideline row and phenotype):
-# made once per process and shared, read-only, by the bundles that hold it.
+# made once per process and shared, read-only, by the bundles that hold it, with its JSON text (`_SHARED`).
 _PARTS: dict[tuple, tuple[list, list, list]] = {}
 _PARTS_READ = ("source", "guideline", "guideline_version", "url", "phenotypes", "recommendation", "classification",
                "status", "status_label", "priority", "priority_label", "implications", "reason", "messages",
@@ -391,7 +396,8 @@ def _implication_parts(drug: str, gl: dict) -> tuple[list, list, list]:
     if parts is None:
         if len(_PARTS) >= 100_000:
             _PARTS.clear()
-        parts = _PARTS[key] = _make_implication_parts(drug, gl)
+            _SHARED.clear()
+        parts = _PARTS[key] = tuple(_SHARED.add(x) for x in _make_implication_parts(drug, gl))
     return parts
 
 
@@ -473,6 +479,55 @@ _ACTION_RUN = re.compile(r'(\{"url":"[^"]*","valueReference":\{"reference":"x"\}
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# What json.dumps(text, ensure_ascii=False) calls for a str, without building an encoder per value.
+_encode_str = json.encoder.encode_basestring
+
+
+class _SharedJson:
+    """The JSON text of values many resources hold (an implication's guideline parts, constant codes), made once.
+
+    Keyed by the value's identity, and the value is held with its text, so an id is never reused while its text is
+    kept. Shared values are never changed after they are added."""
+
+    def __init__(self, constants: Iterable[Any] = ()) -> None:
+        self._constants = {id(v): (v, _dumps(v)) for v in constants}
+        self._texts: dict[int, tuple[Any, str]] = dict(self._constants)
+
+    def add(self, value: Any) -> Any:
+        self._texts[id(value)] = (value, _dumps(value))
+        return value
+
+    def text(self, value: Any, bundle_texts: dict[int, str]) -> str:
+        """`value`'s JSON; `bundle_texts` keeps the texts of one bundle's values while the bundle (which holds
+        them) is being written: its patient reference, date and ids recur in every resource."""
+        if type(value) is str:
+            return _encode_str(value)
+        hit = self._texts.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        text = bundle_texts.get(id(value))
+        if text is None:
+            text = bundle_texts[id(value)] = _dumps(value)
+        return text
+
+    def clear(self) -> None:
+        self._texts = dict(self._constants)
+
+
+_SHARED = _SharedJson([CATEGORIES, IMPLICATION_CODE, *META.values()])
+
+
+@functools.lru_cache(maxsize=None)
+def _key_text(key: str) -> str:
+    return _dumps(key)
+
+
+def _resource_json(resource: dict[str, Any], bundle_texts: dict[int, str]) -> str:
+    """`_dumps(resource)`, byte for byte, with each shared value's text reused: ~300 resources per bundle, most of
+    whose bulk (guideline texts) repeats from patient to patient."""
+    return "{" + ",".join(f"{_key_text(k)}:{_SHARED.text(v, bundle_texts)}" for k, v in resource.items()) + "}"
 
 
 def _without_ids(text: str) -> str:
@@ -567,7 +622,8 @@ def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
     Written from the dict the models validated: `model_dump_json` gives back the same JSON (tested) at twice the
     cost of validation."""
     bundle = build_bundle_dict(ctx)
-    texts = [_dumps(e["resource"]) for e in bundle["entry"]]
+    bundle_texts: dict[int, str] = {}
+    texts = [_resource_json(e["resource"], bundle_texts) for e in bundle["entry"]]
     (validator or Validator())(bundle, texts)
     # The same bytes as json.dumps of the whole bundle, from the entries already serialised for validation.
     head = _dumps({k: v for k, v in bundle.items() if k != "entry"})

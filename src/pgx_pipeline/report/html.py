@@ -27,11 +27,25 @@ from .files import safe_filenames, write_text_atomic
 _ENV: Environment | None = None
 
 
+class _ReportEnvironment(Environment):
+    """`x.name` on a report context's dicts reads the key first. Jinja's default tries the Python attribute first,
+    and its AttributeError cost a third of rendering a busy patient's ~270 guideline rows; a dict method of that
+    name (`.items`, `.get`) is still found when no key has the name."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 def environment() -> Environment:
     """The one Jinja environment: autoescape for every template, undefined variables are errors."""
     global _ENV
     if _ENV is None:
-        _ENV = Environment(
+        _ENV = _ReportEnvironment(
             loader=PackageLoader("pgx_pipeline.report", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
             undefined=StrictUndefined,

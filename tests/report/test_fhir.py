@@ -303,6 +303,27 @@ def test_written_json_is_what_the_models_serialise(tmp_path):
     assert json.loads(Bundle.model_validate_json(text).model_dump_json(exclude_none=True)) == json.loads(text)
 
 
+def test_bundle_text_is_the_bundle_dumped_byte_for_byte(tmp_path):
+    """bundle_json assembles each resource from texts made once (guideline parts, codes, the patient reference):
+    the result must be json.dumps of the same bundle, also for texts JSON must escape, and again from the cache."""
+    root = write_results(tmp_path / "results", {"PGX01": "pgx01"})
+    (ctx,) = sample_contexts(load_input_tables(root, "batch1"), report_date=DATE)
+    ctx["drugs"][0]["guidelines"][0]["recommendation"] = 'Say "no"\n\\ é \u2028 \x07 end'
+    for _ in range(2):
+        text = fhir.bundle_json(ctx)
+        assert text == json.dumps(fhir.build_bundle_dict(ctx), ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert 'Say \\"no\\"\\n' in text
+
+
+def test_resource_text_equals_json_dumps_for_every_kind_of_value():
+    shared = fhir._SHARED.add([{"text": 'a "quoted"\nline é'}])
+    resource = {"id": "x", "resourceType": "Observation", "conclusion": 'Say "no" \\ é \u2028 \x07', "n": 3,
+                "flag": True, "none": None, "note": shared, "category": fhir.CATEGORIES, "component": [{"x": "ü"}]}
+    bundle_texts: dict[int, str] = {}
+    for _ in range(2):
+        assert fhir._resource_json(resource, bundle_texts) == fhir._dumps(resource)
+
+
 # ---------------------------------------------------------------- real data
 @pytest.mark.slow
 def test_bundled_samples_validate_and_round_trip(bundled):

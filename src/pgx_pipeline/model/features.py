@@ -275,10 +275,13 @@ def empty_frame(spec: FeatureSpec, n: int = 0) -> pd.DataFrame:
 
 def best_call(phen: pd.DataFrame, gene: str) -> tuple[pd.Series | None, str | None]:
     """A sample's rank-1 phenotype row for a gene, or why there is none a model can use."""
-    rows = phen[phen["gene"] == gene] if not phen.empty else phen
-    if rows.empty:
+    # Positions, not a filtered and sorted frame: this runs three times per patient, and frame operations made the
+    # prediction job of a 1,601-patient part take 11 s.
+    at = np.flatnonzero(phen["gene"].to_numpy(dtype=object) == gene) if not phen.empty else []
+    if not len(at):
         return None, f"missing: {gene} genotype (gene not in the phenotypes table)"
-    top = rows.sort_values(["rank", "candidate"]).iloc[0]
+    order = np.lexsort((phen["candidate"].to_numpy()[at], phen["rank"].to_numpy()[at]))
+    top = phen.iloc[int(at[order[0]])]
     if top["status"] not in ("called", "outside_call"):
         return None, f"missing: {gene} genotype (status {top['status']})"
     if not bool(top["candidates_agree"]):

@@ -10,6 +10,8 @@ genome itself changed between builds (a GRCh37 0/0 is then a GRCh38 variant), th
 
 from __future__ import annotations
 
+import gzip
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +41,7 @@ def lift_positions(positions: pd.DataFrame, chain: str | Path,
     if not chain.is_file():
         raise PgxInputError("GRCh38->GRCh37 liftOver chain not found; set knowledge.grch37_chain (or --grch37-chain) "
                             "to hg38ToHg19.over.chain.gz, or leave it empty (GRCh37 inputs will then fail)", path=chain)
-    lifter = LiftOver(str(chain))
+    lifter = LiftOver(_chains_over(chain, positions))
     diffs = differences if differences is not None else read_differences()
     diff_at = {(r.chromosome, int(r.position)): r for r in diffs.itertuples()}
     rows = []
@@ -65,6 +67,30 @@ def lift_positions(positions: pd.DataFrame, chain: str | Path,
                 row.update(grch37_ref=diff.grch37_ref, status="lifted, reference differs", reason=diff.evidence)
         rows.append(row)
     return pd.DataFrame(rows, columns=schema.KB_BUILD_MAP.column_names)
+
+
+def _chains_over(chain: Path, positions: pd.DataFrame) -> io.BytesIO:
+    """The chains of the file whose GRCh38 span overlaps a gene's allele-defining positions, as a chain file.
+
+    A base lifts only through the chains that hold it, so the others change nothing; leaving them out makes reading
+    the chain ~0.3 s instead of ~5.5 s (pyliftover indexes every chain of the genome it is given)."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for (chrom, _), g in positions.groupby(["chromosome", "gene"]):
+        ends = g["position"].astype(int) + g["ref"].str.len()
+        spans.setdefault(str(chrom), []).append((int(g["position"].min()) - 1, int(ends.max())))
+    kept = io.BytesIO()
+    with gzip.open(chain, "rb") if chain.suffix == ".gz" else open(chain, "rb") as fh:
+        keep = False
+        for line in fh:
+            if line.startswith(b"chain"):
+                # chain score tName tSize tStrand tStart tEnd ...: the GRCh38 (target) span, + strand
+                f = line.split()
+                start, end = int(f[5]), int(f[6])
+                keep = any(start < e and s < end for s, e in spans.get(f[2].decode(), ()))
+            if keep:
+                kept.write(line)
+    kept.seek(0)
+    return kept
 
 
 def _is_snv(ref: str, alts) -> bool:

@@ -7,6 +7,7 @@ import re
 import stat
 
 import pytest
+from markupsafe import escape
 
 from pgx_pipeline import sharding
 from pgx_pipeline.calling.outside import read_outside_calls
@@ -536,3 +537,17 @@ def test_a_gene_not_called_does_not_claim_a_call_assumption(rendered):
     missing_note = next(n for n in cyp2d6["notes"] if "had no usable genotype" in n)
     assert "the call assumes" not in missing_note
     assert "No diplotype could be called" in " ".join(cyp2d6["notes"])
+
+
+def test_each_page_shows_its_own_guideline_rows_when_patients_share_a_process(tmp_path):
+    """Guideline rows are rendered once per distinct row and reused: two patients with different clopidogrel advice,
+    written by one job in both orders, each get their own advice and never the other's."""
+    standard = "If considering clopidogrel, use at standard dose (75 mg/day)."
+    for order in (("A", "B"), ("B", "A")):
+        pictures = {"A": "pgx01", "B": "outside"}
+        root = write_results(tmp_path / "".join(order) / "results", {s: pictures[s] for s in order})
+        out = tmp_path / "".join(order) / "reports"
+        render_reports(root, INPUT, out, report_date="2026-01-01")
+        a, b = (out / "A.html").read_text(), (out / "B.html").read_text()
+        assert str(escape(CLOPIDOGREL_PM_IM)) in a and standard not in a
+        assert standard in b and str(escape(CLOPIDOGREL_PM_IM)) not in b

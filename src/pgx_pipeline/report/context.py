@@ -777,15 +777,16 @@ def row_priority(r: Mapping[str, Any]) -> str:
 
 
 def _drugs(guid: list[tuple[str, dict]]) -> list[dict]:
-    """One entry per drug, its guideline rows (each the shared form of a distinct row, copied: `_number_messages`
-    adds the patient's note numbers) in source order."""
+    """One entry per drug, its guideline rows in source order. Each row is the shared, read-only form of a distinct
+    guidance row (`DistinctRows`); what is the patient's own, the numbering of its messages, is the drug's
+    `message_notes` (`_number_messages`)."""
     order = {"CPIC": 0, "DPWG": 1, "FDA": 2}
     by_drug: dict[str, list[dict]] = {}
     for drug, g in guid:
         by_drug.setdefault(drug, []).append(g)
     out = []
     for drug in sorted(by_drug):
-        gl = [dict(g) for g in sorted(by_drug[drug], key=lambda g: (order.get(g["source"], 9), g["guideline"] or ""))]
+        gl = sorted(by_drug[drug], key=lambda g: (order.get(g["source"], 9), g["guideline"] or ""))
         best = min((g["priority"] for g in gl), key=PRIORITY_ORDER.__getitem__)
         out.append({
             "drug": drug,
@@ -846,12 +847,14 @@ def _make_guideline_row(r: Mapping[str, Any]) -> dict:
 
 
 def _number_messages(drugs: list[dict]) -> None:
-    """Give each guideline its messages as notes the page prints once: a message that several drugs carry (a gene's
-    PharmCAT note repeats for every drug of its guideline, up to 9 times in a busy panel report) is quoted at its
-    first drug, in the page's order (drugs with advice, then the rest), and pointed to from the others."""
+    """Give each drug its guidelines' messages as notes the page prints once (`message_notes[i]` for guideline i): a
+    message that several drugs carry (a gene's PharmCAT note repeats for every drug of its guideline, up to 9 times
+    in a busy panel report) is quoted at its first drug, in the page's order (drugs with advice, then the rest), and
+    pointed to from the others."""
     first: dict[str, tuple[int, str]] = {}
     order = [d for d in drugs if d["has_guidance"]] + [d for d in drugs if not d["has_guidance"]]
     for d in order:
+        d["message_notes"] = []
         for g in d["guidelines"]:
             notes = []
             for m in g["messages"]:
@@ -859,7 +862,7 @@ def _number_messages(drugs: list[dict]) -> None:
                 if not seen:
                     first[m] = (len(first) + 1, d["drug"])
                 notes.append({"id": first[m][0], "text": m, "first": not seen, "first_drug": first[m][1]})
-            g["message_notes"] = notes
+            d["message_notes"].append(notes)
 
 
 def _gene_colon(text: str) -> str:

@@ -55,7 +55,26 @@ def environment() -> Environment:
         _ENV.filters["pct"] = lambda p: f"{100.0 * p:.0f}%" if p is not None else "—"
         _ENV.filters["mg"] = lambda x: f"{x:.1f}" if x is not None else "—"
         _ENV.filters["position_rows"] = position_rows
+        _ENV.filters["guideline_block"] = lambda g: _guideline_fragment("guideline_block", g)
+        _ENV.filters["no_advice_cells"] = lambda g: _guideline_fragment("no_advice_cells", g)
     return _ENV
+
+
+# A guideline row's HTML, made once per distinct row: a busy panel patient has ~270 rows, and a part's patients
+# share ~17,500 distinct ones. Keyed by the row form's identity (context.DistinctRows shares one read-only form per
+# distinct row); the form is held with its HTML, so its id is never reused while the HTML is kept.
+_FRAGMENTS: dict[tuple[str, int], tuple[dict, Markup]] = {}
+
+
+def _guideline_fragment(macro: str, g: dict[str, Any]) -> Markup:
+    hit = _FRAGMENTS.get((macro, id(g)))
+    if hit is not None and hit[0] is g:
+        return hit[1]
+    if len(_FRAGMENTS) >= 100_000:
+        _FRAGMENTS.clear()
+    html = getattr(environment().get_template("_guideline.html").module, macro)(g)
+    _FRAGMENTS[(macro, id(g))] = (g, html)
+    return html
 
 
 _ROW_HTML: dict[tuple, str] = {}

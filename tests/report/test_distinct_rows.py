@@ -47,3 +47,22 @@ def test_derived_forms_follow_table_order_and_are_made_once_per_distinct_row():
     rows = DistinctRows(_frame(), derive=lambda r: made.append(r) or len(made))
     assert rows.derived("A") == [1, 2] and rows.derived("B") == [1, 3]
     assert len(made) == 3 and rows.derived("missing") == []
+
+
+def test_sample_json_is_json_dumps_of_the_context_byte_for_byte(tmp_path):
+    """sample_json reuses each shared form's text (memo.py): it must equal json.dumps of the whole context, for
+    patients sharing forms, on the first and the second time."""
+    import json
+
+    from pgx_pipeline.report import exports
+    from pgx_pipeline.report.context import load_input_tables, sample_contexts
+    from pgx_pipeline.report.memo import SharedForm
+    from tests.report.conftest import INPUT, write_results
+
+    root = write_results(tmp_path / "results", {"A": "pgx01", "B": "pgx01", "C": "outside"})
+    contexts = list(sample_contexts(load_input_tables(root, INPUT), report_date="2026-01-01"))
+    assert any(type(g) is SharedForm for c in contexts for d in c["drugs"] for g in d["guidelines"])
+    for _ in range(2):
+        for ctx in contexts:
+            expected = json.dumps(ctx, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+            assert exports.sample_json(ctx) == expected

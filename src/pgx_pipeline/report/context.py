@@ -24,6 +24,7 @@ from ..fda_guidance import SOURCE as FDA_SOURCE
 from ..fda_guidance import fda_priority
 from ..guidance import ORDER_TEST
 from ..model.registry import MODELS
+from .memo import SharedForm
 
 GENOME_BUILD = "GRCh38"
 
@@ -802,7 +803,7 @@ def _drugs(guid: list[tuple[str, dict]]) -> list[dict]:
 
 def _guideline_form(r: Mapping[str, Any]) -> tuple[str, dict]:
     """A GUIDANCE row as (drug, its report form): `DistinctRows` makes it once per distinct row."""
-    return r["drug"], _make_guideline_row(r)
+    return r["drug"], SharedForm(_make_guideline_row(r))
 
 
 def _make_guideline_row(r: Mapping[str, Any]) -> dict:
@@ -1095,9 +1096,9 @@ def _matching(geno: list[tuple[int, dict]], rsids: dict, calls: pd.DataFrame, me
         key = (code, pos in missing_by_gene.get(gene, ()), absent_ref.get(gene, False))
         row = memo.get(key)
         if row is None:
-            row = memo[key] = _position_row(
+            row = memo[key] = SharedForm(_position_row(
                 pos, r["chromosome"], r["state"], r["allele1"], r["allele2"], r["phased"], r["depth"], r["filter"],
-                rsids.get((gene, pos)), key[1], key[2])
+                rsids.get((gene, pos)), key[1], key[2]))
         by_gene.setdefault(gene, []).append(row)
     # Positions absent from the file and read as reference are neither observed nor missing: counted apart, so "0
     # missing" never stands alone beside them (issue 19).

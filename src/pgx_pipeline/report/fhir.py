@@ -33,6 +33,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
+from .memo import IdentityMemo, SharedForm
+
 # ---------------------------------------------------------------- code systems and profiles (IG v3.0.0)
 IG = "http://hl7.org/fhir/uv/genomics-reporting"
 PROFILE = {
@@ -390,7 +392,16 @@ _PARTS_READ = ("source", "guideline", "guideline_version", "url", "phenotypes", 
                "population")
 
 
+_FORM_PARTS = IdentityMemo()
+
+
 def _implication_parts(drug: str, gl: dict) -> tuple[list, list, list]:
+    if type(gl) is SharedForm:  # one drug's row: its parts are made once per form
+        return _FORM_PARTS.get(gl, lambda form: _parts_by_content(drug, form))
+    return _parts_by_content(drug, gl)
+
+
+def _parts_by_content(drug: str, gl: dict) -> tuple[list, list, list]:
     key = (drug, *(tuple(v) if isinstance(v, list) else v for v in (gl[k] for k in _PARTS_READ)))
     parts = _PARTS.get(key)
     if parts is None:

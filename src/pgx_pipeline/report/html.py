@@ -23,6 +23,7 @@ from . import exports
 from .cohort import build_cohort_context
 from .context import InputTables, kb_info, load_input_tables, load_unit_tables, sample_contexts
 from .files import safe_filenames, write_text_atomic
+from .memo import IdentityMemo, SharedForm
 
 _ENV: Environment | None = None
 
@@ -33,7 +34,7 @@ class _ReportEnvironment(Environment):
     name (`.items`, `.get`) is still found when no key has the name."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict:
+        if type(obj) is dict or type(obj) is SharedForm:
             try:
                 return obj[attribute]
             except KeyError:
@@ -60,21 +61,15 @@ def environment() -> Environment:
     return _ENV
 
 
-# A guideline row's HTML, made once per distinct row: a busy panel patient has ~270 rows, and a part's patients
-# share ~17,500 distinct ones. Keyed by the row form's identity (context.DistinctRows shares one read-only form per
-# distinct row); the form is held with its HTML, so its id is never reused while the HTML is kept.
-_FRAGMENTS: dict[tuple[str, int], tuple[dict, Markup]] = {}
+# A guideline row's HTML, made once per distinct row (memo.py): a busy panel patient has ~270 rows.
+_FRAGMENTS = {macro: IdentityMemo() for macro in ("guideline_block", "no_advice_cells")}
 
 
 def _guideline_fragment(macro: str, g: dict[str, Any]) -> Markup:
-    hit = _FRAGMENTS.get((macro, id(g)))
-    if hit is not None and hit[0] is g:
-        return hit[1]
-    if len(_FRAGMENTS) >= 100_000:
-        _FRAGMENTS.clear()
-    html = getattr(environment().get_template("_guideline.html").module, macro)(g)
-    _FRAGMENTS[(macro, id(g))] = (g, html)
-    return html
+    module = environment().get_template("_guideline.html").module
+    if type(g) is not SharedForm:  # a context built by hand: nothing to reuse
+        return getattr(module, macro)(g)
+    return _FRAGMENTS[macro].get(g, getattr(module, macro))
 
 
 _ROW_HTML: dict[tuple, str] = {}

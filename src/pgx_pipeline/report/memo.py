@@ -1,0 +1,31 @@
+"""What the report writers make of the forms many patients share, kept by the form's identity.
+
+A part of a cohort has ~17,500 distinct guidance rows and a few thousand distinct genotype rows, and each patient's
+context holds ~270 and ~1,400 of them (context.DistinctRows). Their HTML, JSON and FHIR parts are made once per
+form: an entry is keyed by the form's `id` and holds the form itself, so that id cannot be reused by another
+object while the entry lives. Forms are read-only once made (`SharedForm`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+class SharedForm(dict):
+    """A report form that many patients' contexts hold as the same object: never changed after it is made."""
+
+
+class IdentityMemo:
+    def __init__(self, limit: int = 100_000) -> None:
+        self._entries: dict[int, tuple[Any, Any]] = {}
+        self._limit = limit  # a bound on memory for very diverse cohorts; a miss only costs time
+
+    def get(self, obj: Any, make: Callable[[Any], Any]) -> Any:
+        hit = self._entries.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        value = make(obj)
+        self._entries[id(obj)] = (obj, value)
+        return value

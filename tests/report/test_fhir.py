@@ -324,6 +324,26 @@ def test_resource_text_equals_json_dumps_for_every_kind_of_value():
         assert fhir._resource_json(resource, bundle_texts) == fhir._dumps(resource)
 
 
+def test_patients_sharing_guideline_rows_are_validated_once_and_a_bad_row_is_still_refused(tmp_path):
+    """Implications and recommendations made from one shared guideline row are validated once per job; a row whose
+    text the models refuse is refused on its first patient."""
+    from pydantic import ValidationError
+
+    root = write_results(tmp_path / "results", {"A": "pgx01", "B": "pgx01"})
+    a, b = sample_contexts(load_input_tables(root, "batch1"), report_date=DATE)
+    validator = fhir.Validator()
+    fhir.bundle_json(a, validator)
+    after_a = validator.validated
+    fhir.bundle_json(b, validator)
+    assert after_a > 0 and validator.validated == after_a + 1  # B's own Patient: its identifier is its sample id
+
+    root = write_results(tmp_path / "bad", {"A": "pgx01"})
+    (ctx,) = sample_contexts(load_input_tables(root, "batch1"), report_date=DATE)
+    ctx["drugs"][0]["guidelines"][0]["status"] = "matched  twice"  # a FHIR code has no double space
+    with pytest.raises(ValidationError):
+        fhir.bundle_json(ctx, validator)
+
+
 # ---------------------------------------------------------------- real data
 @pytest.mark.slow
 def test_bundled_samples_validate_and_round_trip(bundled):

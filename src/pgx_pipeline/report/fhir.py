@@ -155,8 +155,11 @@ class _Ids:
         return r
 
 
-def build_bundle_dict(ctx: dict[str, Any]) -> dict[str, Any]:
-    """The report context of one sample as a FHIR R4 Bundle (type collection), as a plain dict (not validated)."""
+def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None) -> dict[str, Any]:
+    """The report context of one sample as a FHIR R4 Bundle (type collection), as a plain dict (not validated).
+
+    `forms`, when given, receives for each entry made from a shared guideline row (memo.SharedForm) a key that is
+    equal for two entries only if they are equal but for ids and references (`Validator`'s `known`)."""
     h = ctx["header"]
     ids = _Ids(h["input_id"], h["sample_id"])
     patient = ids.ref("patient", h["sample_id"])
@@ -203,20 +206,29 @@ def build_bundle_dict(ctx: dict[str, Any]) -> dict[str, Any]:
                     results.append(ids.ref(key, f"{gene}: no result"))
 
     tasks: list[dict] = []
+    form_of: dict[str, tuple] = {}
     for d in ctx["drugs"]:
         for i, gl in enumerate(d["guidelines"]):
             key = f"implication/{d['drug']}/{gl['source']}/{i}"
-            entries.append((key, _implication(d["drug"], gl, ids, base, gene_keys)))
+            implication = _implication(d["drug"], gl, ids, base, gene_keys)
+            entries.append((key, implication))
             results.append(ids.ref(key, f"{d['drug']} ({gl['source']}): {gl['priority_label']}"))
+            if type(gl) is SharedForm:
+                # The rest of an implication is the row's, the date and how many genes it derives from.
+                form_of[key] = ("implication", gl.serial, date, len(implication.get("derivedFrom", ())))
             if gl["shows_advice"] and gl["priority"] in ACTIONABLE:
                 tkey = f"recommendation/{d['drug']}/{gl['source']}/{i}"
                 entries.append((tkey, _recommendation(d["drug"], gl, ids, key, patient, date)))
+                if type(gl) is SharedForm:
+                    form_of[tkey] = ("recommendation", gl.serial, date)
                 tasks.append({"url": EXT_RECOMMENDED_ACTION,
                               "valueReference": ids.ref(tkey, f"{d['drug']}: {gl['priority_label']}")})
 
     entries.insert(1, ("report", _report(ctx, ids, patient, results, tasks)))
-    for _, res in entries:
+    for i, (k, res) in enumerate(entries):
         res.pop("_display", None)
+        if forms is not None and k in form_of:
+            forms[i] = form_of[k]
     return {
         "resourceType": "Bundle",
         "id": ids("bundle"),
@@ -589,37 +601,50 @@ class Validator:
     references and texts (sample names, diplotypes, guideline texts) far more than in form, so a part of a cohort
     validates a few hundred resources in all. The bundle's own elements (id, identifier, type, fullUrls) are
     validated once per form too: the bundle id, its identifier and every fullUrl are UUIDs (`urn:uuid:` URIs).
-    Forms are kept as 16-byte BLAKE2 digests; a resource whose text (ids aside) was seen before skips the masking.
+    Forms are kept as 16-byte BLAKE2 digests; a resource whose text (ids aside) was seen before skips the masking,
+    and one made of a shared guideline row that made a valid resource before (`known`) skips even reading its text.
     """
 
     def __init__(self) -> None:
         self._seen: set[bytes] = set()
+        self._made_of: set[tuple] = set()
         self.validated = 0
 
-    def __call__(self, bundle: dict[str, Any], resource_texts: list[str] | None = None) -> None:
+    def __call__(self, bundle: dict[str, Any], resource_texts: list[str] | None = None,
+                 known: dict[int, tuple] | None = None) -> None:
         """Raise pydantic.ValidationError unless the bundle is valid; `resource_texts` are its entries' resources
-        as JSON (`_dumps`), when the caller has them already."""
-        from fhir.resources.R4B import get_fhir_model_class
-
+        as JSON (`_dumps`), when the caller has them already; `known` keys entries by what they are made of
+        (`build_bundle_dict`'s `forms`): an entry whose key a valid entry had before is not looked at again."""
         texts = resource_texts if resource_texts is not None else [_dumps(e["resource"]) for e in bundle["entry"]]
-        for e, text in zip(bundle["entry"], texts):
-            exact = _without_ids(text)
-            seen_exact = _digest(exact)
-            if seen_exact in self._seen:
+        known = known or {}
+        for i, (e, text) in enumerate(zip(bundle["entry"], texts)):
+            made_of = known.get(i)
+            if made_of is not None and made_of in self._made_of:
                 continue
-            form = _digest(_masked(exact))
-            if form not in self._seen:
-                res = e["resource"]
-                get_fhir_model_class(res["resourceType"]).model_validate(res)
-                self.validated += 1
-                self._seen.add(form)
-            self._seen.add(seen_exact)
+            self._check(e, text)
+            if made_of is not None:
+                self._made_of.add(made_of)
         shell = {**bundle, "entry": [{"fullUrl": e["fullUrl"]} for e in bundle["entry"]]}
         key = _digest(_ANY_UUID.sub(r'"\1x"', _dumps(shell)))
         if key not in self._seen:
             validate(shell)
             self.validated += 1
             self._seen.add(key)
+
+    def _check(self, e: dict[str, Any], text: str) -> None:
+        from fhir.resources.R4B import get_fhir_model_class
+
+        exact = _without_ids(text)
+        seen_exact = _digest(exact)
+        if seen_exact in self._seen:
+            return
+        form = _digest(_masked(exact))
+        if form not in self._seen:
+            res = e["resource"]
+            get_fhir_model_class(res["resourceType"]).model_validate(res)
+            self.validated += 1
+            self._seen.add(form)
+        self._seen.add(seen_exact)
 
 
 def build_bundle(ctx: dict[str, Any]):
@@ -632,10 +657,11 @@ def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
 
     Written from the dict the models validated: `model_dump_json` gives back the same JSON (tested) at twice the
     cost of validation."""
-    bundle = build_bundle_dict(ctx)
+    forms: dict[int, tuple] = {}
+    bundle = build_bundle_dict(ctx, forms)
     bundle_texts: dict[int, str] = {}
     texts = [_resource_json(e["resource"], bundle_texts) for e in bundle["entry"]]
-    (validator or Validator())(bundle, texts)
+    (validator or Validator())(bundle, texts, forms)
     # The same bytes as json.dumps of the whole bundle, from the entries already serialised for validation.
     head = _dumps({k: v for k, v in bundle.items() if k != "entry"})
     entries = ",".join(f'{{"fullUrl":{_dumps(e["fullUrl"])},"resource":{t}}}' for e, t in zip(bundle["entry"], texts))

@@ -8,11 +8,19 @@ object while the entry lives. Forms are read-only once made (`SharedForm`).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable
+
+_SERIALS = itertools.count()
 
 
 class SharedForm(dict):
-    """A report form that many patients' contexts hold as the same object: never changed after it is made."""
+    """A report form that many patients' contexts hold as the same object: never changed after it is made.
+    `serial` names it for the life of the process (an id may be reused once the form is gone; a serial never)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.serial = next(_SERIALS)
 
 
 class IdentityMemo:

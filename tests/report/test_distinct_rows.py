@@ -66,3 +66,12 @@ def test_sample_json_is_json_dumps_of_the_context_byte_for_byte(tmp_path):
         for ctx in contexts:
             expected = json.dumps(ctx, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
             assert exports.sample_json(ctx) == expected
+
+
+def test_integer_lists_are_compared_by_value():
+    """CALLS' missing_positions is a list of integers: [1, 2] and [12] must not become one row."""
+    df = pd.DataFrame({"sample_id": ["A", "B", "C", "D"],
+                       "missing_positions": [[1, 2], [12], np.array([1, 2]), []]})
+    rows = DistinctRows(df)
+    a, b, c, d = (rows.coded(s)[0][0] for s in "ABCD")
+    assert a == c and len({a, b, d}) == 3

@@ -186,8 +186,8 @@ class InputTables:
     input_id: str
     results_dir: Path
     samples: pd.DataFrame
-    calls: SampleRows
-    phenotypes: SampleRows
+    calls: DistinctRows
+    phenotypes: DistinctRows
     guidance: DistinctRows
     predictions: SampleRows | None
     genotypes: DistinctRows
@@ -254,6 +254,11 @@ class DistinctRows(SampleRows):
         # with the rows they come from, never beyond them.
         self.memo: dict[tuple, Any] = {}
 
+    def records(self, sample_id: str) -> list[dict]:
+        """The sample's rows, in table order (shared records: read, never change)."""
+        span = self._slices.get(sample_id)
+        return [] if span is None else [self._distinct[c] for c in self._codes[span[0]:span[1]].tolist()]
+
     def coded(self, sample_id: str) -> list[tuple[int, dict]]:
         """The sample's rows as (code of the distinct row, its record), in table order."""
         span = self._slices.get(sample_id)
@@ -302,14 +307,20 @@ def _column_codes(s: pd.Series) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(values, type=pa.list_(pa.string()))
-    items = pc.list_flatten(arr)
-    if items.null_count or pc.any(pc.match_substring(items, _SEP)).as_py():
-        # A joined text could stand for two lists: compare the cells as tuples instead (slower, never wrong).
-        return pd.factorize(pd.array([v if v is None else tuple(v) for v in values], dtype=object),
-                            use_na_sentinel=False)[0]
-    joined = pd.Series(pd.arrays.ArrowExtensionArray(pc.binary_join(arr, _SEP)))  # null list -> null, [] -> ""
-    return joined.factorize(use_na_sentinel=False)[0]
+    try:
+        arr = pa.array(values)
+        if pa.types.is_list(arr.type) and (pa.types.is_integer(arr.type.value_type)
+                                           or pa.types.is_string(arr.type.value_type)):
+            arr = arr.cast(pa.list_(pa.string()))  # integers print one way each
+            items = pc.list_flatten(arr)
+            if not items.null_count and not pc.any(pc.match_substring(items, _SEP)).as_py():
+                joined = pc.binary_join(arr, _SEP)  # a null list stays null, [] becomes ""
+                return pd.Series(pd.arrays.ArrowExtensionArray(joined)).factorize(use_na_sentinel=False)[0]
+    except pa.ArrowException:
+        pass
+    # Anything else, or a joined text that could stand for two lists: the cells as tuples (slower, never wrong).
+    return pd.factorize(pd.array([v if v is None else tuple(v) for v in values], dtype=object),
+                        use_na_sentinel=False)[0]
 
 
 def _required(path: Path, table: schema.Table) -> pd.DataFrame:
@@ -425,8 +436,8 @@ def load_unit_tables(results_dir: str | os.PathLike, unit: str, part: str = "par
             input_id=input_id,
             results_dir=root,
             samples=t["samples"].reset_index(drop=True),
-            calls=SampleRows(t["calls"]),
-            phenotypes=SampleRows(t["phenotypes"]),
+            calls=DistinctRows(t["calls"]),
+            phenotypes=DistinctRows(t["phenotypes"]),
             guidance=DistinctRows(t["guidance"], derive=_guideline_form),
             predictions=SampleRows(t["predictions"]) if t["predictions"] is not None else None,
             genotypes=DistinctRows(t["genotypes"]),
@@ -476,8 +487,8 @@ def build_sample_context(
         raise PgxInputError(f"sample not in the samples table of input {tables.input_id!r}", sample=sample_id)
     s = srow.iloc[0]
     empty = pd.DataFrame()
-    calls = tables.calls.get(sample_id, empty)
-    phen = tables.phenotypes.get(sample_id, empty)
+    calls = tables.calls.records(sample_id)
+    phen = tables.phenotypes.records(sample_id)
     guid = tables.guidance.derived(sample_id)
     geno = tables.genotypes.coded(sample_id)
     preds = (tables.predictions or {}).get(sample_id, empty)
@@ -526,13 +537,11 @@ def build_sample_context(
 
 
 # ---------------------------------------------------------------- genes
-def _by_gene(df: pd.DataFrame, order: list[str]) -> dict[str, list[dict]]:
-    """A sample's rows as plain records per gene, sorted: one conversion per table, not one per gene and row
-    (pandas row access dominated report time at ~100 drugs and 20 genes per patient)."""
+def _by_gene(rows: list[dict]) -> dict[str, list[dict]]:
+    """A sample's rows per gene, each gene's in candidate order."""
     out: dict[str, list[dict]] = {}
-    if not df.empty:
-        for r in _records(df.sort_values(order)):
-            out.setdefault(r["gene"], []).append(r)
+    for r in sorted(rows, key=lambda r: (r["gene"], r["candidate"])):
+        out.setdefault(r["gene"], []).append(r)
     return out
 
 
@@ -544,13 +553,13 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, values)) for values in zip(*arrays)]
 
 
-def _genes(calls: pd.DataFrame, phen: pd.DataFrame, geno: list[tuple[int, dict]], rsids: dict) -> list[dict]:
-    if calls.empty:
+def _genes(calls: list[dict], phen: list[dict], geno: list[tuple[int, dict]], rsids: dict) -> list[dict]:
+    if not calls:
         return []
     het_unphased = _unphased_het_counts(geno)
-    phen_by_gene = _by_gene(phen, ["gene", "candidate"])
+    phen_by_gene = _by_gene(phen)
     return [_gene(gene, rows, phen_by_gene.get(gene, []), het_unphased.get(gene, 0), rsids)
-            for gene, rows in sorted(_by_gene(calls, ["gene", "candidate"]).items())]
+            for gene, rows in sorted(_by_gene(calls).items())]
 
 
 def _unphased_het_counts(geno: list[tuple[int, dict]]) -> dict[str, int]:
@@ -1079,15 +1088,15 @@ def plain_model_reason(reason: str) -> str:
 
 
 # ---------------------------------------------------------------- matching details
-def _matching(geno: list[tuple[int, dict]], rsids: dict, calls: pd.DataFrame, memo: dict) -> list[dict]:
+def _matching(geno: list[tuple[int, dict]], rsids: dict, calls: list[dict], memo: dict) -> list[dict]:
     if not geno:
         return []
     missing_by_gene: dict[str, set[int]] = {}
     absent_ref: dict[str, bool] = {}
-    if not calls.empty:
-        top = calls[calls["candidate"] == 1]
-        missing_by_gene = {g: {int(x) for x in _l(m)} for g, m in zip(top["gene"], top["missing_positions"])}
-        absent_ref = {g: _b(a) for g, a in zip(top["gene"], top["absent_is_reference"])}
+    for r in calls:
+        if r["candidate"] == 1:
+            missing_by_gene[r["gene"]] = {int(x) for x in _l(r["missing_positions"])}
+            absent_ref[r["gene"]] = _b(r["absent_is_reference"])
     by_gene: dict[str, list[dict]] = {}
     # ~1,400 positions per patient, nearly all alike across a cohort: each distinct row's report form is made once
     # and shared (read-only) by the patients who have it.

@@ -417,7 +417,7 @@ def test_absent_positions_of_an_unread_gene_region_are_not_shown_as_reference():
     })
     rows = DistinctRows(geno.assign(sample_id="S"))
     by_gene = {g["gene"]: {r["position"]: r for r in g["positions"]}
-               for g in _matching(rows.coded("S"), {}, calls, rows.memo)}
+               for g in _matching(rows.coded("S"), {}, calls.to_dict("records"), rows.memo)}
     assert by_gene["CYP2C19"][94842866]["observed"] == "absent: read as reference"
     assert not by_gene["CYP2C19"][94842866]["missing"]
     assert by_gene["CYP2D6"][42130692]["observed"] == "—"

@@ -481,11 +481,13 @@ def write_table(
     return path
 
 
-def read_table(path: str | os.PathLike, table: Table, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a stage's Parquet output, checking it is the table it claims to be."""
+def read_table(path: str | os.PathLike, table: Table, columns: list[str] | None = None,
+               categories: list[str] | None = None) -> pd.DataFrame:
+    """Read a stage's Parquet output, checking it is the table it claims to be. `categories`: string columns read
+    as pandas categoricals straight from Parquet's dictionaries (a table whose texts repeat row after row)."""
     path = Path(path)
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, read_dictionary=categories)
     except (OSError, pa.ArrowInvalid) as exc:
         raise PgxInputError(f"not a readable Parquet file ({exc}); rerun the stage that makes it", path=path) from exc
     meta = pf.schema_arrow.metadata or {}

@@ -221,19 +221,25 @@ class SampleRows:
     """
 
     def __init__(self, df: pd.DataFrame) -> None:
-        codes, names = pd.factorize(df["sample_id"])
         # One stable sort by sample, then each sample is a slice: a view, neither a copy nor a gather per report.
-        self.frame = df.take(np.argsort(codes, kind="stable")).reset_index(drop=True)
-        counts = np.bincount(codes, minlength=len(names))
-        self._slices = {str(n): (int(e - c), int(e)) for n, e, c in zip(names, np.cumsum(counts), counts)}
+        order, self._slices = _sample_slices(df)
+        self.frame = df.take(order).reset_index(drop=True)
 
     def get(self, sample_id: str, default: pd.DataFrame) -> pd.DataFrame:
         span = self._slices.get(sample_id)
         return default if span is None else self.frame.iloc[span[0]:span[1]]
 
 
-class DistinctRows(SampleRows):
-    """SampleRows of a table whose rows repeat from patient to patient (guidance: one drug, guideline and
+def _sample_slices(df: pd.DataFrame) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
+    """The rows' order grouped by sample (stable), and each sample's slice of it."""
+    codes, names = pd.factorize(df["sample_id"])
+    counts = np.bincount(codes, minlength=len(names))
+    slices = {str(n): (int(e - c), int(e)) for n, e, c in zip(names, np.cumsum(counts), counts)}
+    return np.argsort(codes, kind="stable"), slices
+
+
+class DistinctRows:
+    """A stage table's rows per sample, for a table whose rows repeat from patient to patient (guidance: one drug, guideline and
     phenotype; genotypes: one position and genotype), read as plain records: each distinct row, i.e. every column
     but the sample's, becomes one record shared by every patient who has it, and `derive` (the report's form of a
     row) runs once per distinct row.
@@ -244,10 +250,11 @@ class DistinctRows(SampleRows):
     """
 
     def __init__(self, df: pd.DataFrame, derive=None) -> None:
-        super().__init__(df)
-        content = [c for c in self.frame.columns if c != "sample_id"]
-        self._codes, first = _row_codes(self.frame, content)
-        self._distinct = _records(self.frame.take(first)[content]) if len(self.frame) else []
+        order, self._slices = _sample_slices(df)
+        content = [c for c in df.columns if c != "sample_id"]
+        codes, first = _row_codes(df, content)
+        self._codes = codes[order]
+        self._distinct = _records(df.take(first)[content]) if len(df) else []
         self._derive = derive
         self._derived: dict[int, Any] = {}
         # Forms a caller makes from a distinct row and the patient's context, keyed by (row code, ...): kept here,
@@ -323,10 +330,16 @@ def _column_codes(s: pd.Series) -> np.ndarray:
                         use_na_sentinel=False)[0]
 
 
-def _required(path: Path, table: schema.Table) -> pd.DataFrame:
+def _required(path: Path, table: schema.Table, categories: list[str] | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise PgxInputError(f"{table.name} table not found; run the stage that makes it before the report", path=path)
-    return schema.read_table(path, table)
+    return schema.read_table(path, table, categories=categories)
+
+
+# The guidance table's texts repeat for every patient with the same result (~270 rows a patient, 438,625 in a part
+# of 1,601): read from Parquet's dictionaries, each text is decoded once.
+GUIDANCE_TEXTS = [c.name for c in schema.GUIDANCE.columns
+                  if c.type == "string" and c.name not in ("sample_id", "input_id")]
 
 
 def kb_info(results_dir: str | os.PathLike) -> dict[str, str]:
@@ -418,7 +431,7 @@ def load_unit_tables(results_dir: str | os.PathLike, unit: str, part: str = "par
                                         [*GENOTYPE_COLUMNS, "input_id"])
     calls = _required(sharding.stage_file(root, "calls", unit, part), schema.CALLS)
     phenotypes = _required(sharding.stage_file(root, "phenotypes", unit, part), schema.PHENOTYPES)
-    guidance = _required(sharding.stage_file(root, "guidance", unit, part), schema.GUIDANCE)
+    guidance = _required(sharding.stage_file(root, "guidance", unit, part), schema.GUIDANCE, GUIDANCE_TEXTS)
     pred_path = sharding.stage_file(root, "predictions", unit, part)
     predictions = schema.read_table(pred_path, schema.PREDICTIONS) if pred_path.is_file() else None
     rsids: dict[tuple[str, int], str] = {}

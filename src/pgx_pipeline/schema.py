@@ -434,16 +434,21 @@ def to_arrow(df: pd.DataFrame, table: Table) -> pa.Table:
     extra = [c for c in df.columns if c not in table.column_names]
     if extra:
         raise ValueError(f"{table.name}: undocumented columns {extra}; add them to schema.py")
-    arrays = []
+    arrays = {}
     for col in table.columns:
         try:
-            arr = pa.array(df[col.name].tolist(), type=col.type, from_pandas=True)
+            arrays[col.name] = pa.array(df[col.name].tolist(), type=col.type, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
             raise ValueError(f"{table.name}.{col.name}: {exc}") from exc
-        if not col.nullable and arr.null_count:
-            raise ValueError(f"{table.name}.{col.name}: {arr.null_count} null value(s) in a required column")
-        arrays.append(arr)
-    return pa.Table.from_arrays(arrays, schema=table.arrow_schema)
+    return from_arrays(arrays, table)
+
+
+def from_arrays(arrays: Mapping[str, pa.Array], table: Table) -> pa.Table:
+    """The table's columns, each already of its schema type, checked for nulls in required columns."""
+    for col in table.columns:
+        if not col.nullable and arrays[col.name].null_count:
+            raise ValueError(f"{table.name}.{col.name}: {arrays[col.name].null_count} null value(s) in a required column")
+    return pa.Table.from_arrays([arrays[c] for c in table.column_names], schema=table.arrow_schema)
 
 
 def atomic_path(path: Path) -> tuple[int, str]:

@@ -290,11 +290,16 @@ def cohort_counts(guid: pd.DataFrame) -> list[dict]:
     fda = guid[guid["source"] == SOURCE]
     if fda.empty:
         return []
-    out = []
-    for (drug, guideline, section), g in fda.groupby(["drug", "guideline", "fda_section"], sort=True):
-        st = g["status"].value_counts()
-        out.append({"drug": drug, "guideline": guideline, "section": int(section),
-                    "matched": int(st.get("matched", 0)), "not_matched": int(st.get("not_matched", 0)),
-                    "not_evaluated": int(len(g) - st.get("matched", 0) - st.get("not_matched", 0)),
-                    "act": int(((g["status"] == "matched") & (g["fda_label"] == "act")).sum())})
-    return out
+    # One grouped sum over outcome flags: a value_counts per FDA row and part cost ~1 s at panel scale.
+    matched = fda["status"] == "matched"
+    flags = pd.DataFrame({"drug": fda["drug"], "guideline": fda["guideline"], "section": fda["fda_section"],
+                          "n": 1, "matched": matched, "not_matched": fda["status"] == "not_matched",
+                          "act": matched & (fda["fda_label"] == "act")})
+    # observed: drug and guideline may be categoricals (the cohort page reads them so); sorted after, as text.
+    sums = flags.groupby(["drug", "guideline", "section"], sort=False, observed=True)[
+        ["n", "matched", "not_matched", "act"]].sum()
+    out = [{"drug": str(drug), "guideline": str(guideline), "section": int(section), "matched": int(m),
+            "not_matched": int(nm), "not_evaluated": int(n - m - nm), "act": int(act)}
+           for (drug, guideline, section), n, m, nm, act in zip(sums.index, sums["n"], sums["matched"],
+                                                                sums["not_matched"], sums["act"])]
+    return sorted(out, key=lambda r: (r["drug"], r["guideline"], r["section"]))

@@ -486,11 +486,15 @@ def write_table(
     return path
 
 
-def read_table(path: str | os.PathLike, table: Table, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a stage's Parquet output, checking it is the table it claims to be."""
+def read_table(path: str | os.PathLike, table: Table, columns: list[str] | None = None,
+               categorical: list[str] | None = None) -> pd.DataFrame:
+    """Read a stage's Parquet output, checking it is the table it claims to be.
+
+    `categorical` columns come back as pandas categoricals, read from Parquet's dictionary pages without making one
+    string per row: for long text repeated on many rows (guidance recommendations) that a caller only compares."""
     path = Path(path)
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, read_dictionary=categorical)
     except (OSError, pa.ArrowInvalid) as exc:
         raise PgxInputError(f"not a readable Parquet file ({exc}); rerun the stage that makes it", path=path) from exc
     meta = pf.schema_arrow.metadata or {}

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .. import __version__
 from ..calling.variant_list import VARIANT_LIST_GENES
+from ..records import records
 from .context import _i, _l, _s
 
 CALLS_ONLY_COLUMNS = [
@@ -55,10 +56,10 @@ def _calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activ
     """
     allele_activity = allele_activity or {}
     phen = {(s, g, int(c)): row for s, g, c, row in zip(
-        phenotypes["sample_id"], phenotypes["gene"], phenotypes["candidate"], phenotypes.to_dict("records"))}
-    records = calls.sort_values(["sample_id", "gene", "candidate"], kind="stable").to_dict("records")
+        phenotypes["sample_id"], phenotypes["gene"], phenotypes["candidate"], records(phenotypes))}
+    rows_in_order = records(calls.sort_values(["sample_id", "gene", "candidate"], kind="stable"))
     # Plain records and itertools: a pandas groupby with a frame per group costs minutes at cohort scale.
-    for (sample, gene), group in itertools.groupby(records, key=lambda r: (r["sample_id"], r["gene"])):
+    for (sample, gene), group in itertools.groupby(rows_in_order, key=lambda r: (r["sample_id"], r["gene"])):
         rows = list(group)
         top = rows[0]
         status = top["status"]

@@ -23,6 +23,7 @@ what tells a clinician whether this genotype changes prescribing.
 from __future__ import annotations
 
 import os
+from collections import namedtuple
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
@@ -35,7 +36,7 @@ from . import patients, schema
 from .records import records
 from .calling.variant_list import VARIANT_LIST_GENES
 from .knowledge.guidance_sources import diplotype_key_text
-from .phenotype import HLA_ALLELES, HLA_GENES, assign_phenotypes
+from .phenotype import DELETION_ALLELES, HLA_ALLELES, HLA_GENES, assign_phenotypes
 
 NOT_ASSESSED_WITHOUT_OUTSIDE = {
     "HLA-A": "HLA-A is not typed from a VCF: supply an outside call (HLA typing) to assess it",
@@ -181,7 +182,14 @@ def reference_phenotypes(genes: pd.DataFrame, allele_functions: pd.DataFrame,
         "allele1": ref, "allele2": ref, "rank": [1] * n, "candidate": [1] * n, "status": ["called"] * n, "source": ["vcf"] * n,
         "outside_phenotype": [None] * n, "outside_activity_score": [None] * n, "warnings": [[] for _ in range(n)],
     })
-    return assign_phenotypes(calls, allele_functions, diplotype_phenotypes)
+    # Only table rows whose diplotype this patient's lookups can name (its alleles and the deletion allele of the
+    # hemizygous note) matter; keying the whole table (~110,000 rows) took most of a second.  A name holding the
+    # key separator "|" could collide with another pair's key, so such rows are kept too.
+    names = set(zip(genes["gene"], ref)) | set(DELETION_ALLELES.items())
+    table = diplotype_phenotypes
+    keep = [((g, a) in names or "|" in a) and (not isinstance(b, str) or (g, b) in names or "|" in b)
+            for g, a, b in zip(*(table[c].to_numpy(dtype=object) for c in ("gene", "allele1", "allele2")))]
+    return assign_phenotypes(calls, allele_functions, table[np.asarray(keep, dtype=bool)])
 
 
 def reference_gene_keys(genes: pd.DataFrame, allele_functions: pd.DataFrame,
@@ -237,25 +245,32 @@ def guidance_rows(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: pd
                   reference_keys: dict[str, tuple[str, frozenset[str], str]] | None = None) -> Rows:
     keys = sample_gene_keys(phenotypes)
     copy_number = cyp2d6_copy_number_caveats(phenotypes)
-    samples = list(dict.fromkeys(phenotypes["sample_id"]))
+    columns = {c: phenotypes[c].to_numpy(dtype=object) for c in ("sample_id", "gene", "diplotype", "candidate")}
+    samples = list(dict.fromkeys(columns["sample_id"]))
     n = len(samples)
-    diplotypes = {
-        (s, g): d for s, g, d, c in phenotypes[["sample_id", "gene", "diplotype", "candidate"]].itertuples(index=False) if c == 1
-    }
+    diplotypes = {(s, g): d for s, g, d, c in zip(*columns.values()) if c == 1}
     by_drug = {d: list(m.itertuples(index=False)) for d, m in messages.explode("drugs").groupby("drugs")}
+    # Recommendations grouped by (guideline, drug) in sorted order, rows in table order (as a sorted groupby), as
+    # named tuples (as itertuples) built from records: pandas' per-group frames cost more than the matching.
+    Rec = namedtuple("Rec", guidance.columns, rename=True)
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records(guidance):
+        groups.setdefault((r["guideline_id"], r["drug"]), []).append(r)
     # Each distinct (guideline, genotype keys) outcome is decided once; samples then point at it.  Samples are
     # grouped by their keys once per gene set, not once per guideline.
     combos_of: dict[tuple[str, ...], tuple[list[tuple], np.ndarray]] = {}
+    diplotypes_of: dict[tuple[str, ...], tuple[list[tuple], np.ndarray]] = {}
     message_lists: list[list[str]] = [[]]
     message_ids: dict[tuple, int] = {}
     templates: list[dict] = []
     sample_parts, template_parts, message_parts = [], [], []
-    for (gid, drug), recs in guidance.groupby(["guideline_id", "drug"], sort=True):
-        first = recs.iloc[0].to_dict()
+    for gid, drug in sorted(groups):
+        first = groups[(gid, drug)][0]
         genes = [str(g) for g in first["genes"]]
         rec_list = [
-            r._replace(lookup_genes=tuple(r.lookup_genes), lookup_values=tuple(r.lookup_values), implications=list(r.implications))
-            for r in recs.itertuples(index=False)
+            Rec(*r.values())._replace(lookup_genes=tuple(r["lookup_genes"]), lookup_values=tuple(r["lookup_values"]),
+                                      implications=list(r["implications"]))
+            for r in groups[(gid, drug)]
         ]
         no_lookup = all(len(r.lookup_genes) == 0 for r in rec_list)
         reference = _reference_advice(first, genes, rec_list, no_lookup, reference_keys or {})
@@ -278,13 +293,22 @@ def guidance_rows(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: pd
         drug_messages = by_drug.get(drug, [])
         msg = np.zeros(n, dtype=np.int64)
         if drug_messages:
-            for i, s in enumerate(samples):
-                # A message depends on the sample only through the diplotypes of the guideline's genes.
-                key = (drug, first["source"], tuple(genes), tuple(diplotypes.get((s, g)) for g in genes))
+            # A message depends on the sample only through the diplotypes of the guideline's genes.
+            if tuple(genes) not in diplotypes_of:
+                index = {}
+                inverse = np.empty(n, dtype=np.int64)
+                for i, s in enumerate(samples):
+                    inverse[i] = index.setdefault(tuple(diplotypes.get((s, g)) for g in genes), i)
+                diplotypes_of[tuple(genes)] = (list(index.values()), inverse)
+            holders, inverse = diplotypes_of[tuple(genes)]
+            ids = {}
+            for i in holders:  # the first sample holding each combination of diplotypes
+                key = (drug, first["source"], tuple(genes), inverse[i])
                 if key not in message_ids:
                     message_ids[key] = len(message_lists)
-                    message_lists.append(_messages(drug_messages, genes, s, diplotypes, first["source"]))
-                msg[i] = message_ids[key]
+                    message_lists.append(_messages(drug_messages, genes, samples[i], diplotypes, first["source"]))
+                ids[i] = message_ids[key]
+            msg = np.array([ids[h] for h in inverse], dtype=np.int64)
         sample_parts.append(sample)
         template_parts.append(template)
         message_parts.append(np.repeat(msg, per_sample))

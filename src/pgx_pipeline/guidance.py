@@ -267,11 +267,11 @@ def guidance_rows(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: pd
     for gid, drug in sorted(groups):
         first = groups[(gid, drug)][0]
         genes = [str(g) for g in first["genes"]]
-        rec_list = [
+        rec_list = Recommendations(
             Rec(*r.values())._replace(lookup_genes=tuple(r["lookup_genes"]), lookup_values=tuple(r["lookup_values"]),
                                       implications=list(r["implications"]))
             for r in groups[(gid, drug)]
-        ]
+        )
         no_lookup = all(len(r.lookup_genes) == 0 for r in rec_list)
         reference = _reference_advice(first, genes, rec_list, no_lookup, reference_keys or {})
         if tuple(genes) not in combos_of:
@@ -328,7 +328,7 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
         "lookup_keys": [], "population": None, "recommendation": None, "implications": [], "classification": None,
         "dosing_information": None, "alternate_drug": None, "other_guidance": None,
     }
-    matched = _most_specific([rec for rec in recs if _applies(rec, state)])
+    matched = _most_specific(_applying(recs, state))
     problems = _problems(genes, state)
     if matched:  # a diplotype-keyed row can apply although the gene has no phenotype
         problems = [p for p in problems if p[0] != "no_recommendation"]
@@ -367,7 +367,7 @@ def _candidate_rows(base: dict, genes: list[str], state: dict, recs: list, probl
         for g, (label, keys) in zip(ambiguous, choice):
             alt[g] = ("called", keys, label)
         which = " and ".join(f"{g} is {label}" for g, (label, _) in zip(ambiguous, choice))
-        for rec in _most_specific([r for r in recs if _applies(r, alt)]):
+        for rec in _most_specific(_applying(recs, alt)):
             key = (rec.population, rec.recommendation)
             if key not in advice:
                 advice[key] = (_matched_row(base, rec, [], alt), [])
@@ -414,6 +414,29 @@ def _with_caveat(row: dict, caveat: str | None, drug: str) -> dict:
     consequence = CNV_CONSEQUENCE.get(str(drug).lower())
     text = f"{caveat}{'; ' + consequence if consequence else ''}: {ORDER_TEST['CYP2D6']}"
     return {**row, "incomplete": "; ".join(x for x in (row.get("incomplete"), text) if x)}
+
+
+class Recommendations(list):
+    """A guideline's recommendations (in table order), indexed by the first gene and value of their lookup key: a
+    guideline holds ~30 of them and is decided for ~10,000 genotype combinations a panel part."""
+
+    def __init__(self, recs):
+        super().__init__(recs)
+        self.by_first: dict[str, dict[str, list[int]]] = {}
+        for i, rec in enumerate(self):
+            if len(rec.lookup_genes):
+                self.by_first.setdefault(rec.lookup_genes[0], {}).setdefault(rec.lookup_values[0], []).append(i)
+
+
+def _applying(recs: list, state: dict) -> list:
+    """The recommendations that apply to `state` (`_applies`), in table order."""
+    if not isinstance(recs, Recommendations):
+        return [rec for rec in recs if _applies(rec, state)]
+    hits = []
+    for gene, by_value in recs.by_first.items():
+        if gene in state:
+            hits.extend(i for value in state[gene][1] for i in by_value.get(value, ()))
+    return [recs[i] for i in sorted(hits) if _applies(recs[i], state)]
 
 
 def _applies(rec, state: dict) -> bool:

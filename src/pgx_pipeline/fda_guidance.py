@@ -31,9 +31,9 @@ import pandas as pd
 
 from . import schema
 from .guidance import Rows, reference_phenotypes
-from .records import records
 from .knowledge.fda import SECTION_SHORT
 from .phenotype import HLA_ALLELES
+from .records import records
 
 SOURCE = "FDA"
 NOT_EVALUATED_TEXT = "FDA: see label, not evaluated for this genotype"

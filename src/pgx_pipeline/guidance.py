@@ -33,10 +33,10 @@ import pandas as pd
 import pyarrow as pa
 
 from . import patients, schema
-from .records import records
 from .calling.variant_list import VARIANT_LIST_GENES
 from .knowledge.guidance_sources import diplotype_key_text
 from .phenotype import DELETION_ALLELES, HLA_ALLELES, HLA_GENES, assign_phenotypes
+from .records import records
 
 NOT_ASSESSED_WITHOUT_OUTSIDE = {
     "HLA-A": "HLA-A is not typed from a VCF: supply an outside call (HLA typing) to assess it",

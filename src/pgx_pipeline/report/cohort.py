@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .. import patients, schema, sharding
-from ..records import records
 from ..fda_guidance import cohort_counts
+from ..records import records
 from .context import GENE_STATUS_LABELS, PRIORITIES, _s, row_priority
 
 MAX_FAILURE_EXAMPLES = 8

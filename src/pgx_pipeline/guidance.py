@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from collections import namedtuple
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 from pathlib import Path
 
@@ -144,11 +145,17 @@ def _row_keys(gene: str, r: dict) -> frozenset[str]:
         keys.add(f"{r['activity_score']} ({r['phenotype']})")
     if isinstance(r["diplotype"], str) and gene not in VARIANT_LIST_GENES:
         # (DPYD/RYR1 "diplotypes" list variants found; their phenotype comes from the lowest-function pair)
-        counts: dict[str, int] = {}
-        for a in r["diplotype"].split("/"):
-            counts[a] = counts.get(a, 0) + 1
-        keys.add(diplotype_key_text(counts))  # DPWG keys some rows by diplotype
+        keys.add(_diplotype_key(r["diplotype"]))  # DPWG keys some rows by diplotype
     return frozenset(keys)
+
+
+@lru_cache(maxsize=65536)
+def _diplotype_key(diplotype: str) -> str:
+    """A diplotype as DPWG's allele-count key (one JSON text per distinct diplotype, not per sample)."""
+    counts: dict[str, int] = {}
+    for a in diplotype.split("/"):
+        counts[a] = counts.get(a, 0) + 1
+    return diplotype_key_text(counts)
 
 
 def _candidates(gene: str, called: list[dict]) -> tuple[tuple[str, frozenset[str]], ...]:

@@ -26,12 +26,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import schema
-from .guidance import reference_phenotypes
+from .guidance import Rows, reference_phenotypes
 from .knowledge.fda import SECTION_SHORT
 from .phenotype import HLA_ALLELES
+from .records import records
 
 SOURCE = "FDA"
 NOT_EVALUATED_TEXT = "FDA: see label, not evaluated for this genotype"
@@ -45,7 +47,7 @@ def gene_states(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple]:
     """(sample, gene) -> (status, candidates, source): status called | not_called; candidates a tuple of
     (diplotype, phenotype, lookup_key) for every top-ranked candidate (more than one when tied)."""
     out: dict[tuple[str, str], list] = {}
-    for r in phenotypes.to_dict("records"):
+    for r in records(phenotypes):
         key = (r["sample_id"], r["gene"])
         entry = out.setdefault(key, ["not_called", [], "vcf"])
         if r["status"] in ("called", "outside_call"):
@@ -225,7 +227,11 @@ def reference_states(genes: pd.DataFrame, allele_functions: pd.DataFrame,
                      diplotype_phenotypes: pd.DataFrame) -> dict[str, tuple | None]:
     """Gene states of a patient with reference genotypes (each gene's reference allele twice, as guidance.py's
     reference patient; CYP3A5 *3/*3) and no HLA risk allele."""
-    phen = reference_phenotypes(genes, allele_functions, diplotype_phenotypes)
+    return reference_states_of(reference_phenotypes(genes, allele_functions, diplotype_phenotypes))
+
+
+def reference_states_of(phen: pd.DataFrame) -> dict[str, tuple | None]:
+    """`reference_states` from the reference patient's phenotypes (`guidance.reference_phenotypes`)."""
     states = {g: s for (_, g), s in gene_states(phen).items()}
     for gene, alleles in HLA_ALLELES.items():
         states[gene] = ("called", (("reference", "reference", "; ".join(f"{a} negative" for a in alleles)),), "outside")
@@ -234,30 +240,37 @@ def reference_states(genes: pd.DataFrame, allele_functions: pd.DataFrame,
 
 def match_fda(phenotypes: pd.DataFrame, fda: pd.DataFrame, reference: dict[str, tuple | None] | None = None) -> pd.DataFrame:
     """Guidance rows (schema.GUIDANCE columns) with source FDA for every sample and FDA row."""
-    columns = schema.GUIDANCE.column_names
     if fda.empty or phenotypes.empty:
-        return pd.DataFrame({c: [] for c in columns})
+        return pd.DataFrame({c: [] for c in schema.GUIDANCE.column_names})
+    return fda_rows(phenotypes, fda, reference).frame()
+
+
+def fda_rows(phenotypes: pd.DataFrame, fda: pd.DataFrame, reference: dict[str, tuple | None] | None = None) -> Rows:
+    """`match_fda`'s rows, FDA row by FDA row and, within one, sample by sample."""
     states = gene_states(phenotypes)
     samples = list(dict.fromkeys(phenotypes["sample_id"]))
+    n = len(samples)
     # Each distinct (FDA row, gene states) outcome is decided once; samples then point at it (as match_guidance).
+    # Samples are grouped by their states once per gene set, not once per FDA row.
+    keys_of: dict[tuple[str, ...], tuple[list[tuple], np.ndarray]] = {}
     templates: list[dict] = []
-    take: list[int] = []
-    sample_col: list[str] = []
-    for rec in fda.to_dict("records"):
+    take: list[np.ndarray] = []
+    for rec in records(fda):
         rec["genes"] = list(rec["genes"])
-        genes = rec["genes"]
-        decided: dict[tuple, int] = {}
-        for s in samples:
-            key = tuple(states.get((s, g)) for g in genes)
-            if key not in decided:
-                decided[key] = len(templates)
-                templates.append(decide_row(rec, dict(zip(genes, key)), reference))
-            take.append(decided[key])
-            sample_col.append(s)
-    body = [c for c in columns if c != "sample_id"]
-    out = pd.DataFrame(templates, columns=body).iloc[take].reset_index(drop=True)
-    out.insert(0, "sample_id", sample_col)
-    return out[columns]
+        genes = tuple(rec["genes"])
+        if genes not in keys_of:
+            index: dict[tuple, int] = {}
+            inverse = np.empty(n, dtype=np.int64)
+            for i, s in enumerate(samples):
+                inverse[i] = index.setdefault(tuple(states.get((s, g)) for g in genes), len(index))
+            keys_of[genes] = (list(index), inverse)
+        keys, inverse = keys_of[genes]
+        start = len(templates)
+        templates.extend(decide_row(rec, dict(zip(genes, key)), reference) for key in keys)
+        take.append(start + inverse)
+    template = np.concatenate(take) if take else np.zeros(0, dtype=np.int64)
+    sample = np.tile(np.arange(n, dtype=np.int64), len(take))
+    return Rows(samples, templates, template, sample, [[]], np.zeros(len(template), dtype=np.int64))
 
 
 def fda_priority(status: str, fda_label: str | None) -> str:
@@ -277,11 +290,16 @@ def cohort_counts(guid: pd.DataFrame) -> list[dict]:
     fda = guid[guid["source"] == SOURCE]
     if fda.empty:
         return []
-    out = []
-    for (drug, guideline, section), g in fda.groupby(["drug", "guideline", "fda_section"], sort=True):
-        st = g["status"].value_counts()
-        out.append({"drug": drug, "guideline": guideline, "section": int(section),
-                    "matched": int(st.get("matched", 0)), "not_matched": int(st.get("not_matched", 0)),
-                    "not_evaluated": int(len(g) - st.get("matched", 0) - st.get("not_matched", 0)),
-                    "act": int(((g["status"] == "matched") & (g["fda_label"] == "act")).sum())})
-    return out
+    # One grouped sum over outcome flags: a value_counts per FDA row and part cost ~1 s at panel scale.
+    matched = fda["status"] == "matched"
+    flags = pd.DataFrame({"drug": fda["drug"], "guideline": fda["guideline"], "section": fda["fda_section"],
+                          "n": 1, "matched": matched, "not_matched": fda["status"] == "not_matched",
+                          "act": matched & (fda["fda_label"] == "act")})
+    # observed: drug and guideline may be categoricals (the cohort page reads them so); sorted after, as text.
+    sums = flags.groupby(["drug", "guideline", "section"], sort=False, observed=True)[
+        ["n", "matched", "not_matched", "act"]].sum()
+    out = [{"drug": str(drug), "guideline": str(guideline), "section": int(section), "matched": int(m),
+            "not_matched": int(nm), "not_evaluated": int(n - m - nm), "act": int(act)}
+           for (drug, guideline, section), n, m, nm, act in zip(sums.index, sums["n"], sums["matched"],
+                                                                sums["not_matched"], sums["act"])]
+    return sorted(out, key=lambda r: (r["drug"], r["guideline"], r["section"]))

@@ -23,15 +23,21 @@ what tells a clinician whether this genotype changes prescribing.
 from __future__ import annotations
 
 import os
+from collections import namedtuple
+from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import patients, schema
 from .calling.variant_list import VARIANT_LIST_GENES
 from .knowledge.guidance_sources import diplotype_key_text
-from .phenotype import HLA_ALLELES, HLA_GENES, assign_phenotypes
+from .phenotype import DELETION_ALLELES, HLA_ALLELES, HLA_GENES, assign_phenotypes
+from .records import records
 
 NOT_ASSESSED_WITHOUT_OUTSIDE = {
     "HLA-A": "HLA-A is not typed from a VCF: supply an outside call (HLA typing) to assess it",
@@ -70,7 +76,7 @@ def sample_gene_keys(phenotypes: pd.DataFrame) -> dict[tuple[str, str], tuple]:
     """(sample, gene) -> (state, lookup keys, phenotype text): state is called | not_called | no_phenotype |
     ambiguous; an ambiguous gene has a fourth element, its candidates (`_candidates`)."""
     groups: dict[tuple[str, str], list[dict]] = {}
-    for rec in phenotypes.to_dict("records"):  # plain dicts: pandas row access is the slow part here
+    for rec in records(phenotypes):  # plain dicts: pandas row access is the slow part here
         groups.setdefault((rec["sample_id"], rec["gene"]), []).append(rec)
     out: dict[tuple[str, str], tuple] = {}
     for (sample, gene), rows in groups.items():
@@ -102,7 +108,7 @@ def cyp2d6_copy_number_caveats(phenotypes: pd.DataFrame) -> dict[str, str]:
     else, so those get none."""
     rows = phenotypes[(phenotypes["gene"] == "CYP2D6") & (phenotypes["rank"] == 1) & (phenotypes["status"] == "called")]
     out = {}
-    for r in rows.to_dict("records"):
+    for r in records(rows):
         functions = {r["allele1_function"], r["allele2_function"]}
         if functions == {"No function"}:
             continue
@@ -139,11 +145,17 @@ def _row_keys(gene: str, r: dict) -> frozenset[str]:
         keys.add(f"{r['activity_score']} ({r['phenotype']})")
     if isinstance(r["diplotype"], str) and gene not in VARIANT_LIST_GENES:
         # (DPYD/RYR1 "diplotypes" list variants found; their phenotype comes from the lowest-function pair)
-        counts: dict[str, int] = {}
-        for a in r["diplotype"].split("/"):
-            counts[a] = counts.get(a, 0) + 1
-        keys.add(diplotype_key_text(counts))  # DPWG keys some rows by diplotype
+        keys.add(_diplotype_key(r["diplotype"]))  # DPWG keys some rows by diplotype
     return frozenset(keys)
+
+
+@lru_cache(maxsize=65536)
+def _diplotype_key(diplotype: str) -> str:
+    """A diplotype as DPWG's allele-count key (one JSON text per distinct diplotype, not per sample)."""
+    counts: dict[str, int] = {}
+    for a in diplotype.split("/"):
+        counts[a] = counts.get(a, 0) + 1
+    return diplotype_key_text(counts)
 
 
 def _candidates(gene: str, called: list[dict]) -> tuple[tuple[str, frozenset[str]], ...]:
@@ -177,66 +189,141 @@ def reference_phenotypes(genes: pd.DataFrame, allele_functions: pd.DataFrame,
         "allele1": ref, "allele2": ref, "rank": [1] * n, "candidate": [1] * n, "status": ["called"] * n, "source": ["vcf"] * n,
         "outside_phenotype": [None] * n, "outside_activity_score": [None] * n, "warnings": [[] for _ in range(n)],
     })
-    return assign_phenotypes(calls, allele_functions, diplotype_phenotypes)
+    # Only table rows whose diplotype this patient's lookups can name (its alleles and the deletion allele of the
+    # hemizygous note) matter; keying the whole table (~110,000 rows) took most of a second.  A name holding the
+    # key separator "|" could collide with another pair's key, so such rows are kept too.
+    names = set(zip(genes["gene"], ref)) | set(DELETION_ALLELES.items())
+    table = diplotype_phenotypes
+    keep = [((g, a) in names or "|" in a) and (not isinstance(b, str) or (g, b) in names or "|" in b)
+            for g, a, b in zip(*(table[c].to_numpy(dtype=object) for c in ("gene", "allele1", "allele2")))]
+    return assign_phenotypes(calls, allele_functions, table[np.asarray(keep, dtype=bool)])
 
 
 def reference_gene_keys(genes: pd.DataFrame, allele_functions: pd.DataFrame,
                         diplotype_phenotypes: pd.DataFrame) -> dict[str, tuple[str, frozenset[str], str]]:
     """Gene -> lookup state of the reference patient (`reference_phenotypes`), who carries none of the HLA alleles
     guidelines test for."""
-    phen = reference_phenotypes(genes, allele_functions, diplotype_phenotypes)
+    return reference_keys_of(reference_phenotypes(genes, allele_functions, diplotype_phenotypes))
+
+
+def reference_keys_of(phen: pd.DataFrame) -> dict[str, tuple[str, frozenset[str], str]]:
+    """`reference_gene_keys` from the reference patient's phenotypes (computed once per stage for CPIC/DPWG and FDA)."""
     keys = {gene: state for (_, gene), state in sample_gene_keys(phen).items()}
     for gene, alleles in HLA_ALLELES.items():
         keys[gene] = ("called", frozenset(f"{a} negative" for a in alleles), "reference")
     return keys
 
 
+@dataclass
+class Rows:
+    """Guidance rows kept compact: each distinct row body (`templates`, without sample_id and messages) once, and per
+    output row the patient (`sample`, into `samples`), its template and its message list (into `message_lists`).
+    Rows of one patient keep the order they were made in: guideline by guideline, a guideline's templates in order."""
+    samples: list[str]
+    templates: list[dict]
+    template: np.ndarray
+    sample: np.ndarray
+    message_lists: list[list[str]]
+    message: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """Schema-ordered rows in the order made (patient keys in sample_id), as a DataFrame."""
+        columns = [c for c in schema.GUIDANCE.column_names if c != "sample_id"]
+        out = pd.DataFrame(self.templates, columns=columns).iloc[self.template].reset_index(drop=True)
+        out.insert(0, "sample_id", [self.samples[i] for i in self.sample])
+        out["messages"] = [self.message_lists[i] for i in self.message]
+        return out[schema.GUIDANCE.column_names]
+
+
+def expand(n_samples: int, starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sample, template) per row when sample i takes templates starts[i] .. starts[i] + counts[i] - 1."""
+    sample = np.repeat(np.arange(n_samples), counts)
+    offset = np.arange(len(sample)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return sample, np.repeat(starts, counts) + offset
+
+
 def match_guidance(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: pd.DataFrame,
                    reference_keys: dict[str, tuple[str, frozenset[str], str]] | None = None) -> pd.DataFrame:
+    out = guidance_rows(phenotypes, guidance, messages, reference_keys).frame()
+    return out.sort_values(["sample_id", "drug", "source", "guideline"], kind="stable").reset_index(drop=True)
+
+
+def guidance_rows(phenotypes: pd.DataFrame, guidance: pd.DataFrame, messages: pd.DataFrame,
+                  reference_keys: dict[str, tuple[str, frozenset[str], str]] | None = None) -> Rows:
     keys = sample_gene_keys(phenotypes)
     copy_number = cyp2d6_copy_number_caveats(phenotypes)
-    samples = list(dict.fromkeys(phenotypes["sample_id"]))
-    diplotypes = {
-        (s, g): d for s, g, d, c in phenotypes[["sample_id", "gene", "diplotype", "candidate"]].itertuples(index=False) if c == 1
-    }
+    columns = {c: phenotypes[c].to_numpy(dtype=object) for c in ("sample_id", "gene", "diplotype", "candidate")}
+    samples = list(dict.fromkeys(columns["sample_id"]))
+    n = len(samples)
+    diplotypes = {(s, g): d for s, g, d, c in zip(*columns.values()) if c == 1}
     by_drug = {d: list(m.itertuples(index=False)) for d, m in messages.explode("drugs").groupby("drugs")}
-    # Each distinct (guideline, genotype keys) outcome is decided once; samples then point at it.
+    # Recommendations grouped by (guideline, drug) in sorted order, rows in table order (as a sorted groupby), as
+    # named tuples (as itertuples) built from records: pandas' per-group frames cost more than the matching.
+    Rec = namedtuple("Rec", guidance.columns, rename=True)
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records(guidance):
+        groups.setdefault((r["guideline_id"], r["drug"]), []).append(r)
+    # Each distinct (guideline, genotype keys) outcome is decided once; samples then point at it.  Samples are
+    # grouped by their keys once per gene set, not once per guideline.
+    combos_of: dict[tuple[str, ...], tuple[list[tuple], np.ndarray]] = {}
+    diplotypes_of: dict[tuple[str, ...], tuple[list[tuple], np.ndarray]] = {}
+    message_lists: list[list[str]] = [[]]
+    message_ids: dict[tuple, int] = {}
     templates: list[dict] = []
-    take: list[int] = []
-    sample_col: list[str] = []
-    message_col: list[list[str]] = []
-    none: list[str] = []
-    for (gid, drug), recs in guidance.groupby(["guideline_id", "drug"], sort=True):
-        first = recs.iloc[0].to_dict()
+    sample_parts, template_parts, message_parts = [], [], []
+    for gid, drug in sorted(groups):
+        first = groups[(gid, drug)][0]
         genes = [str(g) for g in first["genes"]]
-        rec_list = [
-            r._replace(lookup_genes=tuple(r.lookup_genes), lookup_values=tuple(r.lookup_values), implications=list(r.implications))
-            for r in recs.itertuples(index=False)
-        ]
+        rec_list = Recommendations(
+            Rec(*r.values())._replace(lookup_genes=tuple(r["lookup_genes"]), lookup_values=tuple(r["lookup_values"]),
+                                      implications=list(r["implications"]))
+            for r in groups[(gid, drug)]
+        )
         no_lookup = all(len(r.lookup_genes) == 0 for r in rec_list)
         reference = _reference_advice(first, genes, rec_list, no_lookup, reference_keys or {})
-        by_combo: dict[tuple, list[str]] = {}
-        for s in samples:
-            combo = tuple(keys.get((s, g), ABSENT.get(g, ("absent", frozenset(), ""))) for g in genes)
-            by_combo.setdefault((combo, copy_number.get(s) if "CYP2D6" in genes else None), []).append(s)
-        drug_messages = by_drug.get(drug, [])
-        for (combo, caveat), members in by_combo.items():
-            start = len(templates)
+        if tuple(genes) not in combos_of:
+            index: dict[tuple, int] = {}
+            inverse = np.empty(n, dtype=np.int64)
+            for i, s in enumerate(samples):
+                combo = tuple(keys.get((s, g), ABSENT.get(g, ("absent", frozenset(), ""))) for g in genes)
+                inverse[i] = index.setdefault((combo, copy_number.get(s) if "CYP2D6" in genes else None), len(index))
+            combos_of[tuple(genes)] = (list(index), inverse)
+        combos, inverse = combos_of[tuple(genes)]
+        starts, counts = [], []
+        for combo, caveat in combos:
+            starts.append(len(templates))
             templates.extend(_with_reference(_with_caveat(t, caveat, first["drug"]), reference)
                              for t in _decide(first, genes, combo, rec_list, no_lookup))
-            ids = range(start, len(templates))
-            for s in members:
-                msgs = _messages(drug_messages, genes, s, diplotypes, first["source"]) if drug_messages else none
-                for t in ids:
-                    take.append(t)
-                    sample_col.append(s)
-                    message_col.append(msgs)
-    columns = [c for c in schema.GUIDANCE.column_names if c not in ("sample_id", "messages")]
-    out = pd.DataFrame(templates, columns=columns).iloc[take].reset_index(drop=True)
-    out.insert(0, "sample_id", sample_col)
-    out["messages"] = message_col
-    out = out[schema.GUIDANCE.column_names]
-    return out.sort_values(["sample_id", "drug", "source", "guideline"], kind="stable").reset_index(drop=True)
+            counts.append(len(templates) - starts[-1])
+        per_sample = np.asarray(counts, dtype=np.int64)[inverse]
+        sample, template = expand(n, np.asarray(starts, dtype=np.int64)[inverse], per_sample)
+        drug_messages = by_drug.get(drug, [])
+        msg = np.zeros(n, dtype=np.int64)
+        if drug_messages:
+            # A message depends on the sample only through the diplotypes of the guideline's genes.
+            if tuple(genes) not in diplotypes_of:
+                index = {}
+                inverse = np.empty(n, dtype=np.int64)
+                for i, s in enumerate(samples):
+                    inverse[i] = index.setdefault(tuple(diplotypes.get((s, g)) for g in genes), i)
+                diplotypes_of[tuple(genes)] = (list(index.values()), inverse)
+            holders, inverse = diplotypes_of[tuple(genes)]
+            ids = {}
+            for i in holders:  # the first sample holding each combination of diplotypes
+                key = (drug, first["source"], tuple(genes), inverse[i])
+                if key not in message_ids:
+                    message_ids[key] = len(message_lists)
+                    message_lists.append(_messages(drug_messages, genes, samples[i], diplotypes, first["source"]))
+                ids[i] = message_ids[key]
+            msg = np.array([ids[h] for h in inverse], dtype=np.int64)
+        sample_parts.append(sample)
+        template_parts.append(template)
+        message_parts.append(np.repeat(msg, per_sample))
+    return Rows(samples, templates, _cat(template_parts), _cat(sample_parts), message_lists, _cat(message_parts))
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: bool) -> list[dict]:
@@ -248,7 +335,7 @@ def _decide(first: dict, genes: list[str], combo: tuple, recs: list, no_lookup: 
         "lookup_keys": [], "population": None, "recommendation": None, "implications": [], "classification": None,
         "dosing_information": None, "alternate_drug": None, "other_guidance": None,
     }
-    matched = _most_specific([rec for rec in recs if _applies(rec, state)])
+    matched = _most_specific(_applying(recs, state))
     problems = _problems(genes, state)
     if matched:  # a diplotype-keyed row can apply although the gene has no phenotype
         problems = [p for p in problems if p[0] != "no_recommendation"]
@@ -287,7 +374,7 @@ def _candidate_rows(base: dict, genes: list[str], state: dict, recs: list, probl
         for g, (label, keys) in zip(ambiguous, choice):
             alt[g] = ("called", keys, label)
         which = " and ".join(f"{g} is {label}" for g, (label, _) in zip(ambiguous, choice))
-        for rec in _most_specific([r for r in recs if _applies(r, alt)]):
+        for rec in _most_specific(_applying(recs, alt)):
             key = (rec.population, rec.recommendation)
             if key not in advice:
                 advice[key] = (_matched_row(base, rec, [], alt), [])
@@ -334,6 +421,29 @@ def _with_caveat(row: dict, caveat: str | None, drug: str) -> dict:
     consequence = CNV_CONSEQUENCE.get(str(drug).lower())
     text = f"{caveat}{'; ' + consequence if consequence else ''}: {ORDER_TEST['CYP2D6']}"
     return {**row, "incomplete": "; ".join(x for x in (row.get("incomplete"), text) if x)}
+
+
+class Recommendations(list):
+    """A guideline's recommendations (in table order), indexed by the first gene and value of their lookup key: a
+    guideline holds ~30 of them and is decided for ~10,000 genotype combinations a panel part."""
+
+    def __init__(self, recs):
+        super().__init__(recs)
+        self.by_first: dict[str, dict[str, list[int]]] = {}
+        for i, rec in enumerate(self):
+            if len(rec.lookup_genes):
+                self.by_first.setdefault(rec.lookup_genes[0], {}).setdefault(rec.lookup_values[0], []).append(i)
+
+
+def _applying(recs: list, state: dict) -> list:
+    """The recommendations that apply to `state` (`_applies`), in table order."""
+    if not isinstance(recs, Recommendations):
+        return [rec for rec in recs if _applies(rec, state)]
+    hits = []
+    for gene, by_value in recs.by_first.items():
+        if gene in state:
+            hits.extend(i for value in state[gene][1] for i in by_value.get(value, ()))
+    return [recs[i] for i in sorted(hits) if _applies(recs[i], state)]
 
 
 def _applies(rec, state: dict) -> bool:
@@ -433,36 +543,74 @@ def _messages(messages: list, genes: list[str], sample: str, diplotypes: dict, s
 
 
 def run_guidance_stage(phenotypes_path: str | os.PathLike, kb_dir: str | os.PathLike, out_path: str | os.PathLike) -> pd.DataFrame:
+    """Write the guidance table of a phenotypes part; returns it as a reader of the file gets it."""
+    return write_guidance(phenotypes_path, kb_dir, out_path).to_pandas()
+
+
+def write_guidance(phenotypes_path: str | os.PathLike, kb_dir: str | os.PathLike, out_path: str | os.PathLike) -> pa.Table:
+    """CPIC/DPWG rows (`match_guidance`) plus one FDA row per sample and FDA association (pgx_pipeline.fda_guidance;
+    a knowledge base built without the FDA table adds none), sorted as `match_guidance` sorts."""
+    from . import fda_guidance
+
     kb_dir = Path(kb_dir)
     phenotypes = schema.read_table(phenotypes_path, schema.PHENOTYPES)
     guidance = schema.read_table(kb_dir / "guidance.parquet", schema.KB_GUIDANCE)
     messages = schema.read_table(kb_dir / "messages.parquet", schema.KB_MESSAGES)
-    reference = reference_gene_keys(schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES),
-                                    schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
-                                    schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
+    reference = reference_phenotypes(schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES),
+                                     schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
+                                     schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
     # A unit's phenotypes may hold several inputs: grouped by patient (input, sample), never by sample name.
     phenotypes = patients.keyed(phenotypes, patients.own_input(phenotypes_path))
-    rows = match_guidance(phenotypes, guidance, messages, reference)
-    rows = patients.unkeyed(append_fda_rows(rows, phenotypes, kb_dir))
-    schema.write_table(rows, out_path, schema.GUIDANCE, metadata=schema.read_metadata(phenotypes_path))
-    return rows
+    parts = [guidance_rows(phenotypes, guidance, messages, reference_keys_of(reference))]
+    fda_path = kb_dir / "fda_associations.parquet"
+    if fda_path.is_file() and not phenotypes.empty:
+        fda = schema.read_table(fda_path, schema.KB_FDA_ASSOCIATIONS)
+        if not fda.empty:
+            parts.append(fda_guidance.fda_rows(phenotypes, fda, fda_guidance.reference_states_of(reference)))
+    table = sorted_table(parts)
+    schema.write_table(table, out_path, schema.GUIDANCE, metadata=schema.read_metadata(phenotypes_path))
+    return table
 
 
-def append_fda_rows(rows: pd.DataFrame, phenotypes: pd.DataFrame, kb_dir: Path) -> pd.DataFrame:
-    """CPIC/DPWG rows plus one FDA row per sample and FDA association (pgx_pipeline.fda_guidance); a knowledge base
-    built without the FDA table (or before it existed) adds none."""
-    from . import fda_guidance
+def sorted_table(parts: list[Rows]) -> pa.Table:
+    """The parts' rows as one GUIDANCE table with sample_id and input_id split back out of the patient key, in the
+    order a stable sort by (patient key, drug, source, guideline) of the parts' rows one after the other gives.
 
-    path = kb_dir / "fda_associations.parquet"
-    if not path.is_file():
-        return rows
-    fda = schema.read_table(path, schema.KB_FDA_ASSOCIATIONS)
-    reference = fda_guidance.reference_states(
-        schema.read_table(kb_dir / "genes.parquet", schema.KB_GENES),
-        schema.read_table(kb_dir / "allele_functions.parquet", schema.KB_ALLELE_FUNCTIONS),
-        schema.read_table(kb_dir / "diplotype_phenotypes.parquet", schema.KB_DIPLOTYPE_PHENOTYPES))
-    extra = fda_guidance.match_fda(phenotypes, fda, reference)
-    if extra.empty:
-        return rows
-    out = pd.concat([rows, extra], ignore_index=True)
-    return out.sort_values(["sample_id", "drug", "source", "guideline"], kind="stable").reset_index(drop=True)
+    Row bodies stay templates until the end: only index arrays are sorted and each column is taken once in Arrow, so
+    the ~270 rows a patient never pass through Python objects one by one."""
+    samples = parts[0].samples
+    if any(p.samples != samples for p in parts):
+        raise ValueError("guidance parts made for different samples")
+    templates, template, sample, message_lists, message = [], [], [], [], []
+    for p in parts:
+        template.append(p.template + len(templates))
+        message.append(p.message + len(message_lists))
+        sample.append(p.sample)
+        templates.extend(p.templates)
+        message_lists.extend(p.message_lists)
+    template, sample, message = _cat(template), _cat(sample), _cat(message)
+    # Template indices follow the order rows were made in (guideline by guideline, then FDA), which is the order a
+    # stable sort keeps among one patient's rows of equal drug, source and guideline.
+    keys = pd.DataFrame({k: [t[k] for t in templates] for k in ("drug", "source", "guideline")})
+    template_rank = _rank(keys.sort_values(["drug", "source", "guideline"], kind="stable").index, len(templates))
+    sample_rank = _rank(pd.Series(samples).sort_values(kind="stable").index, len(samples))
+    order = np.lexsort((template_rank[template], sample_rank[sample]))
+    split = [k.split(patients.SEP, 1) for k in samples]
+    if any(len(x) != 2 for x in split):
+        raise ValueError("sample_id without an input: every row must be keyed by (input, sample)")
+    types = {c.name: c.type for c in schema.GUIDANCE.columns}
+    body = [c for c in schema.GUIDANCE.column_names if c not in ("sample_id", "input_id", "messages")]
+    template_order = pa.array(template[order])
+    arrays = {c: pa.array([t.get(c) for t in templates], type=types[c], from_pandas=True).take(template_order)
+              for c in body}
+    sample_order = pa.array(sample[order])
+    arrays["sample_id"] = pa.array([x[1] for x in split], type=types["sample_id"]).take(sample_order)
+    arrays["input_id"] = pa.array([x[0] for x in split], type=types["input_id"]).take(sample_order)
+    arrays["messages"] = pa.array(message_lists, type=types["messages"]).take(pa.array(message[order]))
+    return schema.from_arrays(arrays, schema.GUIDANCE)
+
+
+def _rank(sorted_index: pd.Index, n: int) -> np.ndarray:
+    rank = np.empty(n, dtype=np.int64)
+    rank[sorted_index.to_numpy()] = np.arange(n)
+    return rank

@@ -434,16 +434,21 @@ def to_arrow(df: pd.DataFrame, table: Table) -> pa.Table:
     extra = [c for c in df.columns if c not in table.column_names]
     if extra:
         raise ValueError(f"{table.name}: undocumented columns {extra}; add them to schema.py")
-    arrays = []
+    arrays = {}
     for col in table.columns:
         try:
-            arr = pa.array(df[col.name].tolist(), type=col.type, from_pandas=True)
+            arrays[col.name] = pa.array(df[col.name].tolist(), type=col.type, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
             raise ValueError(f"{table.name}.{col.name}: {exc}") from exc
-        if not col.nullable and arr.null_count:
-            raise ValueError(f"{table.name}.{col.name}: {arr.null_count} null value(s) in a required column")
-        arrays.append(arr)
-    return pa.Table.from_arrays(arrays, schema=table.arrow_schema)
+    return from_arrays(arrays, table)
+
+
+def from_arrays(arrays: Mapping[str, pa.Array], table: Table) -> pa.Table:
+    """The table's columns, each already of its schema type, checked for nulls in required columns."""
+    for col in table.columns:
+        if not col.nullable and arrays[col.name].null_count:
+            raise ValueError(f"{table.name}.{col.name}: {arrays[col.name].null_count} null value(s) in a required column")
+    return pa.Table.from_arrays([arrays[c] for c in table.column_names], schema=table.arrow_schema)
 
 
 def atomic_path(path: Path) -> tuple[int, str]:
@@ -482,12 +487,14 @@ def write_table(
 
 
 def read_table(path: str | os.PathLike, table: Table, columns: list[str] | None = None,
-               categories: list[str] | None = None) -> pd.DataFrame:
-    """Read a stage's Parquet output, checking it is the table it claims to be. `categories`: string columns read
-    as pandas categoricals straight from Parquet's dictionaries (a table whose texts repeat row after row)."""
+               categorical: list[str] | None = None) -> pd.DataFrame:
+    """Read a stage's Parquet output, checking it is the table it claims to be.
+
+    `categorical` columns come back as pandas categoricals, read from Parquet's dictionary pages without making one
+    string per row: for long text repeated on many rows (guidance recommendations) that a caller only compares."""
     path = Path(path)
     try:
-        pf = pq.ParquetFile(path, read_dictionary=categories)
+        pf = pq.ParquetFile(path, read_dictionary=categorical)
     except (OSError, pa.ArrowInvalid) as exc:
         raise PgxInputError(f"not a readable Parquet file ({exc}); rerun the stage that makes it", path=path) from exc
     meta = pf.schema_arrow.metadata or {}

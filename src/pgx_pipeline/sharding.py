@@ -282,22 +282,28 @@ def combine_samples(tables: list[pd.DataFrame]) -> pd.DataFrame:
         return readable[0][schema.SAMPLES.column_names].reset_index(drop=True)
     # A patient is (input, sample): a unit of several inputs may name two samples the same.
     both = pd.concat(readable, ignore_index=True)
-    both["_patient"] = list(zip(both["input_id"], both["sample_id"]))
+    both["_patient"] = _patients(both)
     order = pd.unique(both["_patient"])
     both = both.assign(_ok=both["status"] == "ok").sort_values("_ok", kind="stable").drop_duplicates("_patient")
     out = both.set_index("_patient").loc[order].reset_index(drop=True)
+    patients_of, out_patients = [_patients(t) for t in readable], _patients(out)
     # Every group noted what it read differently in its own genes (and which files of a split group failed, which
     # of its genes that leaves not assessed); a sample carries all of them.
     for column in ("notes", "failed_files", "not_assessed_genes", "unlifted_positions"):
         merged: dict[tuple[str, str], list[str]] = {}
-        for t in readable:
-            for patient, n in zip(zip(t["input_id"], t["sample_id"]), t[column]):
+        for t, patients in zip(readable, patients_of):
+            for patient, n in zip(patients, t[column]):
                 have = merged.setdefault(patient, [])
                 have.extend(x for x in (n if n is not None else []) if x not in have)
-        out[column] = [merged.get(p, []) for p in zip(out["input_id"], out["sample_id"])]
+        out[column] = [merged.get(p, []) for p in out_patients]
     if broken:
         out = out.assign(status="failed", error=broken[0]["error"].iloc[0])
     return out[schema.SAMPLES.column_names]
+
+
+def _patients(t: pd.DataFrame) -> list[tuple[str, str]]:
+    """(input, sample) per row; columns converted once (iterating Arrow-backed strings cell by cell is slow)."""
+    return list(zip(t["input_id"].to_numpy(dtype=object), t["sample_id"].to_numpy(dtype=object)))
 
 
 def read_samples(paths: list[str | Path]) -> pd.DataFrame:

@@ -10,10 +10,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import patients, schema, sharding
 from ..fda_guidance import cohort_counts
+from ..records import records
 from .context import GENE_STATUS_LABELS, PRIORITIES, _s, row_priority
 
 MAX_FAILURE_EXAMPLES = 8
@@ -54,19 +56,67 @@ def rank1_phenotypes(calls: pd.DataFrame, phen: pd.DataFrame) -> pd.DataFrame:
 
 
 def sample_priorities(guid: pd.DataFrame) -> pd.DataFrame:
-    """Per sample: how many drugs fall in each traffic-light class (the cohort table's columns)."""
+    """Per sample: how many drugs fall in each traffic-light class (the cohort table's columns), sorted by sample.
+
+    A drug's class is its best-ranked row's (`PRIORITIES` order); counted on integer codes, not row by row."""
     if guid.empty:
         return pd.DataFrame(columns=["sample_id", *COUNTED_PRIORITIES])
-    pr = [row_priority(r) for r in guid.to_dict("records")]
-    g = pd.DataFrame({"sample_id": guid["sample_id"], "drug": guid["drug"], "priority": pr})
-    order = {k: i for i, k in enumerate(PRIORITIES)}
-    g["rank"] = g["priority"].map(order)
-    best = g.sort_values("rank").drop_duplicates(["sample_id", "drug"])
-    counts = best.pivot_table(index="sample_id", columns="priority", values="drug", aggfunc="count", fill_value=0)
-    for k in COUNTED_PRIORITIES:
-        if k not in counts:
-            counts[k] = 0
-    return counts[list(COUNTED_PRIORITIES)].reset_index()
+    rank = row_priorities(guid)
+    patient, names = pd.factorize(guid["sample_id"])
+    drug, drugs = pd.factorize(guid["drug"])
+    worst = len(PRIORITIES)
+    best = np.full(len(names) * len(drugs), worst, dtype=np.int64)
+    np.minimum.at(best, patient.astype(np.int64) * len(drugs) + drug, rank)
+    best = best.reshape(len(names), len(drugs))
+    order = list(PRIORITIES)
+    counts = pd.DataFrame({k: (best == order.index(k)).sum(axis=1) for k in COUNTED_PRIORITIES},
+                          index=pd.Index(np.asarray(names, dtype=object), name="sample_id"))
+    return counts.sort_index().reset_index()
+
+
+# Every GUIDANCE column the cohort page reads; its text columns are read as categoricals, from Parquet's dictionary
+# pages, so ~270 rows a patient never become one string each (reading them as strings took ~1 s a part).
+GUIDANCE_COLUMNS = ["input_id", "sample_id", "drug", "status", "classification", "recommendation", "dosing_information",
+                    "alternate_drug", "other_guidance", "same_as_reference", "incomplete", "source", "guideline",
+                    "fda_section", "fda_label"]
+TEXT_COLUMNS = [c for c in GUIDANCE_COLUMNS if schema.GUIDANCE.arrow_schema.field(c).type == "string"]
+# The GUIDANCE columns `row_priority` reads: a row's label is a function of these alone.
+PRIORITY_COLUMNS = ("source", "status", "fda_label", "classification", "recommendation", "dosing_information",
+                    "alternate_drug", "other_guidance", "same_as_reference", "incomplete")
+
+
+def row_priorities(guid: pd.DataFrame) -> np.ndarray:
+    """Rank in `PRIORITIES` of every row's `row_priority`, decided once per distinct combination of
+    `PRIORITY_COLUMNS`: ~270 rows a patient repeat a few thousand combinations across a panel part, and labelling
+    rows one by one cost ~10 s."""
+    key = np.zeros(len(guid), dtype=np.int64)
+    for c in PRIORITY_COLUMNS:
+        # pandas' factorize gives every missing value (None or NaN) one code, -1: missing cells are alike to _s/_b.
+        codes, uniques = pd.factorize(guid[c], use_na_sentinel=True)
+        key = pd.factorize(key * (len(uniques) + 1) + (codes + 1))[0].astype(np.int64)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = list(PRIORITIES)
+    ranks = np.array([order.index(row_priority(r)) for r in records(guid.iloc[first][list(PRIORITY_COLUMNS)])],
+                     dtype=np.int64)
+    return ranks[inverse.reshape(-1)]
+
+
+def _guidance(path: Path, unit: str, keep: set[str]) -> pd.DataFrame:
+    """A part's guidance rows of the kept inputs, `sample_id` the patient key (as `patients.keyed`: rows without an
+    input_id are the unit's own), text columns categorical."""
+    guid = schema.read_table(path, schema.GUIDANCE, columns=GUIDANCE_COLUMNS, categorical=TEXT_COLUMNS)
+    input_names = [*guid["input_id"].cat.categories, unit]
+    ic = guid["input_id"].cat.codes.to_numpy().astype(np.int64)
+    ic[ic < 0] = len(input_names) - 1
+    sc = guid["sample_id"].cat.codes.to_numpy().astype(np.int64)
+    if (sc < 0).any():
+        raise ValueError(f"{path}: rows without a sample_id")
+    sample_names = guid["sample_id"].cat.categories
+    n = max(len(sample_names), 1)
+    pair, inverse = np.unique(ic * n + sc, return_inverse=True)
+    keys = [patients.key(input_names[p // n], sample_names[p % n]) for p in pair]
+    guid["sample_id"] = pd.Categorical.from_codes(inverse.reshape(-1), categories=keys)
+    return guid[np.isin(ic, [i for i, name in enumerate(input_names) if name in keep])]
 
 
 def build_cohort_context(
@@ -91,11 +141,7 @@ def build_cohort_context(
         phen = _patients(schema.read_table(sharding.stage_file(root, "phenotypes", unit, part), schema.PHENOTYPES,
                                            columns=["input_id", "sample_id", "gene", "candidate", "phenotype",
                                                     "candidates_agree"]), unit, keep)
-        guid_path = sharding.stage_file(root, "guidance", unit, part)
-        guid = _patients(schema.read_table(guid_path, schema.GUIDANCE, columns=[
-            "input_id", "sample_id", "drug", "status", "classification", "recommendation", "dosing_information",
-            "alternate_drug", "other_guidance", "same_as_reference", "incomplete", "source", "guideline", "fda_section",
-            "fda_label"]), unit, keep)
+        guid = _guidance(sharding.stage_file(root, "guidance", unit, part), unit, keep)
         _add_fda_counts(fda_counts, guid)
         top = rank1_phenotypes(calls, phen)
         for gene, g in top.groupby("gene", sort=True):
@@ -103,7 +149,7 @@ def build_cohort_context(
             pheno_counts.setdefault(gene, Counter()).update(g["phenotype_label"])
         not_called = top[top["display"].isin(["not_called", "ambiguous"])].groupby("sample_id")["gene"].apply(
             lambda s: ", ".join(sorted(s))).to_dict()
-        prio = sample_priorities(guid).set_index("sample_id")
+        prio = {p: tuple(c) for p, *c in zip(*(col for _, col in sample_priorities(guid).items()))}
         lifted_ids = set(samples.loc[samples["input_build"] == "GRCh37", "input_id"])
         for input_id, sid, status, err, source in zip(samples["input_id"], samples["sample_id"], samples["status"],
                                                       samples["error"], samples["source_file"]):
@@ -122,8 +168,7 @@ def build_cohort_context(
                 failure_examples.setdefault(reason, [])
                 if len(failure_examples[reason]) < MAX_FAILURE_EXAMPLES:
                     failure_examples[reason].append(sid)
-            act, consider, confirm, incomplete = (int(prio.at[patient, k]) if patient in prio.index else 0
-                                                  for k in COUNTED_PRIORITIES)
+            act, consider, confirm, incomplete = (int(n) for n in prio.get(patient, (0,) * len(COUNTED_PRIORITIES)))
             # Compact row: [id, input, href, status, act, consider, genes not called/ambiguous, failure reason,
             # confirm, incomplete, source file]
             sample_rows.append([sid, input_id, hrefs.get((input_id, sid), ""), status, act, consider,

@@ -333,7 +333,7 @@ def _column_codes(s: pd.Series) -> np.ndarray:
 def _required(path: Path, table: schema.Table, categories: list[str] | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise PgxInputError(f"{table.name} table not found; run the stage that makes it before the report", path=path)
-    return schema.read_table(path, table, categories=categories)
+    return schema.read_table(path, table, categorical=categories)
 
 
 # The guidance table's texts repeat for every patient with the same result (~270 rows a patient, 438,625 in a part

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .. import __version__
 from ..calling.variant_list import VARIANT_LIST_GENES
+from ..records import records
 from .context import _i, _l, _s
 from .memo import IdentityMemo, SharedForm
 
@@ -78,11 +79,11 @@ def _calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activ
     Genes with no data at all (not assessed) are left out, as PharmCAT leaves out genes without data.
     """
     allele_activity = allele_activity or {}
-    phen = {(s, g, int(c)): row for s, g, c, row in zip(
-        phenotypes["sample_id"], phenotypes["gene"], phenotypes["candidate"], phenotypes.to_dict("records"))}
-    records = calls.sort_values(["sample_id", "gene", "candidate"], kind="stable").to_dict("records")
+    clean = _cleaner()
+    phen = {(row["sample_id"], row["gene"], int(row["candidate"])): row for row in records(phenotypes)}
+    rows_in_order = records(calls.sort_values(["sample_id", "gene", "candidate"], kind="stable"))
     # Plain records and itertools: a pandas groupby with a frame per group costs minutes at cohort scale.
-    for (sample, gene), group in itertools.groupby(records, key=lambda r: (r["sample_id"], r["gene"])):
+    for (sample, gene), group in itertools.groupby(rows_in_order, key=lambda r: (r["sample_id"], r["gene"])):
         rows = list(group)
         top = rows[0]
         status = top["status"]
@@ -91,7 +92,7 @@ def _calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activ
         outside = "yes" if status == "outside_call" else "no"
         missing = "yes" if _l(top["missing_positions"]) else "no"
         if status == "not_called" or _s(top["diplotype"]) is None:
-            yield [_clean(sample), gene, NO_CALL] + [""] * 8 + [outside, "", missing, "", "", ""]
+            yield [clean(sample), gene, NO_CALL] + [""] * 8 + [outside, "", missing, "", "", ""]
             continue
         ph = [phen.get((sample, gene, int(r["candidate"])), {}) for r in rows]
         pheno = [_s(p.get("phenotype")) or _s(r["outside_phenotype"]) for p, r in zip(ph, rows)]
@@ -100,25 +101,41 @@ def _calls_only_rows(calls: pd.DataFrame, phenotypes: pd.DataFrame, allele_activ
         # DPYD/RYR1: the phenotype is looked up with the lowest-function pair (PharmCAT's recommendation diplotype),
         # one pair for every candidate arrangement.
         lowest = gene in VARIANT_LIST_GENES and outside == "no"
-        lookup = (f"{_s(top['allele1'])}/{_s(top['allele2'])}" if lowest else _clean(top["diplotype"]))
+        lookup = (f"{_s(top['allele1'])}/{_s(top['allele2'])}" if lowest else clean(top["diplotype"]))
         if len(rows) > 1:
             yield [
-                _clean(sample), gene, " OR ".join(_clean(r["diplotype"]) for r in rows),
+                clean(sample), gene, " OR ".join(clean(r["diplotype"]) for r in rows),
                 " / ".join(p or " " for p in pheno) if any(pheno) else "",
                 " / ".join(s or " " for s in score) if any(score) else "",
                 "", "", "", "", "", "", outside, " / ".join(match), missing,
-                *((lookup, _clean(pheno[0]), _clean(score[0])) if lowest else ("", "", "")),
+                *((lookup, clean(pheno[0]), clean(score[0])) if lowest else ("", "", "")),
             ]
             continue
         r, p = rows[0], ph[0]
         a1, a2 = _s(r["allele1"]), _s(r["allele2"])
         yield [
-            _clean(sample), gene, _clean(r["diplotype"]), _clean(pheno[0]), _clean(score[0]),
-            _clean(a1), _clean(p.get("allele1_function")), _clean(allele_activity.get((gene, a1))),
-            _clean(a2), _clean(p.get("allele2_function")), _clean(allele_activity.get((gene, a2))),
+            clean(sample), gene, clean(r["diplotype"]), clean(pheno[0]), clean(score[0]),
+            clean(a1), clean(p.get("allele1_function")), clean(allele_activity.get((gene, a1))),
+            clean(a2), clean(p.get("allele2_function")), clean(allele_activity.get((gene, a2))),
             outside, match[0], missing,
-            lookup, _clean(pheno[0]), _clean(score[0]),
+            lookup, clean(pheno[0]), clean(score[0]),
         ]
+
+
+def _cleaner():
+    """`_clean` remembering its answers: a panel's TSV cleans ~800,000 cells of a few thousand distinct values."""
+    done: dict[tuple[type, Any], str] = {}
+
+    def clean(text: Any) -> str:
+        key = (type(text), text)  # the type too: 1, 1.0 and True are equal keys but clean to different text
+        try:
+            return done[key]
+        except KeyError:
+            done[key] = out = _clean(text)
+            return out
+        except TypeError:  # unhashable
+            return _clean(text)
+    return clean
 
 
 def calls_only_lines(blocks: Iterable[Iterable[list[str]]], kb_version: str) -> Iterator[str]:

@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from pgx_pipeline.report import exports, fhir
-    from pgx_pipeline.report.context import _records, build_sample_context, load_input_tables
+    from pgx_pipeline.report.context import build_sample_context, load_input_tables
     from pgx_pipeline.report.files import write_text_atomic
     from pgx_pipeline.report.html import render_patient_html
 
@@ -46,11 +46,11 @@ def main() -> None:
     t = dict.fromkeys(steps + ["floor"], 0.0)
     size = 0
     prof = cProfile.Profile() if args.profile else None
+    stage_rows = _stage_rows(args.results, args.input_id, args.part)
     for sid in sids:
         # Floor: the same rows, read as records, dumped and written once.
         a = time.perf_counter()
-        rows = {name: _records(getattr(tables, name).get(sid, pd.DataFrame()))
-                for name in ("calls", "phenotypes", "guidance", "genotypes")}
+        rows = {name: _plain_records(df.iloc[slice(*span.get(sid, (0, 0)))]) for name, (df, span) in stage_rows.items()}
         (out / f"{sid}.floor.json").write_text(json.dumps(rows, default=str))
         t["floor"] += time.perf_counter() - a
 
@@ -82,6 +82,36 @@ def main() -> None:
           + f"; report / floor = {total / t['floor']:.1f}x; {size / n / 1e3:.0f} KB written per patient")
     if prof:
         prof.dump_stats(args.profile)
+
+
+def _stage_rows(results: Path, input_id: str, part: str) -> dict:
+    """The four stage tables of the part as Arrow tables (the columns the report reads of the genotypes), with each
+    sample's row numbers: what the floor reads, independent of the report code."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pgx_pipeline import sharding
+    from pgx_pipeline.report.context import GENOTYPE_COLUMNS
+
+    paths = {name: [sharding.stage_file(results, name, input_id, part)] for name in ("calls", "phenotypes", "guidance")}
+    paths["genotypes"] = sharding.group_files(results, input_id, part, "genotypes")
+    out = {}
+    for name, files in paths.items():
+        df = pa.concat_tables(pq.read_table(f, columns=GENOTYPE_COLUMNS if name == "genotypes" else None)
+                              for f in files).to_pandas()
+        df = df.sort_values("sample_id", kind="stable").reset_index(drop=True)  # each sample's rows: one slice
+        ids = df["sample_id"].to_numpy(dtype=object)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        out[name] = (df, {ids[a]: (a, b) for a, b in zip(starts, np.r_[starts[1:], len(ids)])})
+    return out
+
+
+def _plain_records(df: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of plain values, column by column (the cheapest pandas way)."""
+    names = list(df.columns)
+    arrays = [df[c].to_numpy(dtype=object, na_value=None) for c in names]
+    return [dict(zip(names, values)) for values in zip(*arrays)]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,9 @@ GETRM30X = SHARED / "reference-samples" / "pharmcat-tutorial-getrm30x"
 PANEL37 = SHARED / "reference-samples" / "pypgx-bundle-1kgp" / "GRCh37"
 CHAIN_TO_37 = SHARED / "genome-builds" / "hg38ToHg19.over.chain.gz"
 
+
+SAMPLES = REPO / "data" / "sample_vcfs"
+EXE = str(Path(sys.executable).parent / "pgx-pipeline")
 
 HAVE_SHARED = PHARMCAT.is_dir()
 NO_SHARED = f"needs the public data folder {SHARED} (absent, e.g. a fresh clone)"
@@ -122,4 +128,32 @@ def panel_slice(samples: list[str], genes, work: Path) -> list[Path]:
                         str(PANEL38 / f"{gene}.vcf.gz")], check=True)
         subprocess.run(["tabix", "-p", "vcf", str(path)], check=True)
         out.append(path)
+    return out
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory) -> Path:
+    """The whole workflow on the bundled samples, as a user runs it (`pgx-pipeline run`): once per session; it builds
+    the knowledge base and trains the warfarin model. tests/workflow/test_end_to_end.py checks its outputs; other
+    workflow tests copy its knowledge base and model (`seed_from`) so they rerun only the stages they test."""
+    out = tmp_path_factory.mktemp("run")
+    proc = subprocess.run(
+        [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), "--out", str(out),
+         *knowledge_args(),
+         "--sample-sheet", str(SAMPLES / "sample_sheet.tsv"),
+         "--outside-calls", str(SAMPLES / "bundled_outside_calls.tsv"),
+         "--cores", "2", "--report-date", "2026-01-01"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def seed_from(run: Path, out: Path, folders=("knowledge", "model")) -> Path:
+    """Copy a finished run's knowledge base (and model) into a new results folder, times kept, so Snakemake finds
+    them up to date and does not rebuild them: the same `--knowledge` options build the same tables (the rule's
+    inputs are the mirror folders, not the samples). Only for tests about the stages after them."""
+    out.mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        shutil.copytree(run / folder, out / folder)
     return out

@@ -397,9 +397,12 @@ def test_real_ambiguous_calls_carry_every_candidate(kb_dir, panel_vcfs, tmp_path
     contexts = list(sample_contexts(load_input_tables(root, "unphased"), report_date=DATE))
     n = 0
     for ctx in contexts:
+        ambiguous = [g for g in ctx["genes"] if g["status"] == "ambiguous"]
+        if not ambiguous:  # nothing ambiguous: the same export test_thirty_panel_patients_... checks in full
+            continue
         b = _check_bundle(ctx)
         _check_round_trip(ctx, b)
-        for g in (g for g in ctx["genes"] if g["status"] == "ambiguous"):
+        for g in ambiguous:
             n += 1
             (geno,) = [o for o in _resources(b, "Observation", "genotype")
                        if o["valueCodeableConcept"]["text"].startswith(g["gene"] + " ")]

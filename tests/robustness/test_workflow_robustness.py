@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pgx_pipeline import sharding
-from tests.conftest import REPO, knowledge_args
+from tests.conftest import REPO, knowledge_args, seed_from
 from tests.robustness.conftest import EXE
 from tests.robustness.harness import stage_copy
 
@@ -26,10 +26,11 @@ UNTIL = "--until match_guidance"
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory) -> Path:
+def cohort(run_dir, tmp_path_factory) -> Path:
     inputs = tmp_path_factory.mktemp("inputs")
     files = [stage_copy(n, inputs) for n in [*GOOD, *BAD.values()]]
-    out = tmp_path_factory.mktemp("cohort")
+    # The session's knowledge base (same --knowledge): these tests are about the stages after it.
+    out = seed_from(run_dir, tmp_path_factory.mktemp("cohort") / "results", ["knowledge"])
     proc = subprocess.run(
         [EXE, "run", str(REPO / "data" / "sample_vcfs" / "bundled_samples.vcf.gz"), *map(str, files), "--out", str(out),
          *knowledge_args(), "--cores", "2", "--files-per-batch", "3", "--snakemake-args", UNTIL],
@@ -74,8 +75,8 @@ def test_failed_input_flows_through_the_call_stage(cohort):
 
 def test_sigkill_then_rerun_incomplete_gives_the_same_outputs(cohort, tmp_path):
     config = yaml.safe_load((cohort / "run_config.yaml").read_text())
-    out = tmp_path / "killed"
-    out.mkdir()
+    # The knowledge base is built before any input's job starts, so the kill never reaches it: start from it.
+    out = seed_from(cohort, tmp_path / "killed", ["knowledge"])
     config["results"] = str(out)
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -1,6 +1,7 @@
 """The whole workflow on the bundled samples, as a user runs it: `pgx-pipeline run`.
 
-One run per test session (it trains the warfarin model, ~2 minutes); the tests read its outputs.
+One run per test session (the `run_dir` fixture in tests/conftest.py: it trains the warfarin model, ~1 minute); the
+tests read its outputs. Runs about other things (a bad input, sharding) start from its knowledge base and model.
 Calls are checked against the generator's truth (independent of the matcher); the report JSON is
 compared with a reviewed snapshot so any change of a call or a recommendation shows up as a diff
 (set PGX_UPDATE_SNAPSHOT=1 to rewrite it after reviewing the change).
@@ -11,33 +12,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pgx_pipeline import schema, sharding
-from tests.conftest import REPO, knowledge_args
+from tests.conftest import EXE, SAMPLES, knowledge_args, seed_from
 
-SAMPLES = REPO / "data" / "sample_vcfs"
 SNAPSHOT = Path(__file__).parent / "bundled_snapshot.json"
-EXE = str(Path(sys.executable).parent / "pgx-pipeline")
-
-
-@pytest.fixture(scope="session")
-def run_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("run")
-    proc = subprocess.run(
-        [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), "--out", str(out),
-         *knowledge_args(),
-         "--sample-sheet", str(SAMPLES / "sample_sheet.tsv"),
-         "--outside-calls", str(SAMPLES / "bundled_outside_calls.tsv"),
-         "--cores", "2", "--report-date", "2026-01-01"],
-        capture_output=True, text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
 
 
 def test_a_second_run_has_nothing_to_do(run_dir):
@@ -82,11 +65,11 @@ def test_calls_match_the_generators_truth(run_dir):
             assert (got["diplotype"], int(got["n_candidates"])) == (r.expected_diplotype, 1), (r.sample_id, r.gene)
 
 
-def test_bad_input_fails_alone(tmp_path):
+def test_bad_input_fails_alone(run_dir, tmp_path):
     """A cohort with one unreadable VCF: the good one completes, the run exits 0, the failure is reported."""
     bad = tmp_path / "broken.vcf"
     bad.write_text("not a vcf\n")
-    out = tmp_path / "run"
+    out = seed_from(run_dir, tmp_path / "run", ["knowledge"])
     proc = subprocess.run(
         [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), str(bad), "--out", str(out),
          *knowledge_args(), "--cores", "2",
@@ -102,15 +85,16 @@ def test_bad_input_fails_alone(tmp_path):
     assert "input broken failed:" in proc.stderr and "not a readable VCF" in proc.stderr
 
 
-def test_a_run_whose_every_input_failed_exits_non_zero(tmp_path):
+def test_a_run_whose_every_input_failed_exits_non_zero(run_dir, tmp_path):
     """A VCF with records in no pharmacogene region (GRCh37 files are now called, tests/ingest/test_grch37.py): the
     one input fails with the reason, and the run says so in its exit code instead of finishing 'successfully'."""
     elsewhere = tmp_path / "elsewhere.vcf"
     elsewhere.write_text("##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
                          "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
                          "chr3\t1000000\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n")
+    out = seed_from(run_dir, tmp_path / "run", ["knowledge"])
     proc = subprocess.run(
-        [EXE, "run", str(elsewhere), "--out", str(tmp_path / "run"), *knowledge_args(),
+        [EXE, "run", str(elsewhere), "--out", str(out), *knowledge_args(),
          "--cores", "2", "--snakemake-args", "--until match_guidance"],
         capture_output=True, text=True,
     )
@@ -162,12 +146,7 @@ def test_sharded_run_gives_the_same_results(run_dir, tmp_path):
 
     The knowledge base and the trained model are copied from the unsharded run so only the sharded stages rerun.
     """
-    import shutil
-
-    out = tmp_path / "sharded"
-    out.mkdir()
-    for folder in ("knowledge", "model"):
-        shutil.copytree(run_dir / folder, out / folder)
+    out = seed_from(run_dir, tmp_path / "sharded")
     proc = subprocess.run(
         [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), "--out", str(out),
          *knowledge_args(),

@@ -33,7 +33,7 @@ import pandas as pd
 import pytest
 
 from pgx_pipeline import sharding
-from tests.conftest import FALLBACK, PANEL37, PANEL38, PHARMCAT
+from tests.conftest import FALLBACK, PANEL37, PANEL38, PHARMCAT, seed_from
 
 EXE = str(Path(sys.executable).parent / "pgx-pipeline")
 COHORT = ["HG00096", "HG00097", "HG00099", "HG00100", "HG00101", "HG00102", "HG00103", "HG00105", "HG00106", "HG00107"]
@@ -117,8 +117,10 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run(lab, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
+def run(lab, run_dir, tmp_path_factory):
+    # The knowledge base and warfarin model of the session's bundled run (same --knowledge, same model config):
+    # only the per-input stages run here.
+    out = seed_from(run_dir, tmp_path_factory.mktemp("run") / "results")
     globbed = sorted((lab["dir"] / "people").glob("*/*.vcf*"))  # the VCFs and their .tbi indexes
     assert len(globbed) == 4
     proc = _run([*globbed, lab["truncated"], lab["cohort"], lab["grch37"]], out,
@@ -161,7 +163,7 @@ def test_two_people_named_SAMPLE_get_their_own_calls_and_reports(run, lab, tmp_p
     for input_id, diplotype in want.items():
         calls = _calls(out, input_id)
         assert _top(calls)[("SAMPLE", "CYP2C19")] == (diplotype, "called")
-        alone = tmp_path / input_id
+        alone = seed_from(out, tmp_path / input_id, ["knowledge"])
         person = input_id.split("_")[0]
         proc = _run([lab["people"][person]], alone, "--snakemake-args", "--until call_star_alleles")
         assert proc.returncode == 0, proc.stderr[-3000:]

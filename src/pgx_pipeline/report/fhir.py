@@ -509,17 +509,18 @@ _encode_str = json.encoder.encode_basestring
 
 
 class _SharedJson:
-    """The JSON text of values many resources hold (an implication's guideline parts, constant codes), made once.
-
-    Keyed by the value's identity, and the value is held with its text, so an id is never reused while its text is
-    kept. Shared values are never changed after they are added."""
+    """The JSON text of values many resources hold (an implication's guideline parts, constant codes), made once,
+    kept by the value's identity (memo.IdentityMemo). Shared values are never changed after they are added."""
 
     def __init__(self, constants: Iterable[Any] = ()) -> None:
-        self._constants = {id(v): (v, _dumps(v)) for v in constants}
-        self._texts: dict[int, tuple[Any, str]] = dict(self._constants)
+        constants = list(constants)
+        self._constants = IdentityMemo(limit=len(constants) + 1)
+        for value in constants:
+            self._constants.get(value, _dumps)
+        self._parts = IdentityMemo(limit=300_000)  # cleared with _PARTS, whose three lists it holds
 
     def add(self, value: Any) -> Any:
-        self._texts[id(value)] = (value, _dumps(value))
+        self._parts.get(value, _dumps)
         return value
 
     def text(self, value: Any, bundle_texts: dict[int, str]) -> str:
@@ -527,16 +528,13 @@ class _SharedJson:
         them) is being written: its patient reference, date and ids recur in every resource."""
         if type(value) is str:
             return _encode_str(value)
-        hit = self._texts.get(id(value))
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        text = bundle_texts.get(id(value))
+        text = self._parts.peek(value) or self._constants.peek(value) or bundle_texts.get(id(value))
         if text is None:
             text = bundle_texts[id(value)] = _dumps(value)
         return text
 
     def clear(self) -> None:
-        self._texts = dict(self._constants)
+        self._parts.clear()
 
 
 _SHARED = _SharedJson([CATEGORIES, IMPLICATION_CODE, *META.values()])

@@ -28,6 +28,14 @@ class IdentityMemo:
         self._entries: dict[int, tuple[Any, Any]] = {}
         self._limit = limit  # a bound on memory for very diverse cohorts; a miss only costs time
 
+    def peek(self, obj: Any) -> Any:
+        """What was made of `obj`, or None when nothing was."""
+        hit = self._entries.get(id(obj))
+        return hit[1] if hit is not None and hit[0] is obj else None
+
+    def clear(self) -> None:
+        self._entries.clear()
+
     def get(self, obj: Any, make: Callable[[Any], Any]) -> Any:
         hit = self._entries.get(id(obj))
         if hit is not None and hit[0] is obj:

@@ -33,7 +33,7 @@ def main() -> None:
 
     from pgx_pipeline.report import exports, fhir
     from pgx_pipeline.report.context import build_sample_context, load_input_tables
-    from pgx_pipeline.report.files import write_text_atomic
+    from pgx_pipeline.report.files import sync_folder, write_text_atomic
     from pgx_pipeline.report.html import render_patient_html
 
     t0 = time.perf_counter()
@@ -67,13 +67,16 @@ def main() -> None:
         e = time.perf_counter()
         for suffix, text in ((".html", html), (".json", js), (".outside_calls.tsv", exports.outside_call_tsv(ctx)),
                              (".fhir.json", fj)):
-            write_text_atomic(out / f"{sid}{suffix}", text)
+            write_text_atomic(out / f"{sid}{suffix}", text, flush=False)  # as the rule: one sync_folder at the end
         f = time.perf_counter()
         if prof:
             prof.disable()
         size += len(html) + len(js) + len(fj)
         for k, x, y in zip(steps, (a, b, c, d, e), (b, c, d, e, f)):
             t[k] += y - x
+    a = time.perf_counter()
+    sync_folder(out)
+    t["write"] += time.perf_counter() - a
     n = len(sids)
     total = sum(t[k] for k in steps)
     print(f"{n} patients of {args.input_id} {args.part}; tables loaded in {load:.1f} s")

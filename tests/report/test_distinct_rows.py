@@ -7,6 +7,10 @@ import pandas as pd
 from pgx_pipeline.report.context import DistinctRows
 
 
+def _coded(rows: DistinctRows, sample: str) -> list[tuple[int, dict]]:
+    return [(c, rows.record(c)) for c in rows.sample_codes(sample).tolist()]
+
+
 def _frame() -> pd.DataFrame:
     return pd.DataFrame({
         "sample_id": ["A", "A", "B", "B", "C", "C", "D"],
@@ -20,7 +24,7 @@ def _frame() -> pd.DataFrame:
 
 def test_rows_equal_in_every_column_but_the_sample_share_one_record():
     rows = DistinctRows(_frame())
-    a, b = rows.coded("A"), rows.coded("B")
+    a, b = _coded(rows, "A"), _coded(rows, "B")
     assert a[0][0] == b[0][0] and a[0][1] is b[0][1]          # ["CYP2D6"], 1.0, "a" in both
     assert a[0][1] == {"drug": "codeine", "genes": a[0][1]["genes"], "score": 1.0, "text": "a"}
     assert list(a[0][1]["genes"]) == ["CYP2D6"]
@@ -28,7 +32,7 @@ def test_rows_equal_in_every_column_but_the_sample_share_one_record():
 
 def test_lists_differing_in_length_nullness_or_a_separator_are_different_rows():
     rows = DistinctRows(_frame())
-    codes = {s: [c for c, _ in rows.coded(s)] for s in "ABCD"}
+    codes = {s: [c for c, _ in _coded(rows, s)] for s in "ABCD"}
     two_genes, empty, null, joined_text = codes["A"][1], codes["B"][1], codes["C"][0], codes["C"][1]
     assert len({codes["A"][0], two_genes, empty, null, joined_text}) == 5
     # D: the same two genes as A's second row but another text (null): a different row
@@ -39,7 +43,7 @@ def test_a_list_held_as_an_array_equals_the_same_list():
     df = _frame()
     df.loc[6, "text"] = "a"
     rows = DistinctRows(df)
-    assert rows.coded("D")[0][0] == rows.coded("A")[1][0]
+    assert _coded(rows, "D")[0][0] == _coded(rows, "A")[1][0]
 
 
 def test_derived_forms_follow_table_order_and_are_made_once_per_distinct_row():
@@ -73,5 +77,40 @@ def test_integer_lists_are_compared_by_value():
     df = pd.DataFrame({"sample_id": ["A", "B", "C", "D"],
                        "missing_positions": [[1, 2], [12], np.array([1, 2]), []]})
     rows = DistinctRows(df)
-    a, b, c, d = (rows.coded(s)[0][0] for s in "ABCD")
+    a, b, c, d = (_coded(rows, s)[0][0] for s in "ABCD")
     assert a == c and len({a, b, d}) == 3
+
+
+def test_pages_from_shared_forms_equal_pages_from_plain_copies(tmp_path):
+    """The page reuses what it wrote for a shared guideline row, drug entry or evidence block (memo.py); written
+    from a plain copy of the same context (nothing shared, nothing reused) it must be the same page, for patients
+    with the same and with other genotypes, in both orders."""
+    import json
+
+    from pgx_pipeline.report.context import load_input_tables, sample_contexts
+    from pgx_pipeline.report.html import render_patient_html
+    from tests.report.conftest import INPUT, write_results
+
+    root = write_results(tmp_path / "results", {"A": "pgx01", "B": "pgx01", "C": "outside", "D": "normal"})
+    contexts = list(sample_contexts(load_input_tables(root, INPUT), report_date="2026-01-01"))
+    for order in (contexts, contexts[::-1]):
+        for ctx in order:
+            plain = json.loads(json.dumps(ctx))
+            assert render_patient_html(ctx) == render_patient_html(plain)
+
+
+def test_a_drug_entry_is_reused_only_for_the_same_rows_fields_and_message_numbering():
+    from pgx_pipeline.report.context import drug_key
+    from pgx_pipeline.report.memo import SharedForm
+
+    row = SharedForm(source="CPIC", messages=["note"])
+    entry = {"drug": "codeine", "anchor": "drug-codeine", "genes": ["CYP2D6"], "priority": "act",
+             "priority_label": "Act", "has_guidance": True, "guidelines": [row],
+             "message_notes": [[{"id": 1, "text": "note", "first": True, "first_drug": "codeine"}]]}
+    renumbered = {**entry, "message_notes": [[{"id": 2, "text": "note", "first": False, "first_drug": "tramadol"}]]}
+    same_text_other_row = {**entry, "guidelines": [SharedForm(row)]}
+    assert drug_key(entry) == drug_key({**entry})
+    assert len({drug_key(entry), drug_key(renumbered), drug_key(same_text_other_row),
+                drug_key({**entry, "priority": "consider"})}) == 4
+    assert drug_key({**entry, "new_field": 1}) is None                  # a field the key does not name
+    assert drug_key({**entry, "guidelines": [dict(row)]}) is None        # a row that is not a shared form

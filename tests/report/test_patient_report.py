@@ -403,7 +403,7 @@ def test_absent_positions_of_an_unread_gene_region_are_not_shown_as_reference():
     another build): the call reads those positions as missing, and the evidence table must say so too."""
     import pandas as pd
 
-    from pgx_pipeline.report.context import DistinctRows, _matching
+    from pgx_pipeline.report.context import GenotypeRows, _matching
 
     geno = pd.DataFrame({
         "gene": ["CYP2C19", "CYP2C19", "CYP2D6"], "position": [94781859, 94842866, 42130692],
@@ -415,9 +415,9 @@ def test_absent_positions_of_an_unread_gene_region_are_not_shown_as_reference():
         "gene": ["CYP2C19", "CYP2D6"], "rank": [1, 1], "candidate": [1, 1], "missing_positions": [[], [42130692]],
         "absent_is_reference": [True, True],
     })
-    rows = DistinctRows(geno.assign(sample_id="S"))
+    rows = GenotypeRows(geno.assign(sample_id="S"))
     by_gene = {g["gene"]: {r["position"]: r for r in g["positions"]}
-               for g in _matching(rows.coded("S"), {}, calls.to_dict("records"), rows.memo)}
+               for g in _matching(rows, rows.sample_codes("S"), {}, calls.to_dict("records"))}
     assert by_gene["CYP2C19"][94842866]["observed"] == "absent: read as reference"
     assert not by_gene["CYP2C19"][94842866]["missing"]
     assert by_gene["CYP2D6"][42130692]["observed"] == "—"

@@ -190,7 +190,7 @@ class InputTables:
     phenotypes: DistinctRows
     guidance: DistinctRows
     predictions: SampleRows | None
-    genotypes: DistinctRows
+    genotypes: GenotypeRows
     kb: dict[str, str] = field(default_factory=dict)
     rsids: dict[tuple[str, int], str] = field(default_factory=dict)
     # drug -> model_card.html of every model trained in this results folder
@@ -266,12 +266,14 @@ class DistinctRows:
         span = self._slices.get(sample_id)
         return [] if span is None else [self._distinct[c] for c in self._codes[span[0]:span[1]].tolist()]
 
-    def coded(self, sample_id: str) -> list[tuple[int, dict]]:
-        """The sample's rows as (code of the distinct row, its record), in table order."""
+    def sample_codes(self, sample_id: str) -> np.ndarray:
+        """The codes of the sample's distinct rows, in table order (equal codes: equal rows)."""
         span = self._slices.get(sample_id)
-        if span is None:
-            return []
-        return [(c, self._distinct[c]) for c in self._codes[span[0]:span[1]].tolist()]
+        return self._codes[0:0] if span is None else self._codes[span[0]:span[1]]
+
+    def record(self, code: int) -> dict:
+        """The shared record of a distinct row."""
+        return self._distinct[code]
 
     def derived(self, sample_id: str) -> list:
         """`derive(record)` for each of the sample's rows, in table order."""
@@ -285,6 +287,27 @@ class DistinctRows:
                 d = done[c] = self._derive(self._distinct[c])
             out.append(d)
         return out
+
+
+class GenotypeRows(DistinctRows):
+    """The genotypes table per sample, with each distinct row's gene, position and unphased-het flag as arrays: a
+    patient's ~1,400 rows are ordered and cut per gene by numpy, and a gene's block of rows, alike across most of a
+    cohort, becomes one shared form (`_matching`)."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        super().__init__(df)
+        rows = self._distinct
+        # Gene ranks in name order, so (rank, position) sorts as (gene, position) does.
+        self.gene_names = sorted({r["gene"] for r in rows})
+        rank = {g: i for i, g in enumerate(self.gene_names)}
+        self.gene = np.array([rank[r["gene"]] for r in rows], dtype=np.int64)
+        self.position = np.array([int(r["position"]) for r in rows], dtype=np.int64)
+        self.unphased_het = np.array([_is_unphased_het(r) for r in rows], dtype=bool)
+
+
+def _is_unphased_het(r: dict) -> bool:
+    return (r["state"] == "called" and not _b(r["phased"]) and r["allele2"] is not None
+            and r["allele1"] != r["allele2"])
 
 
 def _row_codes(df: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -453,7 +476,7 @@ def load_unit_tables(results_dir: str | os.PathLike, unit: str, part: str = "par
             phenotypes=DistinctRows(t["phenotypes"]),
             guidance=DistinctRows(t["guidance"], derive=_guideline_form),
             predictions=SampleRows(t["predictions"]) if t["predictions"] is not None else None,
-            genotypes=DistinctRows(t["genotypes"]),
+            genotypes=GenotypeRows(t["genotypes"]),
             kb=kb,
             rsids=rsids,
             model_cards=cards,
@@ -503,7 +526,7 @@ def build_sample_context(
     calls = tables.calls.records(sample_id)
     phen = tables.phenotypes.records(sample_id)
     guid = tables.guidance.derived(sample_id)
-    geno = tables.genotypes.coded(sample_id)
+    geno_codes = tables.genotypes.sample_codes(sample_id)
     preds = (tables.predictions or {}).get(sample_id, empty)
     ran = tables.predicted_drugs
 
@@ -528,7 +551,7 @@ def build_sample_context(
         "input_notes": (_l(s["notes"]) if "notes" in s.index else [])
         + [f"Not lifted from GRCh37 (missing): {u}" for u in (_l(s["unlifted_positions"]) if "unlifted_positions" in s.index else [])],
     }
-    genes = _genes(calls, phen, geno, tables.rsids)
+    genes = _genes(calls, phen, _unphased_het_counts(tables.genotypes, geno_codes), tables.rsids)
     drugs = _drugs(guid)
     not_assessed = _not_assessed(genes, guid)
     summary = _summary(drugs, genes, not_assessed)
@@ -542,7 +565,7 @@ def build_sample_context(
         "drugs": drugs,
         "models": [_model_estimate(drug, preds, drugs, (model_card_hrefs or {}).get(drug), drug in ran)
                    for drug in tables.model_drugs],
-        "matching": _matching(geno, tables.rsids, calls, tables.genotypes.memo),
+        "matching": _matching(tables.genotypes, geno_codes, tables.rsids, calls),
         "messages": _dedup(m for d in drugs for g in d["guidelines"] for m in g["messages"]),
     }
     _number_messages(drugs)
@@ -566,22 +589,18 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, values)) for values in zip(*arrays)]
 
 
-def _genes(calls: list[dict], phen: list[dict], geno: list[tuple[int, dict]], rsids: dict) -> list[dict]:
+def _genes(calls: list[dict], phen: list[dict], het_unphased: dict[str, int], rsids: dict) -> list[dict]:
     if not calls:
         return []
-    het_unphased = _unphased_het_counts(geno)
     phen_by_gene = _by_gene(phen)
     return [_gene(gene, rows, phen_by_gene.get(gene, []), het_unphased.get(gene, 0), rsids)
             for gene, rows in sorted(_by_gene(calls).items())]
 
 
-def _unphased_het_counts(geno: list[tuple[int, dict]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for _, r in geno:
-        if (r["state"] == "called" and not _b(r["phased"]) and r["allele2"] is not None
-                and r["allele1"] != r["allele2"]):
-            out[r["gene"]] = out.get(r["gene"], 0) + 1
-    return out
+def _unphased_het_counts(geno: GenotypeRows, codes: np.ndarray) -> dict[str, int]:
+    """Heterozygous positions called without phase, per gene."""
+    counts = np.bincount(geno.gene[codes[geno.unphased_het[codes]]], minlength=len(geno.gene_names))
+    return {geno.gene_names[i]: int(counts[i]) for i in np.flatnonzero(counts)}
 
 
 def _shown_diplotype(gene: str, diplotype: str | None) -> str | None:
@@ -821,6 +840,22 @@ def _drugs(guid: list[tuple[str, dict]]) -> list[dict]:
             "guidelines": gl,
         })
     return out
+
+
+def drug_key(d: dict) -> tuple | None:
+    """What a drug entry's report text depends on, for `memo.KeyedMemo`: its guideline rows by identity (shared,
+    read-only forms), its own fields and the patient's message numbering. None when a row is not a shared form
+    (a context built by hand), whose text must then be made afresh."""
+    gl = d["guidelines"]
+    # A field this key does not name (one added later) would be left out of the text: no reuse then.
+    if d.keys() != _DRUG_KEYS or any(type(g) is not SharedForm for g in gl):
+        return None
+    notes = tuple(tuple((m["id"], m["text"], m["first"], m["first_drug"]) for m in ms) for ms in d["message_notes"])
+    return (tuple(map(id, gl)), d["drug"], d["anchor"], tuple(d["genes"]), d["priority"], d["priority_label"],
+            d["has_guidance"], notes)
+
+
+_DRUG_KEYS = {"drug", "anchor", "genes", "priority", "priority_label", "has_guidance", "guidelines", "message_notes"}
 
 
 def _guideline_form(r: Mapping[str, Any]) -> tuple[str, dict]:
@@ -1101,32 +1136,50 @@ def plain_model_reason(reason: str) -> str:
 
 
 # ---------------------------------------------------------------- matching details
-def _matching(geno: list[tuple[int, dict]], rsids: dict, calls: list[dict], memo: dict) -> list[dict]:
-    if not geno:
+def _matching(geno: GenotypeRows, codes: np.ndarray, rsids: dict, calls: list[dict]) -> list[SharedForm]:
+    """The evidence table: per gene (name order) its positions in order, with counts. A gene's block is the same
+    object for every patient with the same rows there (and the same missing positions and absent-is-reference
+    reading): its HTML and JSON are then written once per part (memo.py)."""
+    if not len(codes):
         return []
-    missing_by_gene: dict[str, set[int]] = {}
+    missing_by_gene: dict[str, tuple[int, ...]] = {}
     absent_ref: dict[str, bool] = {}
     for r in calls:
         if r["candidate"] == 1:
-            missing_by_gene[r["gene"]] = {int(x) for x in _l(r["missing_positions"])}
+            missing_by_gene[r["gene"]] = tuple(sorted({int(x) for x in _l(r["missing_positions"])}))
             absent_ref[r["gene"]] = _b(r["absent_is_reference"])
-    by_gene: dict[str, list[dict]] = {}
-    # ~1,400 positions per patient, nearly all alike across a cohort: each distinct row's report form is made once
-    # and shared (read-only) by the patients who have it.
-    for code, r in sorted(geno, key=lambda cr: (cr[1]["gene"], cr[1]["position"])):
-        gene, pos = r["gene"], int(r["position"])
-        key = (code, pos in missing_by_gene.get(gene, ()), absent_ref.get(gene, False))
-        row = memo.get(key)
+    codes = codes[np.lexsort((geno.position[codes], geno.gene[codes]))]  # stable: ties keep table order
+    ranks = geno.gene[codes]
+    starts = np.flatnonzero(np.r_[True, ranks[1:] != ranks[:-1]])
+    out = []
+    for a, b in zip(starts.tolist(), np.r_[starts[1:], len(codes)].tolist()):
+        gene = geno.gene_names[ranks[a]]
+        missing, absent = missing_by_gene.get(gene, ()), absent_ref.get(gene, False)
+        key = ("gene block", gene, codes[a:b].tobytes(), missing, absent)
+        block = geno.memo.get(key)
+        if block is None:
+            block = geno.memo[key] = _gene_block(geno, gene, codes[a:b].tolist(), set(missing), absent, rsids)
+        out.append(block)
+    return out
+
+
+def _gene_block(geno: GenotypeRows, gene: str, codes: list[int], missing: set[int], absent_ref: bool,
+                rsids: dict) -> SharedForm:
+    rows = []
+    for code in codes:
+        r = geno.record(code)
+        pos = int(r["position"])
+        key = (code, pos in missing, absent_ref)
+        row = geno.memo.get(key)
         if row is None:
-            row = memo[key] = SharedForm(_position_row(
+            row = geno.memo[key] = SharedForm(_position_row(
                 pos, r["chromosome"], r["state"], r["allele1"], r["allele2"], r["phased"], r["depth"], r["filter"],
                 rsids.get((gene, pos)), key[1], key[2]))
-        by_gene.setdefault(gene, []).append(row)
+        rows.append(row)
     # Positions absent from the file and read as reference are neither observed nor missing: counted apart, so "0
     # missing" never stands alone beside them (issue 19).
-    return [{"gene": gene, "positions": rows, "n_missing": sum(1 for x in rows if x["missing"]),
-             "n_absent_reference": sum(1 for x in rows if x["observed"] == ABSENT_READ_AS_REFERENCE)}
-            for gene, rows in by_gene.items()]
+    return SharedForm(gene=gene, positions=rows, n_missing=sum(1 for x in rows if x["missing"]),
+                      n_absent_reference=sum(1 for x in rows if x["observed"] == ABSENT_READ_AS_REFERENCE))
 
 
 ABSENT_READ_AS_REFERENCE = "absent: read as reference"

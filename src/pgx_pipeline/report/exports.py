@@ -15,8 +15,8 @@ import pandas as pd
 from .. import __version__
 from ..calling.variant_list import VARIANT_LIST_GENES
 from ..records import records
-from .context import _i, _l, _s
-from .memo import IdentityMemo, SharedForm
+from .context import _i, _l, _s, drug_key
+from .memo import IdentityMemo, KeyedMemo, SharedForm
 
 CALLS_ONLY_COLUMNS = [
     "Sample ID", "Gene", "Source Diplotype", "Phenotype", "Activity Score",
@@ -35,7 +35,20 @@ def sample_json(ctx: dict[str, Any]) -> str:
     """Deterministic JSON: sorted keys, no timestamp but the report date passed in. The same bytes as
     `json.dumps(ctx, sort_keys=True, ...)`, with each shared form's text made once (memo.py): 8.4 -> ~3 ms for a busy
     panel patient, whose ~270 guideline rows and ~1,400 evidence rows make most of the file."""
-    return _json(ctx) + "\n"
+    return "{" + ",".join(f"{_encode_str(k)}:{_drugs_json(ctx[k]) if k == 'drugs' else _json(ctx[k])}"
+                          for k in sorted(ctx)) + "}\n"
+
+
+_DRUG_TEXT = KeyedMemo()
+
+
+def _drugs_json(drugs: list[dict]) -> str:
+    """The drugs list, each drug's text made once per distinct entry (context.drug_key)."""
+    out = []
+    for d in drugs:
+        key = drug_key(d)
+        out.append(_json(d) if key is None else _DRUG_TEXT.get(key, d["guidelines"], lambda d=d: _json(d)))
+    return "[" + ",".join(out) + "]"
 
 
 def _dumps_sorted(value: Any) -> str:

@@ -21,9 +21,9 @@ from .. import __version__, schema, sharding
 from ..errors import PgxInputError
 from . import exports
 from .cohort import build_cohort_context
-from .context import InputTables, kb_info, load_input_tables, load_unit_tables, sample_contexts
-from .files import safe_filenames, write_text_atomic
-from .memo import IdentityMemo, SharedForm
+from .context import InputTables, drug_key, kb_info, load_input_tables, load_unit_tables, sample_contexts
+from .files import safe_filenames, sync_folder, write_text_atomic
+from .memo import IdentityMemo, KeyedMemo, SharedForm
 
 _ENV: Environment | None = None
 
@@ -52,12 +52,18 @@ def environment() -> Environment:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Templates ship inside the package and never change while a job runs; the default re-check cost a
+            # stat() per guideline fragment (~550 per patient).
+            auto_reload=False,
         )
         _ENV.filters["pct"] = lambda p: f"{100.0 * p:.0f}%" if p is not None else "—"
         _ENV.filters["mg"] = lambda x: f"{x:.1f}" if x is not None else "—"
         _ENV.filters["position_rows"] = position_rows
         _ENV.filters["guideline_block"] = lambda g: _guideline_fragment("guideline_block", g)
         _ENV.filters["no_advice_cells"] = lambda g: _guideline_fragment("no_advice_cells", g)
+        _ENV.filters["drug_article"] = lambda d: _drug_fragment("drug_article", d)
+        _ENV.filters["no_advice_rows"] = lambda d: _drug_fragment("no_advice_rows", d)
+        _ENV.filters["evidence_block"] = _evidence_block
     return _ENV
 
 
@@ -70,6 +76,28 @@ def _guideline_fragment(macro: str, g: dict[str, Any]) -> Markup:
     if type(g) is not SharedForm:  # a context built by hand: nothing to reuse
         return getattr(module, macro)(g)
     return _FRAGMENTS[macro].get(g, getattr(module, macro))
+
+
+# A drug's section, made once per distinct drug entry (context.drug_key): ~100 drugs per patient, and across a
+# cohort most patients' entries for a drug are alike.
+_DRUG_FRAGMENTS = {macro: KeyedMemo() for macro in ("drug_article", "no_advice_rows")}
+
+
+def _drug_fragment(macro: str, d: dict[str, Any]) -> Markup:
+    render = getattr(environment().get_template("_drug.html").module, macro)
+    key = drug_key(d)
+    if key is None:
+        return render(d)
+    return _DRUG_FRAGMENTS[macro].get(key, d["guidelines"], lambda: render(d))
+
+
+_EVIDENCE_BLOCKS = IdentityMemo()
+
+
+def _evidence_block(m: dict[str, Any]) -> Markup:
+    """A gene's block of the allele-matching table (~70 rows), made once per shared block (context._matching)."""
+    render = environment().get_template("_evidence.html").module.evidence_block
+    return _EVIDENCE_BLOCKS.get(m, render) if type(m) is SharedForm else render(m)
 
 
 _ROW_HTML: dict[tuple, str] = {}
@@ -189,11 +217,12 @@ def _write_reports(tables: InputTables, out: Path, report_date: str, validator) 
     cards = _model_card_hrefs(tables, out)
     for ctx in sample_contexts(tables, report_date=report_date, model_card_hrefs=cards):
         stem = names[ctx["header"]["sample_id"]]
-        write_text_atomic(out / f"{stem}.html", render_patient_html(ctx))
-        write_text_atomic(out / f"{stem}.json", exports.sample_json(ctx))
-        write_text_atomic(out / f"{stem}.outside_calls.tsv", exports.outside_call_tsv(ctx))
+        write_text_atomic(out / f"{stem}.html", render_patient_html(ctx), flush=False)
+        write_text_atomic(out / f"{stem}.json", exports.sample_json(ctx), flush=False)
+        write_text_atomic(out / f"{stem}.outside_calls.tsv", exports.outside_call_tsv(ctx), flush=False)
         if validator is not None:
-            write_text_atomic(out / f"{stem}.fhir.json", bundle_json(ctx, validator))
+            write_text_atomic(out / f"{stem}.fhir.json", bundle_json(ctx, validator), flush=False)
+    sync_folder(out)
     return names
 
 

@@ -45,3 +45,23 @@ class IdentityMemo:
         value = make(obj)
         self._entries[id(obj)] = (obj, value)
         return value
+
+
+class KeyedMemo:
+    """What was made of a composite of shared forms (a drug entry: its guideline rows plus the patient's own few
+    fields), under a key that names the forms by `id`. Each entry holds the forms, so an id in a live key cannot be
+    reused by another object."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._entries: dict[tuple, tuple[Any, Any]] = {}
+        self._limit = limit
+
+    def get(self, key: tuple, hold: Any, make: Callable[[], Any]) -> Any:
+        hit = self._entries.get(key)
+        if hit is not None:
+            return hit[1]
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        value = make()
+        self._entries[key] = (hold, value)
+        return value

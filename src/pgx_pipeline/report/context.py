@@ -6,6 +6,7 @@ Nothing here formats HTML; everything here decides *what* a reader is told (labe
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -24,7 +25,7 @@ from ..fda_guidance import SOURCE as FDA_SOURCE
 from ..fda_guidance import fda_priority
 from ..guidance import ORDER_TEST
 from ..model.registry import MODELS
-from .memo import SharedForm
+from .memo import KeyedMemo, SharedForm
 
 GENOME_BUILD = "GRCh38"
 
@@ -197,6 +198,14 @@ class InputTables:
     model_cards: dict[str, Path] = field(default_factory=dict)
 
     @cached_property
+    def sample_records(self) -> dict[str, dict]:
+        """Each sample's row of the samples table (the first, should an id repeat), as a plain record."""
+        out: dict[str, dict] = {}
+        for r in _records(self.samples):
+            out.setdefault(str(r["sample_id"]), r)
+        return out
+
+    @cached_property
     def predicted_drugs(self) -> set[str]:
         """Drugs whose model ran on this input (rows in its predictions, predicted or not)."""
         return set(self.predictions.frame["drug"]) if self.predictions is not None else set()
@@ -225,9 +234,14 @@ class SampleRows:
         order, self._slices = _sample_slices(df)
         self.frame = df.take(order).reset_index(drop=True)
 
-    def get(self, sample_id: str, default: pd.DataFrame) -> pd.DataFrame:
+    def records(self, sample_id: str) -> list[dict]:
+        """The sample's rows as plain records (nulls as None), in table order."""
         span = self._slices.get(sample_id)
-        return default if span is None else self.frame.iloc[span[0]:span[1]]
+        return [] if span is None else self._records[span[0]:span[1]]
+
+    @cached_property
+    def _records(self) -> list[dict]:
+        return _records(self.frame)
 
 
 def _sample_slices(df: pd.DataFrame) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
@@ -504,12 +518,12 @@ def sample_contexts(
         yield build_sample_context(tables, row.sample_id, report_date=report_date, model_card_hrefs=model_card_hrefs)
 
 
-def input_build_text(s: pd.Series) -> str:
+def input_build_text(s: Mapping[str, Any]) -> str:
     """The build line of the report: a GRCh37 input says it was lifted and how many positions could not be."""
-    build = _s(s["input_build"]) if "input_build" in s.index else None
+    build = _s(s["input_build"]) if "input_build" in s else None
     if build != "GRCh37":
         return GENOME_BUILD
-    unlifted = _l(s["unlifted_positions"]) if "unlifted_positions" in s.index else []
+    unlifted = _l(s["unlifted_positions"]) if "unlifted_positions" in s else []
     return ("GRCh37 input, lifted to GRCh38 (" + (f"{len(unlifted)} position(s) could not be lifted: missing)"
                                                   if unlifted else "every allele-defining position lifted)"))
 
@@ -518,16 +532,14 @@ def build_sample_context(
     tables: InputTables, sample_id: str, *, report_date: str, model_card_hrefs: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Everything the patient report and its JSON say about one sample."""
-    srow = tables.samples[tables.samples["sample_id"] == sample_id]
-    if srow.empty:
+    s = tables.sample_records.get(sample_id)
+    if s is None:
         raise PgxInputError(f"sample not in the samples table of input {tables.input_id!r}", sample=sample_id)
-    s = srow.iloc[0]
-    empty = pd.DataFrame()
     calls = tables.calls.records(sample_id)
     phen = tables.phenotypes.records(sample_id)
     guid = tables.guidance.derived(sample_id)
     geno_codes = tables.genotypes.sample_codes(sample_id)
-    preds = (tables.predictions or {}).get(sample_id, empty)
+    preds = tables.predictions.records(sample_id) if tables.predictions is not None else []
     ran = tables.predicted_drugs
 
     header = {
@@ -548,8 +560,8 @@ def build_sample_context(
         ),
         "status": _s(s["status"]) or "failed",
         "error": _s(s["error"]),
-        "input_notes": (_l(s["notes"]) if "notes" in s.index else [])
-        + [f"Not lifted from GRCh37 (missing): {u}" for u in (_l(s["unlifted_positions"]) if "unlifted_positions" in s.index else [])],
+        "input_notes": (_l(s["notes"]) if "notes" in s else [])
+        + [f"Not lifted from GRCh37 (missing): {u}" for u in (_l(s["unlifted_positions"]) if "unlifted_positions" in s else [])],
     }
     genes = _genes(calls, phen, _unphased_het_counts(tables.genotypes, geno_codes), tables.rsids)
     drugs = _drugs(guid)
@@ -822,24 +834,37 @@ def _drugs(guid: list[tuple[str, dict]]) -> list[dict]:
     """One entry per drug, its guideline rows in source order. Each row is the shared, read-only form of a distinct
     guidance row (`DistinctRows`); what is the patient's own, the numbering of its messages, is the drug's
     `message_notes` (`_number_messages`)."""
-    order = {"CPIC": 0, "DPWG": 1, "FDA": 2}
     by_drug: dict[str, list[dict]] = {}
     for drug, g in guid:
         by_drug.setdefault(drug, []).append(g)
     out = []
     for drug in sorted(by_drug):
-        gl = sorted(by_drug[drug], key=lambda g: (order.get(g["source"], 9), g["guideline"] or ""))
-        best = min((g["priority"] for g in gl), key=PRIORITY_ORDER.__getitem__)
-        out.append({
-            "drug": drug,
-            "anchor": "drug-" + (re.sub(r"[^a-z0-9]+", "-", drug.lower()).strip("-") or "x"),
-            "genes": sorted({x for g in gl for x in g["genes"]}),
-            "priority": best,
-            "priority_label": PRIORITIES[best][0],
-            "has_guidance": any(g["shows_advice"] for g in gl),
-            "guidelines": gl,
-        })
+        rows = by_drug[drug]
+        if all(type(g) is SharedForm for g in rows):  # the same rows as another patient's: the same entry
+            entry = _DRUG_ENTRIES.get((drug, *map(id, rows)), rows, lambda: _drug_entry(drug, rows))
+        else:
+            entry = _drug_entry(drug, rows)
+        out.append(dict(entry))  # the patient's own copy: `_number_messages` adds its message numbering
     return out
+
+
+# A drug's entry, but for the patient's message numbering, made once per distinct set of shared guideline rows.
+_DRUG_ENTRIES = KeyedMemo()
+_SOURCE_ORDER = {"CPIC": 0, "DPWG": 1, "FDA": 2}
+
+
+def _drug_entry(drug: str, rows: list[dict]) -> dict:
+    gl = sorted(rows, key=lambda g: (_SOURCE_ORDER.get(g["source"], 9), g["guideline"] or ""))
+    best = min((g["priority"] for g in gl), key=PRIORITY_ORDER.__getitem__)
+    return {
+        "drug": drug,
+        "anchor": "drug-" + (re.sub(r"[^a-z0-9]+", "-", drug.lower()).strip("-") or "x"),
+        "genes": sorted({x for g in gl for x in g["genes"]}),
+        "priority": best,
+        "priority_label": PRIORITIES[best][0],
+        "has_guidance": any(g["shows_advice"] for g in gl),
+        "guidelines": gl,
+    }
 
 
 def drug_key(d: dict) -> tuple | None:
@@ -938,6 +963,7 @@ SUMMARY_PRIORITIES = ("act", "consider", "confirm")
 MAX_SUMMARY_ADVICE = 180
 
 
+@functools.lru_cache(maxsize=50_000)  # a guideline row's text recurs in most patients' summaries
 def short_advice(text: str | None) -> str | None:
     """The first sentence of a recommendation for the one-line summary (the drug section quotes it whole)."""
     if not text:
@@ -1073,14 +1099,13 @@ def _order_test(gene: str) -> str:
 
 
 # ---------------------------------------------------------------- model estimates
-def _model_estimate(drug: str, preds: pd.DataFrame, drugs: list[dict], card_href: str | None, model_ran: bool) -> dict:
+def _model_estimate(drug: str, preds: list[dict], drugs: list[dict], card_href: str | None, model_ran: bool) -> dict:
     """One drug's model estimate for the sample, with that drug's guideline rows beside it."""
     guideline = next((d for d in drugs if d["drug"].lower() == drug.lower()), None)
     entry = MODELS.get(drug)
     model = None
-    rows = preds[preds["drug"].str.lower() == drug.lower()] if not preds.empty else preds
-    if not rows.empty:
-        r = rows.iloc[0]
+    r = next((p for p in preds if (p["drug"] or "").lower() == drug.lower()), None)
+    if r is not None:
         dose = _f(r["predicted_dose"])
         probs = [("low", _f(r["prob_low"])), ("intermediate", _f(r["prob_intermediate"])), ("high", _f(r["prob_high"]))]
         model = {

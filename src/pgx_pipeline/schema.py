@@ -492,6 +492,12 @@ def read_table(path: str | os.PathLike, table: Table, columns: list[str] | None 
 
     `categorical` columns come back as pandas categoricals, read from Parquet's dictionary pages without making one
     string per row: for long text repeated on many rows (guidance recommendations) that a caller only compares."""
+    return read_arrow(path, table, columns, categorical).to_pandas()
+
+
+def read_arrow(path: str | os.PathLike, table: Table, columns: list[str] | None = None,
+               categorical: list[str] | None = None) -> pa.Table:
+    """`read_table` as an Arrow table (`categorical` columns dictionary-encoded)."""
     path = Path(path)
     try:
         pf = pq.ParquetFile(path, read_dictionary=categorical)
@@ -504,7 +510,7 @@ def read_table(path: str | os.PathLike, table: Table, columns: list[str] | None 
     missing = [c for c in table.column_names if c not in pf.schema_arrow.names]
     if missing:
         raise PgxInputError(f"is missing columns {missing}; rerun the stage that makes it", path=path)
-    return pf.read(columns=columns).to_pandas()
+    return pf.read(columns=columns)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:

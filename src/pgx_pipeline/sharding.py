@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import schema
 from .errors import PgxInputError
@@ -310,12 +311,14 @@ def read_samples(paths: list[str | Path]) -> pd.DataFrame:
     return combine_samples([schema.read_table(p, schema.SAMPLES) for p in paths])
 
 
-def read_genotypes(paths: list[str | Path], columns: list[str] | None = None) -> pd.DataFrame:
-    frames = [schema.read_table(p, schema.GENOTYPES, columns=columns) for p in paths]
-    frames = [f for f in frames if len(f)] or frames[:1]
-    if not frames:
+def read_genotypes(paths: list[str | Path], columns: list[str] | None = None,
+                   categorical: list[str] | None = None) -> pd.DataFrame:
+    """The genotypes of a part's gene groups as one frame; `categorical` columns as pandas categoricals, one set of
+    categories across the groups."""
+    if not paths:
         return pd.DataFrame({c: [] for c in (columns or schema.GENOTYPES.column_names)})
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    tables = [schema.read_arrow(p, schema.GENOTYPES, columns=columns, categorical=categorical) for p in paths]
+    return pa.concat_tables(tables).unify_dictionaries().to_pandas()
 
 
 def read_part_samples(results: str | Path, input_id: str, part: str) -> pd.DataFrame:

@@ -232,7 +232,7 @@ def test_report_shows_the_variants_and_the_pair_the_phenotype_comes_from(call_on
     from pgx_pipeline.report.context import _genes
 
     calls, phen, _ = call_one("DPYD", CASES["dpyd_phased_two_combinations"][2], phased=True)
-    row = _genes(calls.to_dict("records"), phen.to_dict("records"), [], {})[0]
+    row = _genes(calls.to_dict("records"), phen.to_dict("records"), {}, {})[0]
     assert row["diplotype"] == "[c.498G>A + c.2582A>G]/[c.2846A>T + c.2933A>G]"
     assert (row["phenotype"], row["activity_score"]) == ("Intermediate Metabolizer", "1.0")
     # c.498G>A normal, c.2933A>G no function (DPYD.json activity 1.0 and 0.0)

@@ -64,3 +64,16 @@ def test_choice_trains_only_when_the_file_is_configured_and_present(tmp_path):
 def test_a_drug_without_file_or_embedded_model_is_an_error(tmp_path):
     with pytest.raises(PgxInputError, match="no embedded tacrolimus model"):
         choose_model("tacrolimus", {"training_file": "nope.csv"}, tmp_path)
+
+
+def test_the_file_the_embedded_model_was_trained_on_is_not_trained_again(iwpc_xlsx, tmp_path):
+    """The shipped workbook with the shipped seed makes the embedded model (the retrain test above): the run
+    installs it instead of training; another seed, or one changed byte in the workbook, trains."""
+    same = choose_model("warfarin", {"training_file": str(iwpc_xlsx), "seed": SEED})
+    assert same.embedded and "is the file the embedded warfarin model was trained on" in same.note
+    assert not choose_model("warfarin", {"training_file": str(iwpc_xlsx), "seed": SEED + 1}).embedded
+    changed = tmp_path / "iwpc.xlsx"
+    data = bytearray(iwpc_xlsx.read_bytes())
+    data[-1] ^= 1
+    changed.write_bytes(bytes(data))
+    assert not choose_model("warfarin", {"training_file": str(changed), "seed": SEED}).embedded

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from .. import __version__
 from .card import write_card
+from .embedded import file_sha256
 from .evaluate import read_heldout, train_and_evaluate
 from .registry import drug_model
 from .store import save_model
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def train_to_dir(training_file: str | Path, out_dir: str | Path, *, drug: str = "warfarin", seed: int = 0,

@@ -222,6 +222,10 @@ GENOTYPE_COLUMNS = ["sample_id", "gene", "position", "chromosome", "state", "all
                     "filter"]
 
 
+# ~1,400 rows a patient, few distinct values per column: decoded once from Parquet's dictionaries.
+GENOTYPE_TEXTS = ["sample_id", "gene", "chromosome", "state", "allele1", "allele2", "filter", "input_id"]
+
+
 class SampleRows:
     """A stage table's rows per sample, taken when a sample's report is built.
 
@@ -327,11 +331,16 @@ def _is_unphased_het(r: dict) -> bool:
 def _row_codes(df: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """An integer per row, equal for rows equal in `columns` (lists compared by value, nulls equal), and the
     first row of each code."""
-    codes = np.zeros(len(df), dtype=np.int64)
+    codes, span = np.zeros(len(df), dtype=np.int64), 1
     for c in columns:
         col = _column_codes(df[c])
-        # (row so far, this column) as one number, renumbered densely so it never overflows
-        codes = pd.factorize(codes * (int(col.max(initial=0)) + 1) + col)[0]
+        k = int(col.max(initial=0)) + 1
+        if span * k >= 2**62:  # renumbered densely before the combined number could overflow
+            codes = pd.factorize(codes)[0]
+            span = int(codes.max(initial=0)) + 1
+        # (row so far, this column) as one number
+        codes, span = codes * k + col, span * k
+    codes = pd.factorize(codes)[0]
     first = np.full(int(codes.max(initial=-1)) + 1, len(codes), dtype=np.int64)
     np.minimum.at(first, codes, np.arange(len(codes)))
     return codes, first
@@ -465,7 +474,7 @@ def load_unit_tables(results_dir: str | os.PathLike, unit: str, part: str = "par
                             path=sharding.ingest_dir(root, unit))
     samples = sharding.read_samples(sample_files)
     genotypes = sharding.read_genotypes(sharding.group_files(root, unit, part, "genotypes"),
-                                        [*GENOTYPE_COLUMNS, "input_id"])
+                                        [*GENOTYPE_COLUMNS, "input_id"], categorical=GENOTYPE_TEXTS)
     calls = _required(sharding.stage_file(root, "calls", unit, part), schema.CALLS)
     phenotypes = _required(sharding.stage_file(root, "phenotypes", unit, part), schema.PHENOTYPES)
     guidance = _required(sharding.stage_file(root, "guidance", unit, part), schema.GUIDANCE, GUIDANCE_TEXTS)

@@ -136,23 +136,42 @@ def _local(code: str, value: str) -> dict:
 
 
 # ---------------------------------------------------------------- bundle
+# uuid.uuid5(NAMESPACE, name) hashes NAMESPACE.bytes + name: a patient's ids share that start and its prefix.
+_NAMESPACE_SHA1 = hashlib.sha1(NAMESPACE.bytes)
+
+
 class _Ids:
     """Deterministic ids: the same (input, sample, key) always gives the same UUID."""
 
     def __init__(self, input_id: str, sample_id: str) -> None:
         self._prefix = f"{input_id}\x1f{sample_id}\x1f"
+        self._sha1 = _NAMESPACE_SHA1.copy()
+        self._sha1.update(self._prefix.encode("utf-8"))  # strict, as uuid5: a lone surrogate raises
         self._done: dict[str, str] = {}
 
     def __call__(self, key: str) -> str:
-        if key not in self._done:
-            self._done[key] = str(uuid.uuid5(NAMESPACE, self._prefix + key))
-        return self._done[key]
+        done = self._done.get(key)
+        if done is None:
+            done = self._done[key] = _uuid5_text(self._sha1, key)
+        return done
 
     def ref(self, key: str, display: str | None = None) -> dict:
         r = {"reference": f"urn:uuid:{self(key)}"}
         if display:
             r["display"] = display
         return r
+
+
+def _uuid5_text(prefix_sha1: Any, key: str) -> str:
+    """`str(uuid.uuid5(NAMESPACE, prefix + key))` from the SHA-1 of NAMESPACE.bytes + prefix: ~1 µs instead of ~3 µs
+    (a bundle asks for ~360). The UUID is the digest's first 16 bytes with version 5 and the RFC 4122 variant."""
+    sha1 = prefix_sha1.copy()
+    sha1.update(key.encode("utf-8"))
+    b = bytearray(sha1.digest()[:16])
+    b[6] = b[6] & 0x0F | 0x50
+    b[8] = b[8] & 0x3F | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None) -> dict[str, Any]:

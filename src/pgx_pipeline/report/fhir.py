@@ -31,7 +31,7 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .memo import IdentityMemo, SharedForm
 
@@ -179,6 +179,14 @@ def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None
 
     `forms`, when given, receives for each entry made from a shared guideline row (memo.SharedForm) a key that is
     equal for two entries only if they are equal but for ids and references (`Validator`'s `known`)."""
+    return _build(ctx, forms)[0]
+
+
+def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
+           known: Callable[[tuple], bool] | None = None) -> tuple[dict[str, Any], dict[int, str]]:
+    """`build_bundle_dict`, and: an entry made of a shared guideline row whose form `known` says was validated
+    before is written as JSON text straight from the row's template (`_RowTemplate`), returned by entry index, and
+    its entry's resource is None. The dicts of such rows were ~85% of a bundle's build and serialisation time."""
     h = ctx["header"]
     ids = _Ids(h["input_id"], h["sample_id"])
     patient = ids.ref("patient", h["sample_id"])
@@ -226,35 +234,148 @@ def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None
 
     tasks: list[dict] = []
     form_of: dict[str, tuple] = {}
+    rows = _SharedRows(ids, patient, known)
     for d in ctx["drugs"]:
+        drug = d["drug"]
         for i, gl in enumerate(d["guidelines"]):
-            key = f"implication/{d['drug']}/{gl['source']}/{i}"
-            implication = _implication(d["drug"], gl, ids, base, gene_keys)
-            entries.append((key, implication))
-            results.append(ids.ref(key, f"{d['drug']} ({gl['source']}): {gl['priority_label']}"))
-            if type(gl) is SharedForm:
-                # The rest of an implication is the row's, the date and how many genes it derives from.
-                form_of[key] = ("implication", gl.serial, date, len(implication.get("derivedFrom", ())))
+            key = f"implication/{drug}/{gl['source']}/{i}"
+            derived = tuple((gene_keys[g], g) for g in gl["genes"] if g in gene_keys)
+            shared = type(gl) is SharedForm
+            # The rest of an implication is the row's, the date and how many genes it derives from.
+            made_of = form_of[key] = ("implication", gl.serial, date, len(derived)) if shared else None
+            entries.append((key, rows.resource(
+                key, made_of, derived,
+                lambda ids, patient: _implication(drug, gl, ids, {"subject": patient, "effectiveDateTime": date},
+                                                  derived))))
+            results.append(ids.ref(key, f"{drug} ({gl['source']}): {gl['priority_label']}"))
             if gl["shows_advice"] and gl["priority"] in ACTIONABLE:
-                tkey = f"recommendation/{d['drug']}/{gl['source']}/{i}"
-                entries.append((tkey, _recommendation(d["drug"], gl, ids, key, patient, date)))
-                if type(gl) is SharedForm:
-                    form_of[tkey] = ("recommendation", gl.serial, date)
+                tkey = f"recommendation/{drug}/{gl['source']}/{i}"
+                made_of = form_of[tkey] = ("recommendation", gl.serial, date) if shared else None
+                entries.append((tkey, rows.resource(
+                    tkey, made_of, key, lambda ids, patient: _recommendation(drug, gl, ids, key, patient, date))))
                 tasks.append({"url": EXT_RECOMMENDED_ACTION,
-                              "valueReference": ids.ref(tkey, f"{d['drug']}: {gl['priority_label']}")})
+                              "valueReference": ids.ref(tkey, f"{drug}: {gl['priority_label']}")})
 
     entries.insert(1, ("report", _report(ctx, ids, patient, results, tasks)))
+    texts: dict[int, str] = {}
     for i, (k, res) in enumerate(entries):
-        res.pop("_display", None)
-        if forms is not None and k in form_of:
+        if type(res) is str:
+            texts[i] = res
+        else:
+            res.pop("_display", None)
+        if forms is not None and form_of.get(k) is not None:
             forms[i] = form_of[k]
     return {
         "resourceType": "Bundle",
         "id": ids("bundle"),
         "identifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{ids('bundle')}"},
         "type": "collection",
-        "entry": [{"fullUrl": f"urn:uuid:{ids(k)}", "resource": {"id": ids(k), **res}} for k, res in entries],
-    }
+        "entry": [{"fullUrl": f"urn:uuid:{ids(k)}", "resource": None if type(res) is str else {"id": ids(k), **res}}
+                  for k, res in entries],
+    }, texts
+
+
+class _SharedRows:
+    """One bundle's resources made of shared guideline rows: as a dict, or, when their form was validated before,
+    as text filled in from the row's template."""
+
+    def __init__(self, ids: _Ids, patient: dict, known: Callable[[tuple], bool] | None) -> None:
+        self._ids = ids
+        self._patient = patient
+        self._known = known
+        self._patient_text: str | None = None
+
+    def resource(self, key: str, made_of: tuple | None, refs: Any,
+                 make: Callable[[Any, Any], dict]) -> dict | str:
+        """`make(ids, patient)`, or its JSON with `{"id": ...}` first; `refs`: the keys it refers to besides the
+        patient (with the form, what its template is made of)."""
+        if made_of is None or self._known is None or not self._known(made_of):
+            return make(self._ids, self._patient)
+        template = _ROW_TEMPLATES.get((made_of, refs))
+        if template is None:
+            template = _ROW_TEMPLATES.make((made_of, refs), make)
+            if template is None:
+                return make(self._ids, self._patient)
+        if self._patient_text is None:
+            self._patient_text = _dumps(self._patient)
+        return template.fill(self._ids, key, self._patient_text)
+
+
+_SELF, _PATIENT = object(), object()  # what a template's slots hold besides keys: the resource's own id, the patient
+# A slot as json.dumps writes it: "\x00<n>\x00" alone in a string (group 1: the string is the slot) or inside one.
+_SLOT = re.compile(r'"\\u0000(\d+)\\u0000"|\\u0000(\d+)\\u0000')
+
+
+class _SlotIds:
+    """Stands in for a patient's `_Ids` while a template is made: every id asked for is a fresh marker, and what it
+    stands for (a key, the resource's own id, the patient reference) is kept by the marker's number."""
+
+    def __init__(self) -> None:
+        self.slots: list[Any] = []
+
+    def __call__(self, key: Any) -> str:
+        self.slots.append(key)
+        return f"\x00{len(self.slots) - 1}\x00"
+
+    ref = _Ids.ref
+
+
+class _RowTemplate:
+    """A resource's JSON as literal pieces between slots for its per-patient parts: the id (quoted), the patient
+    reference (a whole value) and ids inside references (unquoted). Made from the very dict the rows' builder makes,
+    so the filled text is `_dumps({"id": ..., **resource})` byte for byte (tested)."""
+
+    def __init__(self, pieces: list[str], slots: list[tuple[Any, bool]]) -> None:
+        self.pieces = pieces
+        self.slots = slots
+
+    @classmethod
+    def of(cls, make: Callable[[Any, Any], dict]) -> _RowTemplate | None:
+        """The template of `make`'s resource; None when its texts hold something that reads as a marker."""
+        ids = _SlotIds()
+        resource = {"id": ids(_SELF), **make(ids, ids(_PATIENT))}
+        text = _resource_json(resource, {})  # the guideline row's bulk is dumped once already (`_SHARED`)
+        matches = list(_SLOT.finditer(text))
+        numbers = [int(m.group(1) or m.group(2)) for m in matches]
+        if sorted(numbers) != list(range(len(ids.slots))):
+            return None
+        pieces = [text[a.end() if a else 0:b.start() if b else len(text)]
+                  for a, b in zip([None, *matches], [*matches, None])]
+        slots = [(ids.slots[n], m.group(1) is not None) for n, m in zip(numbers, matches)]
+        if any(quoted is not (what is _SELF or what is _PATIENT) for what, quoted in slots if not isinstance(what, str)):
+            return None  # the id and the patient reference are whole values
+        return cls(pieces, slots)
+
+    def fill(self, ids: _Ids, key: str, patient_text: str) -> str:
+        out = [self.pieces[0]]
+        for (what, quoted), piece in zip(self.slots, self.pieces[1:]):
+            if what is _PATIENT:
+                out.append(patient_text)
+            else:
+                uid = ids(key if what is _SELF else what)
+                out.append(f'"{uid}"' if quoted else uid)
+            out.append(piece)
+        return "".join(out)
+
+
+class _RowTemplates:
+    """Templates by (form, what the resource refers to); bounded, as a miss only costs time."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._by_key: dict[tuple, _RowTemplate | None] = {}
+        self._limit = limit
+
+    def get(self, key: tuple) -> _RowTemplate | None:
+        return self._by_key.get(key)
+
+    def make(self, key: tuple, make: Callable[[Any, Any], dict]) -> _RowTemplate | None:
+        if len(self._by_key) >= self._limit:
+            self._by_key.clear()
+        template = self._by_key[key] = _RowTemplate.of(make)
+        return template
+
+
+_ROW_TEMPLATES = _RowTemplates()
 
 
 def _report(ctx: dict, ids: _Ids, patient: dict, results: list[dict], tasks: list[dict]) -> dict:
@@ -403,13 +524,13 @@ def _absent(gene: str, status: str, notes: list[str], ids: _Ids, base: dict, dru
     )
 
 
-def _implication(drug: str, gl: dict, ids: _Ids, base: dict, gene_keys: dict[str, str]) -> dict:
-    """One guideline row of one drug as a TherapeuticImplication."""
+def _implication(drug: str, gl: dict, ids: _Ids, base: dict, derived: Iterable[tuple[str, str]]) -> dict:
+    """One guideline row of one drug as a TherapeuticImplication; `derived`: (key, display) of its genes' results."""
     extension, note, component = _implication_parts(drug, gl)
     return _observation(
         PROFILE["implication"], IMPLICATION_CODE, base,
         extension=extension,
-        derivedFrom=[ids.ref(gene_keys[g], g) for g in gl["genes"] if g in gene_keys],
+        derivedFrom=[ids.ref(k, g) for k, g in derived],
         note=note,
         component=component,
     )
@@ -611,6 +732,18 @@ def _digest(text: str) -> bytes:
 _ANY_UUID = re.compile(r'"(urn:uuid:)?' + _UUID + '"')
 
 
+_URN_UUIDS = re.compile(f"urn:uuid:{_UUID}(?:,urn:uuid:{_UUID})*")
+
+
+def _masked_entries(urls: list[Any]) -> list[dict] | int:
+    """A bundle's entries as the shell's form keeps them (`{"fullUrl": url}`, UUIDs masked by the caller), or, when
+    every fullUrl is a `urn:uuid:` UUID, just their count: the form of ~360 entries in one regex match instead of
+    dumping and masking each (an int never stands where the general form has its list)."""
+    if all(type(url) is str for url in urls) and _URN_UUIDS.fullmatch(",".join(urls)):
+        return len(urls)
+    return [{"fullUrl": url} for url in urls]
+
+
 class Validator:
     """Validates bundles with the R4B models, each distinct resource (canonical form) once.
 
@@ -641,12 +774,17 @@ class Validator:
             self._check(e, text)
             if made_of is not None:
                 self._made_of.add(made_of)
-        shell = {**bundle, "entry": [{"fullUrl": e["fullUrl"]} for e in bundle["entry"]]}
-        key = _digest(_ANY_UUID.sub(r'"\1x"', _dumps(shell)))
+        urls = [e["fullUrl"] for e in bundle["entry"]]
+        key = _digest(_ANY_UUID.sub(r'"\1x"', _dumps({**bundle, "entry": _masked_entries(urls)})))
         if key not in self._seen:
-            validate(shell)
+            validate({**bundle, "entry": [{"fullUrl": url} for url in urls]})
             self.validated += 1
             self._seen.add(key)
+
+    def knows(self, made_of: tuple) -> bool:
+        """Whether an entry made of `made_of` (`build_bundle_dict`'s `forms`) was valid before: such an entry is not
+        looked at again."""
+        return made_of in self._made_of
 
     def _check(self, e: dict[str, Any], text: str) -> None:
         from fhir.resources.R4B import get_fhir_model_class
@@ -674,14 +812,15 @@ def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
 
     Written from the dict the models validated: `model_dump_json` gives back the same JSON (tested) at twice the
     cost of validation."""
+    validator = validator or Validator()
     forms: dict[int, tuple] = {}
-    bundle = build_bundle_dict(ctx, forms)
+    bundle, made = _build(ctx, forms, validator.knows)
     bundle_texts: dict[int, str] = {}
-    texts = [_resource_json(e["resource"], bundle_texts) for e in bundle["entry"]]
-    (validator or Validator())(bundle, texts, forms)
+    texts = [made.get(i) or _resource_json(e["resource"], bundle_texts) for i, e in enumerate(bundle["entry"])]
+    validator(bundle, texts, forms)
     # The same bytes as json.dumps of the whole bundle, from the entries already serialised for validation.
     head = _dumps({k: v for k, v in bundle.items() if k != "entry"})
-    entries = ",".join(f'{{"fullUrl":{_dumps(e["fullUrl"])},"resource":{t}}}' for e, t in zip(bundle["entry"], texts))
+    entries = ",".join(f'{{"fullUrl":{_encode_str(e["fullUrl"])},"resource":{t}}}' for e, t in zip(bundle["entry"], texts))
     return f'{head[:-1]},"entry":[{entries}]}}\n'
 
 

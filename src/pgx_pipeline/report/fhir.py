@@ -817,7 +817,10 @@ def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
     forms: dict[int, tuple] = {}
     bundle, made = _build(ctx, forms, validator.knows)
     bundle_texts: dict[int, str] = {}
-    texts = [made.get(i) or _resource_json(e["resource"], bundle_texts) for i, e in enumerate(bundle["entry"])]
+    # Field by field where a guideline row's parts have their texts already; the rest (genes, the report) are made
+    # fresh for each patient and dump faster whole.
+    texts = [made.get(i) or (_resource_json(e["resource"], bundle_texts) if i in forms else _dumps(e["resource"]))
+             for i, e in enumerate(bundle["entry"])]
     validator(bundle, texts, forms)
     # The same bytes as json.dumps of the whole bundle, from the entries already serialised for validation.
     head = _dumps({k: v for k, v in bundle.items() if k != "entry"})

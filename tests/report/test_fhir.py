@@ -352,8 +352,10 @@ def test_fast_ids_are_uuid5_of_input_sample_and_key():
     """_Ids hashes from a digest of the namespace and the patient's prefix: the same strings as uuid.uuid5."""
     import uuid
 
-    keys = ["patient", "bundle", "genotype/CYP2C19", "implication/warfarin/CPIC/0", "", "é/漢字/\u2028/\x1f", "k" * 300]
-    for input_id, sample_id in [("GRCh38", "HG00096"), ("batch1", HOSTILE), ("ïnput", "NA-é漢字 \t\u00a0"), ("", "")]:
+    keys = ["patient", "bundle", "genotype/CYP2C19", "implication/warfarin/CPIC/0", "", "é/漢字/\u2028/\x1f",
+            "k" * 300]
+    patients = [("GRCh38", "HG00096"), ("batch1", HOSTILE), ("ïnput", "NA-é漢字 \t\u00a0"), ("", "")]
+    for input_id, sample_id in patients:
         ids = fhir._Ids(input_id, sample_id)
         for key in keys:
             want = str(uuid.uuid5(fhir.NAMESPACE, f"{input_id}\x1f{sample_id}\x1f{key}"))

@@ -361,7 +361,7 @@ class _RowTemplate:
 class _RowTemplates:
     """Templates by (form, what the resource refers to); bounded, as a miss only costs time."""
 
-    def __init__(self, limit: int = 50_000) -> None:
+    def __init__(self, limit: int = 20_000) -> None:  # ~3 KB each: ~60 MB at most
         self._by_key: dict[tuple, _RowTemplate | None] = {}
         self._limit = limit
 
@@ -765,7 +765,8 @@ class Validator:
                  known: dict[int, tuple] | None = None) -> None:
         """Raise pydantic.ValidationError unless the bundle is valid; `resource_texts` are its entries' resources
         as JSON (`_dumps`), when the caller has them already; `known` keys entries by what they are made of
-        (`build_bundle_dict`'s `forms`): an entry whose key a valid entry had before is not looked at again."""
+        (`build_bundle_dict`'s `forms`): an entry whose key a valid entry had before is not looked at again (and
+        may come without its resource dict: `bundle_json` writes it from a template)."""
         texts = resource_texts if resource_texts is not None else [_dumps(e["resource"]) for e in bundle["entry"]]
         known = known or {}
         for i, (e, text) in enumerate(zip(bundle["entry"], texts)):
@@ -811,8 +812,8 @@ def build_bundle(ctx: dict[str, Any]):
 def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
     """The bundle as deterministic JSON (fixed key order, no timestamp but the report date), validated first.
 
-    Written from the dict the models validated: `model_dump_json` gives back the same JSON (tested) at twice the
-    cost of validation."""
+    Written from the dicts the models validated, or from the template of a shared row whose form they validated
+    (the same bytes, tested): `model_dump_json` gives back the same JSON (tested) at twice the cost of validation."""
     validator = validator or Validator()
     forms: dict[int, tuple] = {}
     bundle, made = _build(ctx, forms, validator.knows)
@@ -827,7 +828,8 @@ def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
     out = [_dumps({k: v for k, v in bundle.items() if k != "entry"})[:-1], ',"entry":[']
     for e, text in zip(bundle["entry"], texts):
         out += ('{"fullUrl":', _encode_str(e["fullUrl"]), ',"resource":', text, "},")
-    out[-1] = "}" if texts else out[-1]  # no comma after the last entry
+    if texts:
+        out[-1] = "}"  # no comma after the last entry
     out.append("]}\n")
     return "".join(out)
 

@@ -282,6 +282,10 @@ def test_the_validator_rejects_what_the_models_reject_even_after_a_valid_lookali
     bad["type"] = " collection"  # a FHIR code has no leading space: the bundle's own elements are checked too
     with pytest.raises(ValidationError):
         validator(bad)
+    bad = json.loads(json.dumps(b))
+    bad["entry"][-1]["fullUrl"] = 5  # not a URI: each entry's fullUrl is checked, not only those of UUID form
+    with pytest.raises(ValidationError):
+        validator(bad)
     # Free texts are validated once per form (masked as "x"): a text the models reject is never masked away.
     for bad_text in ("", "\x0b", "\u00a0\u2003"):
         bad = json.loads(json.dumps(b))
@@ -342,6 +346,50 @@ def test_patients_sharing_guideline_rows_are_validated_once_and_a_bad_row_is_sti
     ctx["drugs"][0]["guidelines"][0]["status"] = "matched  twice"  # a FHIR code has no double space
     with pytest.raises(ValidationError):
         fhir.bundle_json(ctx, validator)
+
+
+def test_fast_ids_are_uuid5_of_input_sample_and_key():
+    """_Ids hashes from a digest of the namespace and the patient's prefix: the same strings as uuid.uuid5."""
+    import uuid
+
+    keys = ["patient", "bundle", "genotype/CYP2C19", "implication/warfarin/CPIC/0", "", "é/漢字/\u2028/\x1f",
+            "k" * 300]
+    patients = [("GRCh38", "HG00096"), ("batch1", HOSTILE), ("ïnput", "NA-é漢字 \t\u00a0"), ("", "")]
+    for input_id, sample_id in patients:
+        ids = fhir._Ids(input_id, sample_id)
+        for key in keys:
+            want = str(uuid.uuid5(fhir.NAMESPACE, f"{input_id}\x1f{sample_id}\x1f{key}"))
+            assert ids(key) == want and ids(key) == want  # computed, then cached
+    with pytest.raises(UnicodeEncodeError):  # uuid5's strict UTF-8: a lone surrogate is refused, not hashed
+        fhir._Ids("batch1", "bad\ud800")
+
+
+def test_shared_rows_written_from_templates_are_their_dicts_dumped(tmp_path):
+    """A shared guideline row's implication and recommendation, once their form was validated, are written from a
+    template: for each patient (the hostile id among them), first and repeated use, the bundle is json.dumps of the
+    dict-built bundle; and the template path is really taken."""
+    root = write_results(tmp_path / "results", {"A": "pgx01", "B": "pgx01", HOSTILE: "pgx01", "C": "normal"})
+    contexts = list(sample_contexts(load_input_tables(root, "batch1"), report_date=DATE))
+    validator = fhir.Validator()
+    for _ in range(2):
+        for ctx in contexts:
+            text = fhir.bundle_json(ctx, validator)
+            assert text == json.dumps(fhir.build_bundle_dict(ctx), ensure_ascii=False, separators=(",", ":")) + "\n"
+    forms: dict[int, tuple] = {}
+    bundle, from_templates = fhir._build(contexts[1], forms, validator.knows)
+    assert from_templates and set(from_templates) == set(forms)
+    assert all(bundle["entry"][i]["resource"] is None for i in from_templates)
+
+
+def test_a_row_text_that_reads_as_a_template_slot_is_still_written_right(tmp_path):
+    root = write_results(tmp_path / "results", {"A": "pgx01"})
+    (ctx,) = sample_contexts(load_input_tables(root, "batch1"), report_date=DATE)
+    for gl in (g for d in ctx["drugs"] for g in d["guidelines"]):
+        gl["recommendation"] = "see \x000\x00 and \\u00001\\u0000 100%"
+    validator = fhir.Validator()
+    for _ in range(2):  # the second time from the validator's cache: the template is refused, the dicts are written
+        text = fhir.bundle_json(ctx, validator)
+        assert text == json.dumps(fhir.build_bundle_dict(ctx), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 # ---------------------------------------------------------------- real data

@@ -31,7 +31,7 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .memo import IdentityMemo, SharedForm
 
@@ -136,17 +136,24 @@ def _local(code: str, value: str) -> dict:
 
 
 # ---------------------------------------------------------------- bundle
+# uuid.uuid5(NAMESPACE, name) hashes NAMESPACE.bytes + name: a patient's ids share that start and its prefix.
+_NAMESPACE_SHA1 = hashlib.sha1(NAMESPACE.bytes)
+
+
 class _Ids:
     """Deterministic ids: the same (input, sample, key) always gives the same UUID."""
 
     def __init__(self, input_id: str, sample_id: str) -> None:
         self._prefix = f"{input_id}\x1f{sample_id}\x1f"
+        self._sha1 = _NAMESPACE_SHA1.copy()
+        self._sha1.update(self._prefix.encode("utf-8"))  # strict, as uuid5: a lone surrogate raises
         self._done: dict[str, str] = {}
 
     def __call__(self, key: str) -> str:
-        if key not in self._done:
-            self._done[key] = str(uuid.uuid5(NAMESPACE, self._prefix + key))
-        return self._done[key]
+        done = self._done.get(key)
+        if done is None:
+            done = self._done[key] = _uuid5_text(self._sha1, key)
+        return done
 
     def ref(self, key: str, display: str | None = None) -> dict:
         r = {"reference": f"urn:uuid:{self(key)}"}
@@ -155,11 +162,31 @@ class _Ids:
         return r
 
 
+def _uuid5_text(prefix_sha1: Any, key: str) -> str:
+    """`str(uuid.uuid5(NAMESPACE, prefix + key))` from the SHA-1 of NAMESPACE.bytes + prefix: ~1 µs instead of ~3 µs
+    (a bundle asks for ~360). The UUID is the digest's first 16 bytes with version 5 and the RFC 4122 variant."""
+    sha1 = prefix_sha1.copy()
+    sha1.update(key.encode("utf-8"))
+    b = bytearray(sha1.digest()[:16])
+    b[6] = b[6] & 0x0F | 0x50
+    b[8] = b[8] & 0x3F | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None) -> dict[str, Any]:
     """The report context of one sample as a FHIR R4 Bundle (type collection), as a plain dict (not validated).
 
     `forms`, when given, receives for each entry made from a shared guideline row (memo.SharedForm) a key that is
     equal for two entries only if they are equal but for ids and references (`Validator`'s `known`)."""
+    return _build(ctx, forms)[0]
+
+
+def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
+           known: Callable[[tuple], bool] | None = None) -> tuple[dict[str, Any], dict[int, str]]:
+    """`build_bundle_dict`, and: an entry made of a shared guideline row whose form `known` says was validated
+    before is written as JSON text straight from the row's template (`_RowTemplate`), returned by entry index, and
+    its entry's resource is None. The dicts of such rows were ~85% of a bundle's build and serialisation time."""
     h = ctx["header"]
     ids = _Ids(h["input_id"], h["sample_id"])
     patient = ids.ref("patient", h["sample_id"])
@@ -207,35 +234,148 @@ def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None
 
     tasks: list[dict] = []
     form_of: dict[str, tuple] = {}
+    rows = _SharedRows(ids, patient, known)
     for d in ctx["drugs"]:
+        drug = d["drug"]
         for i, gl in enumerate(d["guidelines"]):
-            key = f"implication/{d['drug']}/{gl['source']}/{i}"
-            implication = _implication(d["drug"], gl, ids, base, gene_keys)
-            entries.append((key, implication))
-            results.append(ids.ref(key, f"{d['drug']} ({gl['source']}): {gl['priority_label']}"))
-            if type(gl) is SharedForm:
-                # The rest of an implication is the row's, the date and how many genes it derives from.
-                form_of[key] = ("implication", gl.serial, date, len(implication.get("derivedFrom", ())))
+            key = f"implication/{drug}/{gl['source']}/{i}"
+            derived = tuple((gene_keys[g], g) for g in gl["genes"] if g in gene_keys)
+            shared = type(gl) is SharedForm
+            # The rest of an implication is the row's, the date and how many genes it derives from.
+            made_of = form_of[key] = ("implication", gl.serial, date, len(derived)) if shared else None
+            entries.append((key, rows.resource(
+                key, made_of, derived,
+                lambda ids, patient: _implication(drug, gl, ids, {"subject": patient, "effectiveDateTime": date},
+                                                  derived))))
+            results.append(ids.ref(key, f"{drug} ({gl['source']}): {gl['priority_label']}"))
             if gl["shows_advice"] and gl["priority"] in ACTIONABLE:
-                tkey = f"recommendation/{d['drug']}/{gl['source']}/{i}"
-                entries.append((tkey, _recommendation(d["drug"], gl, ids, key, patient, date)))
-                if type(gl) is SharedForm:
-                    form_of[tkey] = ("recommendation", gl.serial, date)
+                tkey = f"recommendation/{drug}/{gl['source']}/{i}"
+                made_of = form_of[tkey] = ("recommendation", gl.serial, date) if shared else None
+                entries.append((tkey, rows.resource(
+                    tkey, made_of, key, lambda ids, patient: _recommendation(drug, gl, ids, key, patient, date))))
                 tasks.append({"url": EXT_RECOMMENDED_ACTION,
-                              "valueReference": ids.ref(tkey, f"{d['drug']}: {gl['priority_label']}")})
+                              "valueReference": ids.ref(tkey, f"{drug}: {gl['priority_label']}")})
 
     entries.insert(1, ("report", _report(ctx, ids, patient, results, tasks)))
+    texts: dict[int, str] = {}
     for i, (k, res) in enumerate(entries):
-        res.pop("_display", None)
-        if forms is not None and k in form_of:
+        if type(res) is str:
+            texts[i] = res
+        else:
+            res.pop("_display", None)
+        if forms is not None and form_of.get(k) is not None:
             forms[i] = form_of[k]
     return {
         "resourceType": "Bundle",
         "id": ids("bundle"),
         "identifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{ids('bundle')}"},
         "type": "collection",
-        "entry": [{"fullUrl": f"urn:uuid:{ids(k)}", "resource": {"id": ids(k), **res}} for k, res in entries],
-    }
+        "entry": [{"fullUrl": f"urn:uuid:{ids(k)}", "resource": None if type(res) is str else {"id": ids(k), **res}}
+                  for k, res in entries],
+    }, texts
+
+
+class _SharedRows:
+    """One bundle's resources made of shared guideline rows: as a dict, or, when their form was validated before,
+    as text filled in from the row's template."""
+
+    def __init__(self, ids: _Ids, patient: dict, known: Callable[[tuple], bool] | None) -> None:
+        self._ids = ids
+        self._patient = patient
+        self._known = known
+        self._patient_text: str | None = None
+
+    def resource(self, key: str, made_of: tuple | None, refs: Any,
+                 make: Callable[[Any, Any], dict]) -> dict | str:
+        """`make(ids, patient)`, or its JSON with `{"id": ...}` first; `refs`: the keys it refers to besides the
+        patient (with the form, what its template is made of)."""
+        if made_of is None or self._known is None or not self._known(made_of):
+            return make(self._ids, self._patient)
+        template = _ROW_TEMPLATES.get((made_of, refs))
+        if template is None:
+            template = _ROW_TEMPLATES.make((made_of, refs), make)
+            if template is None:
+                return make(self._ids, self._patient)
+        if self._patient_text is None:
+            self._patient_text = _dumps(self._patient)
+        return template.fill(self._ids, key, self._patient_text)
+
+
+_SELF, _PATIENT = object(), object()  # what a template's slots hold besides keys: the resource's own id, the patient
+# A slot as json.dumps writes it: "\x00<n>\x00" alone in a string (group 1: the string is the slot) or inside one.
+_SLOT = re.compile(r'"\\u0000(\d+)\\u0000"|\\u0000(\d+)\\u0000')
+
+
+class _SlotIds:
+    """Stands in for a patient's `_Ids` while a template is made: every id asked for is a fresh marker, and what it
+    stands for (a key, the resource's own id, the patient reference) is kept by the marker's number."""
+
+    def __init__(self) -> None:
+        self.slots: list[Any] = []
+
+    def __call__(self, key: Any) -> str:
+        self.slots.append(key)
+        return f"\x00{len(self.slots) - 1}\x00"
+
+    ref = _Ids.ref
+
+
+class _RowTemplate:
+    """A resource's JSON as literal pieces around a slot for each per-patient part: the patient reference (a whole
+    value), the resource's own id and the ids inside its references. Made from the very dict the rows' builder
+    makes, so the filled text is `_dumps({"id": ..., **resource})` byte for byte (tested)."""
+
+    def __init__(self, pieces: list[str], slots: list[Any]) -> None:
+        self._pieces = pieces
+        self._slots = slots
+
+    @classmethod
+    def of(cls, make: Callable[[Any, Any], dict]) -> _RowTemplate | None:
+        """The template of `make`'s resource; None when its texts hold something that reads as a marker."""
+        ids = _SlotIds()
+        resource = {"id": ids(_SELF), **make(ids, ids(_PATIENT))}
+        text = _resource_json(resource, {})  # the guideline row's bulk is dumped once already (`_SHARED`)
+        matches = list(_SLOT.finditer(text))
+        numbers = [int(m.group(1) or m.group(2)) for m in matches]
+        if sorted(numbers) != list(range(len(ids.slots))):
+            return None
+        pieces, slots, start, quote = [], [], 0, ""
+        for n, m in zip(numbers, matches):
+            what, whole = ids.slots[n], m.group(1) is not None
+            if (what is _PATIENT) is not whole and (what is _PATIENT or what is not _SELF):
+                return None  # the patient reference is a whole value; an id stands alone (quoted) or in a reference
+            keep = '"' if whole and what is not _PATIENT else ""  # an id's own quotes stay in the pieces
+            pieces.append(quote + text[start:m.start()] + keep)
+            slots.append(what)
+            start, quote = m.end(), keep
+        pieces.append(quote + text[start:])
+        return cls(pieces, slots)
+
+    def fill(self, ids: _Ids, key: str, patient_text: str) -> str:
+        out = [""] * (2 * len(self._pieces) - 1)  # the pieces at even places, the slots' values at odd ones
+        out[::2] = self._pieces
+        out[1::2] = [patient_text if what is _PATIENT else ids(key if what is _SELF else what) for what in self._slots]
+        return "".join(out)
+
+
+class _RowTemplates:
+    """Templates by (form, what the resource refers to); bounded, as a miss only costs time."""
+
+    def __init__(self, limit: int = 20_000) -> None:  # ~3 KB each: ~60 MB at most
+        self._by_key: dict[tuple, _RowTemplate | None] = {}
+        self._limit = limit
+
+    def get(self, key: tuple) -> _RowTemplate | None:
+        return self._by_key.get(key)
+
+    def make(self, key: tuple, make: Callable[[Any, Any], dict]) -> _RowTemplate | None:
+        if len(self._by_key) >= self._limit:
+            self._by_key.clear()
+        template = self._by_key[key] = _RowTemplate.of(make)
+        return template
+
+
+_ROW_TEMPLATES = _RowTemplates()
 
 
 def _report(ctx: dict, ids: _Ids, patient: dict, results: list[dict], tasks: list[dict]) -> dict:
@@ -384,13 +524,13 @@ def _absent(gene: str, status: str, notes: list[str], ids: _Ids, base: dict, dru
     )
 
 
-def _implication(drug: str, gl: dict, ids: _Ids, base: dict, gene_keys: dict[str, str]) -> dict:
-    """One guideline row of one drug as a TherapeuticImplication."""
+def _implication(drug: str, gl: dict, ids: _Ids, base: dict, derived: Iterable[tuple[str, str]]) -> dict:
+    """One guideline row of one drug as a TherapeuticImplication; `derived`: (key, display) of its genes' results."""
     extension, note, component = _implication_parts(drug, gl)
     return _observation(
         PROFILE["implication"], IMPLICATION_CODE, base,
         extension=extension,
-        derivedFrom=[ids.ref(gene_keys[g], g) for g in gl["genes"] if g in gene_keys],
+        derivedFrom=[ids.ref(k, g) for k, g in derived],
         note=note,
         component=component,
     )
@@ -500,8 +640,9 @@ _REFERENCE_RUN = re.compile(r'\{"reference":"x"\}(?:,\{"reference":"x"\})+')
 _ACTION_RUN = re.compile(r'(\{"url":"[^"]*","valueReference":\{"reference":"x"\}\})(?:,\1)+')
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+# json.dumps(obj, ensure_ascii=False, separators=(",", ":")) makes this very encoder for every call (~1 µs, for
+# ~250 values a bundle); its other settings are json.dumps's defaults.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 # What json.dumps(text, ensure_ascii=False) calls for a str, without building an encoder per value.
@@ -592,6 +733,18 @@ def _digest(text: str) -> bytes:
 _ANY_UUID = re.compile(r'"(urn:uuid:)?' + _UUID + '"')
 
 
+_URN_UUIDS = re.compile(f"urn:uuid:{_UUID}(?:,urn:uuid:{_UUID})*")
+
+
+def _masked_entries(urls: list[Any]) -> list[dict] | int:
+    """A bundle's entries as the shell's form keeps them (`{"fullUrl": url}`, UUIDs masked by the caller), or, when
+    every fullUrl is a `urn:uuid:` UUID, just their count: the form of ~360 entries in one regex match instead of
+    dumping and masking each (an int never stands where the general form has its list)."""
+    if all(type(url) is str for url in urls) and _URN_UUIDS.fullmatch(",".join(urls)):
+        return len(urls)
+    return [{"fullUrl": url} for url in urls]
+
+
 class Validator:
     """Validates bundles with the R4B models, each distinct resource (canonical form) once.
 
@@ -612,7 +765,8 @@ class Validator:
                  known: dict[int, tuple] | None = None) -> None:
         """Raise pydantic.ValidationError unless the bundle is valid; `resource_texts` are its entries' resources
         as JSON (`_dumps`), when the caller has them already; `known` keys entries by what they are made of
-        (`build_bundle_dict`'s `forms`): an entry whose key a valid entry had before is not looked at again."""
+        (`build_bundle_dict`'s `forms`): an entry whose key a valid entry had before is not looked at again (and
+        may come without its resource dict: `bundle_json` writes it from a template)."""
         texts = resource_texts if resource_texts is not None else [_dumps(e["resource"]) for e in bundle["entry"]]
         known = known or {}
         for i, (e, text) in enumerate(zip(bundle["entry"], texts)):
@@ -622,12 +776,17 @@ class Validator:
             self._check(e, text)
             if made_of is not None:
                 self._made_of.add(made_of)
-        shell = {**bundle, "entry": [{"fullUrl": e["fullUrl"]} for e in bundle["entry"]]}
-        key = _digest(_ANY_UUID.sub(r'"\1x"', _dumps(shell)))
+        urls = [e["fullUrl"] for e in bundle["entry"]]
+        key = _digest(_ANY_UUID.sub(r'"\1x"', _dumps({**bundle, "entry": _masked_entries(urls)})))
         if key not in self._seen:
-            validate(shell)
+            validate({**bundle, "entry": [{"fullUrl": url} for url in urls]})
             self.validated += 1
             self._seen.add(key)
+
+    def knows(self, made_of: tuple) -> bool:
+        """Whether an entry made of `made_of` (`build_bundle_dict`'s `forms`) was valid before: such an entry is not
+        looked at again."""
+        return made_of in self._made_of
 
     def _check(self, e: dict[str, Any], text: str) -> None:
         from fhir.resources.R4B import get_fhir_model_class
@@ -653,17 +812,26 @@ def build_bundle(ctx: dict[str, Any]):
 def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
     """The bundle as deterministic JSON (fixed key order, no timestamp but the report date), validated first.
 
-    Written from the dict the models validated: `model_dump_json` gives back the same JSON (tested) at twice the
-    cost of validation."""
+    Written from the dicts the models validated, or from the template of a shared row whose form they validated
+    (the same bytes, tested): `model_dump_json` gives back the same JSON (tested) at twice the cost of validation."""
+    validator = validator or Validator()
     forms: dict[int, tuple] = {}
-    bundle = build_bundle_dict(ctx, forms)
+    bundle, made = _build(ctx, forms, validator.knows)
     bundle_texts: dict[int, str] = {}
-    texts = [_resource_json(e["resource"], bundle_texts) for e in bundle["entry"]]
-    (validator or Validator())(bundle, texts, forms)
+    # Field by field where a guideline row's parts have their texts already; the rest (genes, the report) are made
+    # fresh for each patient and dump faster whole.
+    texts = [made.get(i) or (_resource_json(e["resource"], bundle_texts) if i in forms else _dumps(e["resource"]))
+             for i, e in enumerate(bundle["entry"])]
+    validator(bundle, texts, forms)
     # The same bytes as json.dumps of the whole bundle, from the entries already serialised for validation.
-    head = _dumps({k: v for k, v in bundle.items() if k != "entry"})
-    entries = ",".join(f'{{"fullUrl":{_dumps(e["fullUrl"])},"resource":{t}}}' for e, t in zip(bundle["entry"], texts))
-    return f'{head[:-1]},"entry":[{entries}]}}\n'
+    # One join over small pieces and the resource texts: ~1 MB copied once, not once per level of nesting.
+    out = [_dumps({k: v for k, v in bundle.items() if k != "entry"})[:-1], ',"entry":[']
+    for e, text in zip(bundle["entry"], texts):
+        out += ('{"fullUrl":', _encode_str(e["fullUrl"]), ',"resource":', text, "},")
+    if texts:
+        out[-1] = "}"  # no comma after the last entry
+    out.append("]}\n")
+    return "".join(out)
 
 
 def write_bundles(contexts: Iterable[dict[str, Any]], out_dir: str | os.PathLike, names: dict[str, str]) -> int:

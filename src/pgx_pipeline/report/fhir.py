@@ -836,17 +836,14 @@ def bundle_json(ctx: dict[str, Any], validator: Validator | None = None) -> str:
 
 def write_bundles(contexts: Iterable[dict[str, Any]], out_dir: str | os.PathLike, names: dict[str, str]) -> int:
     """`<stem>.fhir.json` per context into out_dir (stems from `files.safe_filenames`); returns the count."""
-    from .files import sync_folder, write_text_atomic
+    from .files import ReportFolder
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     n = 0
     validator = Validator()
-    for ctx in contexts:
-        write_text_atomic(out / f"{names[ctx['header']['sample_id']]}.fhir.json", bundle_json(ctx, validator),
-                          flush=False)
-        n += 1
-    sync_folder(out)
+    with ReportFolder(out_dir) as folder:
+        for ctx in contexts:
+            folder.write(f"{names[ctx['header']['sample_id']]}.fhir.json", bundle_json(ctx, validator))
+            n += 1
     return n
 
 

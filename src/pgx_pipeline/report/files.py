@@ -5,9 +5,11 @@ not turn into paths. Outputs are written to a temporary file in the same folder 
 either the old file or the new one. Files get mode 0o640 (and the CLI runs under umask 027): these are patient
 results, which must not be world-readable on a shared cluster filesystem.
 
-A single file is flushed to disk before its rename. A job writing thousands of patients' files instead flushes its
-folder once at the end (`sync_folder`): one flush per file was a fifth of the report job's time, and the job (a
-Snakemake output folder) is only complete, and only reported complete, after that flush.
+A single file is flushed to disk before its rename. A job writing thousands of patients' files into a new (or
+empty) folder writes them under a hidden sibling folder and renames that folder into place once every file is
+flushed (`ReportFolder`): readers see no patient's files or all of them, a failed job leaves nothing behind, and the
+disk is flushed once per folder instead of once per file (a fifth of the report job's time) with no temporary name
+and rename per file (another twelfth, on ext4 under the job's write load).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import ctypes
 import hashlib
 import os
 import re
+import shutil
+import uuid
 from pathlib import Path
 from typing import Iterable
 
@@ -96,3 +100,43 @@ def sync_folder(folder: str | os.PathLike) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class ReportFolder:
+    """The files of one report folder, written as a whole (module docstring). Use as a context manager: the folder
+    appears when the block ends without an error; on an error nothing is left of what was written.
+
+    A folder that already holds files (reports written into an existing folder by hand) is written in place
+    instead, each file atomically, flushed once at the end."""
+
+    def __init__(self, out: str | os.PathLike) -> None:
+        self.out = Path(out)
+        self._staged = not self.out.is_dir() or not any(self.out.iterdir())
+        if self._staged:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self._dir = self.out.parent / f".{self.out.name}.{uuid.uuid4().hex[:12]}.tmp"
+            os.mkdir(self._dir)  # under the process umask, as the folder it becomes
+        else:
+            self._dir = self.out
+
+    def write(self, name: str, text: str) -> None:
+        if not self._staged:
+            write_text_atomic(self._dir / name, text, flush=False)
+            return
+        fd = os.open(self._dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(self._dir / name, FILE_MODE)  # whatever the umask
+
+    def __enter__(self) -> ReportFolder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            if self._staged:
+                shutil.rmtree(self._dir, ignore_errors=True)
+            return
+        sync_folder(self._dir)
+        if self._staged:
+            os.replace(self._dir, self.out)  # replaces an empty folder of that name
+            sync_folder(self.out.parent)

@@ -24,7 +24,7 @@ from ..errors import PgxInputError
 from . import exports
 from .cohort import build_cohort_context
 from .context import InputTables, drug_key, kb_info, load_input_tables, load_unit_tables, sample_contexts
-from .files import safe_filenames, sync_folder, write_text_atomic
+from .files import ReportFolder, safe_filenames, write_text_atomic
 from .memo import IdentityMemo, KeyedMemo, SharedForm
 
 _ENV: Environment | None = None
@@ -214,18 +214,16 @@ def _validator(fhir: bool):
 def _write_reports(tables: InputTables, out: Path, report_date: str, validator) -> dict[str, str]:
     from .fhir import bundle_json
 
-    out.mkdir(parents=True, exist_ok=True)
     names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
     cards = _model_card_hrefs(tables, out)
-    with _tables_left_out_of_gc():
+    with _tables_left_out_of_gc(), ReportFolder(out) as folder:
         for ctx in sample_contexts(tables, report_date=report_date, model_card_hrefs=cards):
             stem = names[ctx["header"]["sample_id"]]
-            write_text_atomic(out / f"{stem}.html", render_patient_html(ctx), flush=False)
-            write_text_atomic(out / f"{stem}.json", exports.sample_json(ctx), flush=False)
-            write_text_atomic(out / f"{stem}.outside_calls.tsv", exports.outside_call_tsv(ctx), flush=False)
+            folder.write(f"{stem}.html", render_patient_html(ctx))
+            folder.write(f"{stem}.json", exports.sample_json(ctx))
+            folder.write(f"{stem}.outside_calls.tsv", exports.outside_call_tsv(ctx))
             if validator is not None:
-                write_text_atomic(out / f"{stem}.fhir.json", bundle_json(ctx, validator), flush=False)
-    sync_folder(out)
+                folder.write(f"{stem}.fhir.json", bundle_json(ctx, validator))
     return names
 
 

@@ -57,3 +57,17 @@ def test_an_empty_folder_is_replaced_and_a_folder_with_files_is_written_in_place
         folder.write("A.json", "new")
     assert sorted(p.name for p in used.iterdir()) == ["A.json", "notes.txt"]
     assert (used / "A.json").read_text() == "new" and (used / "notes.txt").read_text() == "mine"
+
+
+def test_what_a_killed_job_left_is_removed_by_the_next_one(tmp_path):
+    out = tmp_path / "reports" / "part-000"
+    out.parent.mkdir(parents=True)
+    killed = out.parent / ".part-000.0123456789ab.tmp"
+    killed.mkdir()
+    (killed / "A.html").write_text("half")
+    other = out.parent / ".part-0001.0123456789ab.tmp"  # another folder's: kept
+    other.mkdir()
+    with ReportFolder(out) as folder:
+        folder.write("B.html", "whole")
+    assert sorted(p.name for p in out.parent.iterdir()) == [".part-0001.0123456789ab.tmp", "part-000"]
+    assert [p.name for p in out.iterdir()] == ["B.html"]

@@ -15,6 +15,7 @@ and rename per file (another twelfth, on ext4 under the job's write load).
 from __future__ import annotations
 
 import ctypes
+import glob
 import hashlib
 import os
 import re
@@ -102,6 +103,9 @@ def sync_folder(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
+_STAGING = re.compile(r"\.[0-9a-f]{12}\.tmp")
+
+
 class ReportFolder:
     """The files of one report folder, written as a whole (module docstring). Use as a context manager: the folder
     appears when the block ends without an error; on an error nothing is left of what was written.
@@ -114,6 +118,10 @@ class ReportFolder:
         self._staged = not self.out.is_dir() or not any(self.out.iterdir())
         if self._staged:
             self.out.parent.mkdir(parents=True, exist_ok=True)
+            # What a killed job of this folder left behind (one job writes a folder at a time: Snakemake's lock).
+            for stale in self.out.parent.glob(f".{glob.escape(self.out.name)}.*.tmp"):
+                if _STAGING.fullmatch(stale.name[len(self.out.name) + 1:]):
+                    shutil.rmtree(stale, ignore_errors=True)
             self._dir = self.out.parent / f".{self.out.name}.{uuid.uuid4().hex[:12]}.tmp"
             os.mkdir(self._dir)  # under the process umask, as the folder it becomes
         else:

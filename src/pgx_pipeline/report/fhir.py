@@ -206,12 +206,14 @@ def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
 
     genes = {g["gene"]: g for g in ctx["genes"]}
     gene_keys: dict[str, str] = {}  # gene -> key of the observation that states its result (or its absence)
+    form_of: dict[str, tuple] = {}
+    rows = _SharedRows(ids, patient, known)
     for g in ctx["genes"]:
-        key, resources = _gene_resources(g, ids, base, h)
+        key, resources = _gene_entries(g, ids, base, rows, form_of)
         gene_keys[g["gene"]] = key
-        for k, res in resources:
+        for k, res, display in resources:
             entries.append((k, res))
-            results.append(ids.ref(k, res.get("_display")))
+            results.append(ids.ref(k, display))
     # Genes the report lists as not assessed that have no row of their own (HLA typing never supplied).
     for na in ctx["not_assessed"]:
         gene = na["gene"]
@@ -233,8 +235,6 @@ def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
                     results.append(ids.ref(key, f"{gene}: no result"))
 
     tasks: list[dict] = []
-    form_of: dict[str, tuple] = {}
-    rows = _SharedRows(ids, patient, known)
     for d in ctx["drugs"]:
         drug = d["drug"]
         for i, gl in enumerate(d["guidelines"]):
@@ -284,6 +284,10 @@ class _SharedRows:
         self._patient = patient
         self._known = known
         self._patient_text: str | None = None
+
+    def known_all(self, forms: list[tuple]) -> bool:
+        """Whether every one of these forms was validated before (so each is written from its template)."""
+        return self._known is not None and all(self._known(f) for f in forms)
 
     def resource(self, key: str, made_of: tuple | None, refs: Any,
                  make: Callable[[Any, Any], dict]) -> dict | str:
@@ -436,8 +440,48 @@ def _observation(profile: str | None, code: dict, base: dict, **fields) -> dict:
     return obs
 
 
-def _gene_resources(g: dict, ids: _Ids, base: dict, h: dict) -> tuple[str, list[tuple[str, dict]]]:
-    """The genotype observation of one gene (or its absence) and its phenotype observation(s)."""
+# A gene's result repeats across a cohort (most patients of a part share their CYP2C19 entry with hundreds of
+# others): its resources' keys and reference displays by what they are made of, for `_gene_entries`.
+_GENE_LAYOUTS: dict[tuple, list[tuple[str, str | None]]] = {}
+
+
+def _gene_entries(g: dict, ids: _Ids, base: dict, rows: _SharedRows,
+                  form_of: dict[str, tuple]) -> tuple[str, list[tuple[str, dict | str, str | None]]]:
+    """`_gene_resources` as (key, resource, display of the references to it). A resource is made of the gene's
+    whole report entry (its JSON: every field, used or not, so two entries alike in it make the same resource but
+    for ids and the patient) and the date; once a resource of that make was validated, later patients' are written
+    from its template (`_SharedRows`)."""
+    made = ("gene", _dumps_sorted(g), base["effectiveDateTime"])
+    layout = _GENE_LAYOUTS.get(made)
+    if layout is not None and rows.known_all([made + (k,) for k, _ in layout]):
+        out = []
+        for k, display in layout:
+            form_of[k] = made + (k,)
+            out.append((k, rows.resource(k, made + (k,), None, _one_gene_resource(g, base, k)), display))
+        return f"genotype/{g['gene']}", out
+    key, resources = _gene_resources(g, ids, base)
+    if len(_GENE_LAYOUTS) >= 20_000:
+        _GENE_LAYOUTS.clear()
+    _GENE_LAYOUTS[made] = [(k, res.get("_display")) for k, res in resources]
+    for k, _ in resources:
+        form_of[k] = made + (k,)
+    return key, [(k, res, res.get("_display")) for k, res in resources]
+
+
+def _one_gene_resource(g: dict, base: dict, k: str) -> Callable[[Any, Any], dict]:
+    def make(ids: Any, patient: Any) -> dict:
+        res = dict(_gene_resources(g, ids, {**base, "subject": patient}, only=k)[1])[k]
+        return {name: v for name, v in res.items() if name != "_display"}
+    return make
+
+
+def _dumps_sorted(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _gene_resources(g: dict, ids: _Ids, base: dict, only: str | None = None) -> tuple[str, list[tuple[str, dict]]]:
+    """The genotype observation of one gene (or its absence) and its phenotype observation(s); with `only` the
+    phenotype observations but that one are left out (a template asks ids only of the resource it is made of)."""
     gene, status = g["gene"], g["status"]
     key = f"genotype/{gene}"
     if status in ("not_called", "not_assessed"):
@@ -485,7 +529,7 @@ def _gene_resources(g: dict, ids: _Ids, base: dict, h: dict) -> tuple[str, list[
     else:
         phenos = [(f"phenotype/{gene}", g["diplotype"], g["phenotype"], g["activity_score"], None)]
     for pkey, dip, pheno, score, caveat in phenos:
-        if not pheno:
+        if not pheno or (only is not None and pkey != only):
             continue
         comps = [{"code": _code(TBD, "therapeutic-implication", "Therapeutic Implication"),
                   "valueCodeableConcept": _phenotype_cc(pheno)},

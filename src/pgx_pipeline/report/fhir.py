@@ -451,7 +451,7 @@ def _gene_entries(g: dict, ids: _Ids, base: dict, rows: _SharedRows,
     whole report entry (its JSON: every field, used or not, so two entries alike in it make the same resource but
     for ids and the patient) and the date; once a resource of that make was validated, later patients' are written
     from its template (`_SharedRows`)."""
-    made = ("gene", _dumps_sorted(g), base["effectiveDateTime"])
+    made = ("gene", _dumps(g), base["effectiveDateTime"])  # one builder (context._gene) makes every entry alike
     layout = _GENE_LAYOUTS.get(made)
     if layout is not None and rows.known_all([made + (k,) for k, _ in layout]):
         out = []
@@ -473,10 +473,6 @@ def _one_gene_resource(g: dict, base: dict, k: str) -> Callable[[Any, Any], dict
         res = dict(_gene_resources(g, ids, {**base, "subject": patient}, only=k)[1])[k]
         return {name: v for name, v in res.items() if name != "_display"}
     return make
-
-
-def _dumps_sorted(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _gene_resources(g: dict, ids: _Ids, base: dict, only: str | None = None) -> tuple[str, list[tuple[str, dict]]]:

@@ -21,8 +21,13 @@ from pgx_pipeline.sharding import plan_run_units, report_subdir
 validate(config, schema="../config/schemas/config.schema.yaml")
 
 RESULTS = config["results"]
-# Built from the configured mirror folders, or the knowledge base embedded in the package when none exists.
-KNOWLEDGE = choose_knowledge(config["knowledge"].get("sources"))
+# Built from the configured mirror folders, or the knowledge base embedded in the package when none exists or they
+# are the very files it was built from (pgx_pipeline.knowledge.embedded).
+KNOWLEDGE = choose_knowledge(
+    config["knowledge"].get("sources"),
+    fda_associations=config["knowledge"].get("fda_associations"),
+    grch37_chain=config["knowledge"].get("grch37_chain"),
+)
 print(f"pgx-pipeline: {KNOWLEDGE.note}", file=sys.stderr)
 INPUTS = {spec.input_id: spec for spec in inputs_from_config(config)}
 INPUT_IDS = sorted(INPUTS)

@@ -44,8 +44,9 @@ def assign_phenotypes(
                  "outside_phenotype", "outside_activity_score", "warnings"])
     # The haplotypes the phenotype is looked up with: the called alleles, except an SLCO1B1 call made from rs4149056
     # alone (`rs4149056 T/rs4149056 C`), looked up as *1/*5 (PharmCAT Slco1b1CustomCaller).
-    lookup1 = [RS4149056_LOOKUP.get(a, a) if g == "SLCO1B1" else a for g, a in zip(out["gene"], _nullable(out["allele1"]))]
-    lookup2 = [RS4149056_LOOKUP.get(a, a) if g == "SLCO1B1" else a for g, a in zip(out["gene"], _nullable(out["allele2"]))]
+    genes = out["gene"].tolist()
+    lookup1 = [RS4149056_LOOKUP.get(a, a) if g == "SLCO1B1" else a for g, a in zip(genes, _nullable(out["allele1"]))]
+    lookup2 = [RS4149056_LOOKUP.get(a, a) if g == "SLCO1B1" else a for g, a in zip(genes, _nullable(out["allele2"]))]
     out["key"] = [pair_key(a, b) if isinstance(a, str) else "" for a, b in zip(lookup1, lookup2)]
 
     table = diplotype_phenotypes.copy()
@@ -53,9 +54,11 @@ def assign_phenotypes(
     table = table.drop_duplicates(["gene", "key"])[["gene", "key", "phenotype", "activity_score", "lookup_key"]]
     out = out.merge(table, on=["gene", "key"], how="left")
 
-    functions = allele_functions.drop_duplicates(["gene", "allele"]).set_index(["gene", "allele"])["function"]
-    out["allele1_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], lookup1)]
-    out["allele2_function"] = [functions.get((g, a)) for g, a in zip(out["gene"], lookup2)]
+    # Plain dicts: a MultiIndex lookup per row was a third of the stage's time.
+    first = allele_functions.drop_duplicates(["gene", "allele"])
+    functions = dict(zip(zip(first["gene"], first["allele"]), first["function"]))
+    out["allele1_function"] = [functions.get((g, a)) for g, a in zip(genes, lookup1)]
+    out["allele2_function"] = [functions.get((g, a)) for g, a in zip(genes, lookup2)]
 
     by_key = table.set_index(["gene", "key"])
     notes: list[list[str]] = []
@@ -75,6 +78,7 @@ def assign_phenotypes(
     out["warnings"] = notes
 
     agree = out[out["status"].isin(["called", "outside_call"])].groupby(["sample_id", "gene"])["lookup_key"].nunique(dropna=False)
+    agree = dict(zip(agree.index, agree.to_numpy()))
     out["candidates_agree"] = [agree.get((s, g), 1) <= 1 for s, g in zip(out["sample_id"], out["gene"])]
     out.loc[~out["candidates_agree"], "warnings"] = out.loc[~out["candidates_agree"], "warnings"].map(
         lambda w: w + ["the tied diplotypes give different phenotypes: no single recommendation can be chosen"]
@@ -121,7 +125,7 @@ def _outside(out: pd.DataFrame, i: int, row, warnings: list[str]) -> None:
 
 
 def _nullable(series: pd.Series) -> list:
-    return [v if isinstance(v, str) else None for v in series]
+    return [v if isinstance(v, str) else None for v in series.tolist()]
 
 
 def run_phenotype_stage(calls_path: str | os.PathLike, kb_dir: str | os.PathLike, out_path: str | os.PathLike) -> pd.DataFrame:

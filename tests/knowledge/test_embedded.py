@@ -123,3 +123,29 @@ def test_choice_refuses_a_half_present_mirror_set(tmp_path):
     (tmp_path / "a").mkdir()
     with pytest.raises(PgxInputError, match="b missing while a exist"):
         choose_knowledge([{"path": "a"}, {"path": "b"}], tmp_path)
+
+
+def test_choice_installs_the_embedded_base_only_for_the_very_files_it_was_built_from(tmp_path):
+    """The pinned mirrors, FDA table and chain: a build would only make the embedded base again, so it is installed.
+    One changed byte, one extra file, another order or a missing FDA table: built as configured."""
+    import shutil
+
+    if not (PHARMCAT.is_dir() and FALLBACK.is_dir() and FDA_TABLE.is_file() and CHAIN_TO_37.is_file()):
+        pytest.skip("needs the pinned mirrors, FDA table and chain of ../shared")
+    fallback = tmp_path / FALLBACK.name  # a copy under the same folder name: where a mirror sits does not matter
+    shutil.copytree(FALLBACK, fallback)
+
+    def choice(*folders, fda=str(FDA_TABLE)):
+        return choose_knowledge([{"path": str(f)} for f in folders], fda_associations=fda, grch37_chain=str(CHAIN_TO_37))
+
+    same = choice(PHARMCAT, fallback)
+    assert same.embedded and "byte for byte" in same.note and "2025-11-05-00-25" in same.note
+    assert not choice(fallback, PHARMCAT).embedded
+    assert not choice(PHARMCAT, fallback, fda="").embedded
+    (fallback / "extra.json").write_text("{}")
+    assert not choice(PHARMCAT, fallback).embedded
+    (fallback / "extra.json").unlink()
+    guideline = sorted(fallback.rglob("*.json"))[0]
+    guideline.write_bytes(guideline.read_bytes().replace(b"{", b"{ ", 1))
+    changed = choice(PHARMCAT, fallback)
+    assert not changed.embedded and changed.paths == [str(PHARMCAT), str(fallback)]

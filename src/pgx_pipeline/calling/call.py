@@ -19,6 +19,9 @@ MATCH_COLUMNS = [
     "sample_id", "gene", "position_index", "position", "state", "allele1", "allele2", "ploidy", "phased",
     "phase_set", "gene_region_read",
 ]
+# Read as dictionaries: a part's ~1.6 million rows repeat few distinct values, and taking a gene's rows then moves
+# codes, not strings.
+CATEGORICAL = ["gene", "state", "allele1", "allele2"]
 
 
 def load_gene_models(kb_dir: str | os.PathLike) -> dict[str, GeneModel]:
@@ -53,7 +56,7 @@ def call_input(
     geno_paths = genotypes_path if isinstance(genotypes_path, list) else [genotypes_path]
     sample_paths = samples_path if isinstance(samples_path, list) else [samples_path]
     models = load_gene_models(kb_dir)
-    genotypes = sharding.read_genotypes(geno_paths, columns=[*MATCH_COLUMNS, "input_id"])
+    genotypes = sharding.read_genotypes(geno_paths, columns=[*MATCH_COLUMNS, "input_id"], categorical=CATEGORICAL)
     samples = sharding.read_samples(sample_paths)
     functions_path = Path(kb_dir) / "allele_functions.parquet"
     functions = schema.read_table(functions_path, schema.KB_ALLELE_FUNCTIONS) if functions_path.exists() else None

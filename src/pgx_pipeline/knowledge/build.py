@@ -147,7 +147,10 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
         name: schema.write_table(frames[name], out_dir / f"{name}.parquet", TABLE_FILES[name], metadata=meta)
         for name in TABLE_FILES
     }
-    _write_json_atomic(out_dir / PROVENANCE_FILE, provenance(meta, read))
+    from .embedded import sources_sha256
+
+    digest = sources_sha256([r.path for r in sources.roots], fda_associations, grch37_chain)
+    _write_json_atomic(out_dir / PROVENANCE_FILE, provenance(meta, read) | {"sources_sha256": digest})
     return written
 
 

@@ -7,19 +7,24 @@ equal a rebuild) and their provenance.json. Only these derived tables are shippe
 Which knowledge base a run uses (config `knowledge.sources`):
 - no folder configured, or none of the configured folders exists (a fresh clone without ../shared): the
   embedded one, and the run says so;
-- every configured folder exists: built from them, as configured;
+- every configured folder exists: built from them, as configured, unless they, the FDA table and the liftOver chain
+  are byte for byte the files the embedded one was built from (`sources_sha256`, recorded in its provenance.json):
+  then the embedded one is installed, since a build would only make it again (~3 s of every run with ../shared);
 - some exist and some do not: an error naming the missing ones (a half-present mirror set would silently
   build from less than was asked for).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PgxInputError
+from ..provenance import file_sha256
 
 EMBEDDED_ROOT = Path(__file__).resolve().parents[1] / "data" / "knowledge"
 
@@ -61,8 +66,27 @@ class KnowledgeChoice:
         return not self.paths
 
 
-def choose_knowledge(sources: list[dict] | None, base: str | Path = ".") -> KnowledgeChoice:
-    """Apply the rule of the module docstring to config `knowledge.sources` (paths relative to `base`)."""
+def sources_sha256(folders: list[str | Path], fda_associations: str | Path | None = None,
+                   grch37_chain: str | Path | None = None) -> str:
+    """SHA-256 over everything a build reads: every file of each mirror folder in priority order (its path inside the
+    folder and its own SHA-256; the folder's name, never where it sits on this machine), then the FDA table and the
+    chain. Equal digests: a build reads the same bytes in the same order."""
+    digest = hashlib.sha256()
+    for i, folder in enumerate(folders):
+        folder = Path(folder)
+        digest.update(f"mirror {i} {folder.resolve().name}\n".encode())
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(f"{path.relative_to(folder).as_posix()} {file_sha256(path)}\n".encode())
+    for label, path in (("fda_associations", fda_associations), ("grch37_chain", grch37_chain)):
+        state = file_sha256(Path(path)) if path and Path(path).is_file() else "absent"
+        digest.update(f"{label} {state}\n".encode())
+    return digest.hexdigest()
+
+
+def choose_knowledge(sources: list[dict] | None, base: str | Path = ".", *,
+                     fda_associations: str | None = None, grch37_chain: str | None = None) -> KnowledgeChoice:
+    """Apply the rule of the module docstring to config `knowledge.sources`, `knowledge.fda_associations` and
+    `knowledge.grch37_chain` (paths relative to `base`)."""
     sources = sources or []
     if not sources:
         return KnowledgeChoice([], "knowledge.sources is empty: using the embedded knowledge base")
@@ -75,4 +99,11 @@ def choose_knowledge(sources: list[dict] | None, base: str | Path = ".") -> Know
         raise PgxInputError(
             f"knowledge.sources: {', '.join(missing)} missing while {', '.join(present)} exist; give every mirror "
             "folder or none (none: the embedded knowledge base is used)")
+    at = [Path(base) / p for p in present]
+    extra = [Path(base) / p if p else None for p in (fda_associations, grch37_chain)]
+    embedded = json.loads((embedded_kb_dir() / "provenance.json").read_text(encoding="utf-8"))
+    if embedded.get("sources_sha256") == sources_sha256(at, *extra):
+        return KnowledgeChoice([], f"the knowledge sources ({', '.join(present)}, the FDA table and the liftOver "
+                                   "chain) are byte for byte those the embedded knowledge base "
+                                   f"{embedded['data_version']} was built from: using it instead of building it again")
     return KnowledgeChoice(present, "building the knowledge base from " + ", ".join(present))

@@ -11,7 +11,6 @@ used and the run says so. A drug with neither is a configuration error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PgxInputError
+from ..provenance import file_sha256
 
 EMBEDDED_MODELS = Path(__file__).resolve().parents[1] / "data" / "models"
 MODEL_FILES = ("model.skops", "model_card.json", "model_card.html", "evaluation.json", "heldout_ids.txt")
@@ -35,14 +35,6 @@ TRAINING_DATA = {
                 "shipped, never the patient rows",
     },
 }
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def embedded_model_dir(drug: str) -> Path | None:

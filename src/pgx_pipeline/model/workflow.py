@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from .. import __version__
+from ..provenance import file_sha256
 from .card import write_card
-from .embedded import file_sha256
 from .evaluate import read_heldout, train_and_evaluate
 from .registry import drug_model
 from .store import save_model

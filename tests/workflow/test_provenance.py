@@ -46,3 +46,14 @@ def test_fingerprint_changes_with_any_covered_file_and_only_those(tmp_path, monk
     monkeypatch.undo()
     for cached in (provenance.stage_files, provenance.code_fingerprint, provenance._imports):
         cached.cache_clear()
+
+
+def test_import_scan_finds_what_a_full_parse_finds_in_every_package_module():
+    """The start-up shortcut (parse only import statements) sees every import a parse of the whole module sees:
+    top-level, inside functions, parenthesised over several lines."""
+    import ast
+
+    for path in sorted(provenance.PACKAGE.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        full = [ast.dump(n) for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert sorted(ast.dump(n) for n in provenance._import_nodes(source)) == sorted(full), path

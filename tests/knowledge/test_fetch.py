@@ -15,8 +15,14 @@ from click.testing import CliRunner
 from pgx_pipeline import schema
 from pgx_pipeline.cli import main
 from pgx_pipeline.errors import PgxInputError
-from pgx_pipeline.knowledge.upstream import (DATA_PREFIX, PINNED_COMMIT, TreeEntry, fetch_upstream, git_blob_id,
-                                             pinned_tree)
+from pgx_pipeline.knowledge.upstream import (
+    DATA_PREFIX,
+    PINNED_COMMIT,
+    TreeEntry,
+    fetch_upstream,
+    git_blob_id,
+    pinned_tree,
+)
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

@@ -266,7 +266,7 @@ def _hapb3_conflict(model: GeneModel, hb: int, on1, on2, present, haploid) -> li
     copies = lambda p: int(on1[hb, p]) + (0 if haploid[p] else int(on2[hb, p]))  # noqa: E731
     per_strand = any(on[hb, e] and not on[hb, i] for on in (on1, on2))
     if copies(e) > copies(i) or per_strand:
-        return [f"DPYD c.1236G>A (HapB3 exonic) found without c.1129-5923C>G (HapB3 intronic) on the same chromosome: "
+        return ["DPYD c.1236G>A (HapB3 exonic) found without c.1129-5923C>G (HapB3 intronic) on the same chromosome: "
                 "HapB3 is called from the intronic variant (PharmCAT rule); confirm the HapB3 genotype"]
     return []
 

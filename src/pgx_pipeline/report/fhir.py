@@ -30,7 +30,6 @@ import json
 import os
 import re
 import uuid
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .memo import IdentityMemo, SharedForm

@@ -7,15 +7,15 @@ from collections.abc import Iterable
 
 from ..errors import PgxInputError
 
-# Each format's file beside the others, `<stem><suffix>`, in the order a job writes them.
-SUFFIXES = {"html": ".html", "json": ".json", "outside_calls": ".outside_calls.tsv", "fhir": ".fhir.json"}
+# Each format's file beside the others, `<stem><suffix>`; the order is the one lists are written back in.
+SUFFIXES = {"html": ".html", "json": ".json", "fhir": ".fhir.json", "outside_calls": ".outside_calls.tsv"}
 FORMATS = tuple(SUFFIXES)
 # What every run wrote before the choice existed; the config schema's default is the same list.
 DEFAULT_FORMATS = FORMATS
 
 
 def check_formats(formats: Iterable[str], *, key: str = "reports.formats") -> tuple[str, ...]:
-    """The formats in writing order, or an error naming `key` and the allowed values. `html` is required: the
+    """The formats in the order of FORMATS, or an error naming `key` and the allowed values. `html` is required: the
     cohort summary links to each patient's HTML, and it is the clinician's report."""
     given = [str(f).strip() for f in formats]
     allowed = f"allowed: {', '.join(FORMATS)}; html is required"

@@ -19,6 +19,7 @@ import pytest
 
 from pgx_pipeline import schema, sharding
 from tests.conftest import EXE, REPO, SAMPLES, knowledge_args, seed_from
+from tests.report.conftest import files_as_main_wrote
 
 SNAPSHOT = Path(__file__).parent / "bundled_snapshot.json"
 
@@ -179,21 +180,8 @@ def test_sharded_run_gives_the_same_results(run_dir, tmp_path):
 def test_default_reports_are_the_renderers_output_byte_for_byte(run_dir):
     """The rule with the default reports.formats writes, per patient, the four files main's report loop wrote: made
     again here by calling the renderers one by one on the run's tables."""
-    from pgx_pipeline.report import exports, fhir
-    from pgx_pipeline.report.context import load_input_tables, sample_contexts
-    from pgx_pipeline.report.files import safe_filenames
-    from pgx_pipeline.report.html import _model_card_hrefs, render_patient_html
-
     out = run_dir / "reports" / "bundled_samples"
-    tables = load_input_tables(run_dir, "bundled_samples", "part-000")
-    names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
-    validator = fhir.Validator()
-    expected = {}
-    for ctx in sample_contexts(tables, report_date="2026-01-01", model_card_hrefs=_model_card_hrefs(tables, out)):
-        stem = names[ctx["header"]["sample_id"]]
-        expected |= {f"{stem}.html": render_patient_html(ctx), f"{stem}.json": exports.sample_json(ctx),
-                     f"{stem}.outside_calls.tsv": exports.outside_call_tsv(ctx),
-                     f"{stem}.fhir.json": fhir.bundle_json(ctx, validator)}
+    expected = files_as_main_wrote(run_dir, "bundled_samples", out, "2026-01-01")
     written = sorted(p.name for p in out.iterdir() if p.name != ".snakemake_timestamp")  # Snakemake's, every run
     assert written == sorted(expected) and len(expected) == 48
     for name, text in expected.items():

@@ -206,9 +206,13 @@ def render_unit_reports(
             for input_id, tables in load_unit_tables(results_dir, unit, part).items()}
 
 
-def _writers(formats: Iterable[str]) -> list[tuple[str, Callable[[dict[str, Any]], str]]]:
-    """(file suffix, context -> text) for each format written: the one place that decides which files a job writes.
-    The FHIR validator (the R4B models) is only built when bundles are written."""
+# A file of each patient: its suffix, and the text it holds made from the patient's report context.
+Writer = tuple[str, Callable[[dict[str, Any]], str]]
+
+
+def _writers(formats: Iterable[str]) -> list[Writer]:
+    """A writer per format written: the one place that decides which files a job writes. The FHIR validator (the
+    R4B models) is only built when bundles are written."""
     render = {"html": render_patient_html, "json": exports.sample_json, "outside_calls": exports.outside_call_tsv}
     chosen = check_formats(formats)
     if "fhir" in chosen:
@@ -219,8 +223,7 @@ def _writers(formats: Iterable[str]) -> list[tuple[str, Callable[[dict[str, Any]
     return [(SUFFIXES[f], render[f]) for f in chosen]
 
 
-def _write_reports(tables: InputTables, out: Path, report_date: str,
-                   writers: list[tuple[str, Callable[[dict[str, Any]], str]]]) -> dict[str, str]:
+def _write_reports(tables: InputTables, out: Path, report_date: str, writers: list[Writer]) -> dict[str, str]:
     names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
     cards = _model_card_hrefs(tables, out)
     with _tables_left_out_of_gc(), ReportFolder(out) as folder:

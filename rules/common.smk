@@ -15,6 +15,7 @@ from pgx_pipeline.inputs import (
 from pgx_pipeline.knowledge.embedded import choose_knowledge, embedded_kb_dir
 from pgx_pipeline.model.embedded import choose_model, embedded_model_dir
 from pgx_pipeline.provenance import code_fingerprint
+from pgx_pipeline.report.formats import check_formats
 from pgx_pipeline.model.registry import MODELS as DRUG_MODELS
 from pgx_pipeline.sharding import plan_run_units, report_subdir
 
@@ -40,6 +41,8 @@ if _unknown_models:
         f"config models: no drug model named {', '.join(_unknown_models)}; known: {', '.join(sorted(DRUG_MODELS))} "
         "(a new drug needs a DrugModel in pgx_pipeline.model.registry)"
     )
+# Files each report job writes per patient, in a fixed order so reordering the list does not rerun the jobs.
+REPORT_FORMATS = ",".join(check_formats(config["reports"]["formats"]))
 SHARDING = config.get("sharding") or {}
 # Work units, planned from VCF headers so the DAG is static: an input cut into parts and gene groups, or a batch of
 # small inputs that share one job per stage (pgx_pipeline.sharding.plan_units).

@@ -1,4 +1,5 @@
-# Clinician reports: one HTML + JSON (+ outside-call TSV and FHIR bundle) per sample and input, then the cohort summary.
+# Clinician reports: one HTML (+ JSON, outside-call TSV, FHIR bundle: reports.formats) per sample and input, then the
+# cohort summary.
 # The report code lives in pgx_pipeline.report; these rules only name files.
 
 
@@ -36,9 +37,10 @@ rule render_patient_reports:
         results=subpath(input.calls, ancestor=3),
         part=part_of,
         date=config.get("report_date") or "",
+        formats=REPORT_FORMATS,
     shell:
         "pgx-pipeline report patients --results {params.results} --input-id {wildcards.unit} "
-        "--part {params.part} --out {output} --report-date '{params.date}' --fhir 2> {log}"
+        "--part {params.part} --out {output} --report-date '{params.date}' --formats {params.formats} 2> {log}"
 
 
 # An input of several parts gets one report folder per part: reports/<input>/<part>/.
@@ -101,9 +103,10 @@ for _batch in BATCHES:
             out_root=subpath(output[0], parent=True),
             unit=_batch,
             date=config.get("report_date") or "",
+            formats=REPORT_FORMATS,
         shell:
             "pgx-pipeline report patients --results {params.results} --unit {params.unit} "
-            "--out-root {params.out_root} --report-date '{params.date}' --fhir 2> {log}"
+            "--out-root {params.out_root} --report-date '{params.date}' --formats {params.formats} 2> {log}"
 
 
 rule summarize_cohort:

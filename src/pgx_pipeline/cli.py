@@ -28,6 +28,7 @@ from .inputs import (
     write_manifest,
 )
 from .report.cli import report
+from .report.formats import parse_formats
 from .sharding import plan_run_units
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -72,12 +73,17 @@ def main() -> None:
 @click.option("--files-per-batch", type=click.IntRange(min=1), default=None,
               help="Most small inputs (single files of at most half --samples-per-part samples) one batch job reads "
                    "(config sharding.files_per_batch; 1 = every file its own jobs).")
+@click.option("--formats", "formats_text", default=None, metavar="html,json,...",
+              help="Files written per patient, comma-separated from html (required), json, fhir, outside_calls "
+                   "(default: the config's reports.formats, all four).")
 @click.option("--snakemake-args", default="", help="Extra arguments passed to snakemake, e.g. '--dry-run'.")
 @user_errors
 def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, absent_is_reference, build, cores,
-        report_date, samples_per_part, gene_groups, files_per_batch, snakemake_args):
+        report_date, samples_per_part, gene_groups, files_per_batch, formats_text, snakemake_args):
     """Run the whole workflow on VCF files: each file is one input (a patient is file + sample), except the
     files declared with --split-group."""
+    # a wrong list stops the run now, not after ingestion and calling
+    formats = parse_formats(formats_text) if formats_text is not None else None
     groups = [split_group_paths(g) for g in split_groups]
     vcfs, indexes = drop_index_files(list(vcfs))
     groups = [drop_index_files(g)[0] for g in groups]
@@ -125,6 +131,8 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
             entry["training_file"] = str((REPO_ROOT / entry["training_file"]).resolve())
     if report_date:
         config["report_date"] = report_date
+    if formats is not None:
+        config.setdefault("reports", {})["formats"] = list(formats)
     sharding_cfg = config.setdefault("sharding", {})
     if samples_per_part is not None:
         sharding_cfg["samples_per_part"] = samples_per_part

@@ -238,6 +238,26 @@ def results(tmp_path) -> Path:
     return root
 
 
+def files_as_main_wrote(results: Path, input_id: str, out: Path, report_date: str) -> dict[str, str]:
+    """{file name: text} of the four files per sample main's report loop wrote (html, json, outside-call TSV and,
+    with --fhir, the bundle), made by calling the renderers one by one: what the default reports.formats must keep."""
+    from pgx_pipeline.report import exports, fhir
+    from pgx_pipeline.report.context import load_input_tables, sample_contexts
+    from pgx_pipeline.report.files import safe_filenames
+    from pgx_pipeline.report.html import _model_card_hrefs, render_patient_html
+
+    tables = load_input_tables(results, input_id)
+    names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
+    validator = fhir.Validator()
+    files = {}
+    for ctx in sample_contexts(tables, report_date=report_date, model_card_hrefs=_model_card_hrefs(tables, out)):
+        stem = names[ctx["header"]["sample_id"]]
+        files |= {f"{stem}.html": render_patient_html(ctx), f"{stem}.json": exports.sample_json(ctx),
+                  f"{stem}.outside_calls.tsv": exports.outside_call_tsv(ctx),
+                  f"{stem}.fhir.json": fhir.bundle_json(ctx, validator)}
+    return files
+
+
 # ---------------------------------------------------------------- HTML inspection
 class Page(HTMLParser):
     """Tables (rows of cell texts, keyed by id and caption), every tag with its attributes, and the text."""

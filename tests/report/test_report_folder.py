@@ -23,7 +23,7 @@ def test_a_failed_job_leaves_no_folder_and_no_hidden_leftovers(tmp_path, monkeyp
     monkeypatch.setattr(html, "render_patient_html", lambda ctx: next(pages, real)(ctx))
     out = tmp_path / "reports" / INPUT
     with pytest.raises(ZeroDivisionError):
-        _write_reports(tables, out, "2026-01-01", None)
+        _write_reports(tables, out, "2026-01-01", html._writers(["html"]))
     assert not out.exists() and list(out.parent.iterdir()) == []
 
 

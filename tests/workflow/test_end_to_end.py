@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from pgx_pipeline import schema, sharding
-from tests.conftest import EXE, SAMPLES, knowledge_args, seed_from
+from tests.conftest import EXE, REPO, SAMPLES, knowledge_args, seed_from
+from tests.report.conftest import files_as_main_wrote
 
 SNAPSHOT = Path(__file__).parent / "bundled_snapshot.json"
 
@@ -174,3 +175,62 @@ def test_sharded_run_gives_the_same_results(run_dir, tmp_path):
     for p in parts:
         sharded_reports |= _digest(out / "reports" / input_id / p)
     assert sharded_reports == _digest(run_dir / "reports" / input_id)
+
+
+def test_default_reports_are_the_renderers_output_byte_for_byte(run_dir):
+    """The rule with the default reports.formats writes, per patient, the four files main's report loop wrote: made
+    again here by calling the renderers one by one on the run's tables."""
+    out = run_dir / "reports" / "bundled_samples"
+    expected = files_as_main_wrote(run_dir, "bundled_samples", out, "2026-01-01")
+    written = sorted(p.name for p in out.iterdir() if p.name != ".snakemake_timestamp")  # Snakemake's, every run
+    assert written == sorted(expected) and len(expected) == 48
+    for name, text in expected.items():
+        assert (out / name).read_bytes() == text.encode("utf-8"), name
+
+
+def test_a_run_with_formats_html_writes_only_the_html_reports(run_dir, tmp_path):
+    """`--formats html` on the bundled samples and one more small file (a batch: render_batch_reports): one HTML per
+    patient and nothing else beside it; the cohort summary links to every one. Asking for the default formats
+    afterwards reruns the report job (the formats are a rule param) and nothing before it."""
+    import re
+    from urllib.parse import unquote
+
+    good = REPO / "tests" / "data" / "bad_inputs" / "good.vcf"
+    out = seed_from(run_dir, tmp_path / "html-only")
+    args = [EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), str(good), "--out", str(out), *knowledge_args(),
+            "--sample-sheet", str(SAMPLES / "sample_sheet.tsv"), "--cores", "2", "--report-date", "2026-01-01"]
+    proc = subprocess.run([*args, "--formats", "html"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "render_batch_reports_batch_000" in proc.stderr and "--formats html " in proc.stdout + proc.stderr
+    reports = out / "reports"
+    assert sorted(p.name for p in reports.iterdir()) == ["bundled_samples", "calls_only.tsv", "cohort_summary.html",
+                                                          "good"]
+    assert sorted(p.name for p in (reports / "good").iterdir()) == [".snakemake_timestamp", "GOOD1.html"]
+    bundled = sorted(p.name for p in (reports / "bundled_samples").iterdir() if p.name != ".snakemake_timestamp")
+    assert len(bundled) == 12 and all(n.endswith(".html") for n in bundled)
+    summary = (reports / "cohort_summary.html").read_text()
+    rows = json.loads(summary.split('<script type="application/json" id="sample-data">')[1].split("</script>")[0])
+    links = sorted(unquote(r[2]) for r in rows)
+    assert links == sorted([f"bundled_samples/{n}" for n in bundled] + ["good/GOOD1.html"])
+    assert all((reports / link).is_file() for link in links)
+    assert not re.search(r'href="[^"#]*\.(json|tsv)"', summary)  # nothing links to a file this run did not write
+
+    def planned(*formats):
+        proc = subprocess.run([*args, *formats, "--snakemake-args", "--dry-run"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout + proc.stderr
+
+    assert "Nothing to be done" in planned("--formats", "html")
+    default = planned()
+    assert "render_batch_reports_batch_000" in default and "summarize_cohort" in default, default[-3000:]
+    assert "Params have changed" in default and "--formats html,json,fhir,outside_calls" in default, default[-3000:]
+    assert "call_star_alleles" not in default and "ingest_vcf" not in default, default[-3000:]
+
+
+def test_a_bad_formats_list_stops_the_run_before_anything_is_written(tmp_path):
+    proc = subprocess.run([EXE, "run", str(SAMPLES / "bundled_samples.vcf.gz"), "--out", str(tmp_path / "r"),
+                           "--formats", "json,fhir"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("pgx-pipeline: error: --formats: html is missing (allowed: html, json, fhir, "
+                                   "outside_calls; html is required)")
+    assert not (tmp_path / "r").exists()

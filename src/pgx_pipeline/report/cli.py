@@ -12,6 +12,7 @@ import sys
 import click
 
 from ..errors import PgxInputError
+from .formats import DEFAULT_FORMATS, FORMATS, parse_formats
 
 
 def _today() -> str:
@@ -20,7 +21,7 @@ def _today() -> str:
 
 @click.group("report")
 def report() -> None:
-    """Clinician reports: per-patient HTML/JSON and the cohort summary."""
+    """Clinician reports: per-patient HTML (and JSON, outside-call TSV, FHIR) and the cohort summary."""
     # Patient data: files and folders we create are readable by owner and group only (0640 / 0750).
     os.umask(0o027)
 
@@ -34,16 +35,23 @@ def report() -> None:
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False))
 @click.option("--out-root", default=None, type=click.Path(file_okay=False), help="The reports/ folder (with --unit).")
 @click.option("--report-date", default="", help="Date printed on the reports (YYYY-MM-DD); default today.")
-@click.option("--fhir", is_flag=True, help="Also write the FHIR Genomics Reporting bundle <sample>.fhir.json.")
+@click.option("--formats", "formats_text", default=",".join(DEFAULT_FORMATS), show_default=True,
+              help=f"Files to write per sample, comma-separated from {', '.join(FORMATS)}; html is required "
+                   "(config reports.formats).")
+@click.option("--fhir", is_flag=True, help="Also write the FHIR bundle <sample>.fhir.json (kept for compatibility: "
+                                           "the same as adding fhir to --formats).")
 def patients(results_dir: str, input_id: str | None, unit: str | None, part: str, out_dir: str | None,
-             out_root: str | None, report_date: str, fhir: bool) -> None:
-    """One HTML, JSON and outside-call TSV (and with --fhir a FHIR bundle) per sample of one part of INPUT_ID, or of
+             out_root: str | None, report_date: str, formats_text: str, fhir: bool) -> None:
+    """The files of --formats (HTML, JSON, outside-call TSV, FHIR bundle) per sample of one part of INPUT_ID, or of
     every input of a batch (--unit)."""
     from .html import render_reports, render_unit_reports
 
+    formats = _run(parse_formats, formats_text)
+    if fhir and "fhir" not in formats:
+        formats = (*formats, "fhir")
     if unit and out_root and not input_id:
         written = _run(render_unit_reports, results_dir, unit, out_root, report_date=report_date or _today(),
-                       part=part, fhir=fhir)
+                       part=part, formats=formats)
         n = sum(len(names) for names in written.values())
         click.echo(f"pgx-pipeline report: {n} patient report(s) of {len(written)} input(s) in {out_root}", err=True)
         return
@@ -51,7 +59,7 @@ def patients(results_dir: str, input_id: str | None, unit: str | None, part: str
         click.echo("pgx-pipeline: error: give --input-id and --out, or --unit and --out-root", err=True)
         sys.exit(2)
     names = _run(render_reports, results_dir, input_id, out_dir, report_date=report_date or _today(), part=part,
-                 fhir=fhir, unit=unit)
+                 formats=formats, unit=unit)
     click.echo(f"pgx-pipeline report: {len(names)} patient report(s) in {out_dir}", err=True)
 
 

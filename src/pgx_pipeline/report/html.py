@@ -1,6 +1,6 @@
 """Render the patient and cohort HTML with Jinja2 (autoescaping on) and write every report output.
 
-Entry points: `render_reports` (one input -> one HTML, JSON and outside-call TSV per sample) and
+Entry points: `render_reports` (one input -> per sample the HTML and the other files of `reports.formats`) and
 `write_cohort_outputs` (cohort summary HTML + calls-only TSV). Pages are self-contained: CSS, SVG and the little
 script they use are inline, and the only links out are plain guideline anchors, so a report opens offline and
 makes no network request.
@@ -13,6 +13,7 @@ import contextlib
 import gc
 import hashlib
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from . import exports
 from .cohort import build_cohort_context
 from .context import InputTables, drug_key, kb_info, load_input_tables, load_unit_tables, sample_contexts
 from .files import ReportFolder, safe_filenames, write_text_atomic
+from .formats import DEFAULT_FORMATS, SUFFIXES, check_formats
 from .memo import IdentityMemo, KeyedMemo, SharedForm
 
 _ENV: Environment | None = None
@@ -177,53 +179,58 @@ def _model_card_hrefs(tables: InputTables, out_dir: Path) -> dict[str, str]:
 
 def render_reports(
     results_dir: str | os.PathLike, input_id: str, out_dir: str | os.PathLike, *, report_date: str,
-    part: str = "part-000", fhir: bool = False, unit: str | None = None,
+    part: str = "part-000", formats: Iterable[str] = DEFAULT_FORMATS, unit: str | None = None,
 ) -> dict[str, str]:
-    """Write `<safe>.html`, `<safe>.json` and `<safe>.outside_calls.tsv` per sample of one part of an input, and
-    with `fhir` the FHIR Genomics Reporting bundle `<safe>.fhir.json` (report/fhir.py) from the same context.
-    `unit` names the batch holding the input when it is not its own work unit (sharding).
+    """Write the files of `formats` (report/formats.py) per sample of one part of an input: `<safe>.html`,
+    `<safe>.json`, `<safe>.outside_calls.tsv` and the FHIR Genomics Reporting bundle `<safe>.fhir.json`
+    (report/fhir.py), all from the same context. `unit` names the batch holding the input when it is not its own
+    work unit (sharding).
 
     Returns {sample_id: file stem}. Failed samples still get a report that says why they failed.
     """
     _check_date(report_date)
     return _write_reports(load_input_tables(results_dir, input_id, part, unit), Path(out_dir), report_date,
-                          _validator(fhir))
+                          _writers(formats))
 
 
 def render_unit_reports(
     results_dir: str | os.PathLike, unit: str, out_root: str | os.PathLike, *, report_date: str,
-    part: str = "part-000", fhir: bool = False,
+    part: str = "part-000", formats: Iterable[str] = DEFAULT_FORMATS,
 ) -> dict[str, dict[str, str]]:
     """`render_reports` for every input of a work unit, read once: each input's reports in `out_root/<input>/`
     (`sharding.report_subdir` of a one-part unit), as when the input was its own unit. Returns {input: names}."""
     _check_date(report_date)
-    validator = _validator(fhir)
+    writers = _writers(formats)
     return {input_id: _write_reports(tables, Path(out_root) / sharding.report_subdir(input_id, part, 1), report_date,
-                                     validator)
+                                     writers)
             for input_id, tables in load_unit_tables(results_dir, unit, part).items()}
 
 
-def _validator(fhir: bool):
-    if not fhir:
-        return None
-    from .fhir import Validator
-
-    return Validator()
+# A file of each patient: its suffix, and the text it holds made from the patient's report context.
+Writer = tuple[str, Callable[[dict[str, Any]], str]]
 
 
-def _write_reports(tables: InputTables, out: Path, report_date: str, validator) -> dict[str, str]:
-    from .fhir import bundle_json
+def _writers(formats: Iterable[str]) -> list[Writer]:
+    """A writer per format written: the one place that decides which files a job writes. The FHIR validator (the
+    R4B models) is only built when bundles are written."""
+    render = {"html": render_patient_html, "json": exports.sample_json, "outside_calls": exports.outside_call_tsv}
+    chosen = check_formats(formats)
+    if "fhir" in chosen:
+        from .fhir import Validator, bundle_json
 
+        validator = Validator()
+        render["fhir"] = lambda ctx: bundle_json(ctx, validator)
+    return [(SUFFIXES[f], render[f]) for f in chosen]
+
+
+def _write_reports(tables: InputTables, out: Path, report_date: str, writers: list[Writer]) -> dict[str, str]:
     names = safe_filenames([str(s) for s in tables.samples["sample_id"]])
     cards = _model_card_hrefs(tables, out)
     with _tables_left_out_of_gc(), ReportFolder(out) as folder:
         for ctx in sample_contexts(tables, report_date=report_date, model_card_hrefs=cards):
             stem = names[ctx["header"]["sample_id"]]
-            folder.write(f"{stem}.html", render_patient_html(ctx))
-            folder.write(f"{stem}.json", exports.sample_json(ctx))
-            folder.write(f"{stem}.outside_calls.tsv", exports.outside_call_tsv(ctx))
-            if validator is not None:
-                folder.write(f"{stem}.fhir.json", bundle_json(ctx, validator))
+            for suffix, render in writers:
+                folder.write(f"{stem}{suffix}", render(ctx))
     return names
 
 

@@ -216,7 +216,10 @@ def knowledge_command(wildcards, output):
     out = Path(output[0]).parent
     if KNOWLEDGE.embedded:
         return f"pgx-pipeline knowledge install --out '{out}' --why '{KNOWLEDGE.note}'"
-    sources = " ".join(f"--source '{p}'" for p in KNOWLEDGE.paths)
+    sources = " ".join(
+        [f"--source '{p}'" for p in KNOWLEDGE.paths]
+        + [f"--stale-source '{p}'" for p in KNOWLEDGE.stale]
+    )
     return (
         f"pgx-pipeline knowledge build {sources} {fda_associations_arg()} "
         f"{grch37_chain_arg()} --out '{out}'"

@@ -207,13 +207,20 @@ def knowledge() -> None:
 @click.option("--grch37-chain", default=None, type=click.Path(dir_okay=False),
               help="GRCh38->GRCh37 liftOver chain (hg38ToHg19.over.chain.gz; config knowledge.grch37_chain): the "
                    "build map that lets GRCh37 inputs be called. Without it GRCh37 inputs fail.")
+@click.option("--stale-source", "stale_sources", multiple=True, type=click.Path(file_okay=False),
+              help="One of the --source folders holding older data (config knowledge.sources[].stale): every row "
+                   "read from it is flagged stale. A folder whose PROVENANCE.md says stale is flagged anyway.")
 @user_errors
-def knowledge_build(sources, out_dir, fda_associations, grch37_chain):
+def knowledge_build(sources, out_dir, fda_associations, grch37_chain, stale_sources):
     """Read mirror folders (first wins per file) and write the knowledge Parquet tables."""
     from .knowledge.build import build_knowledge_base
 
+    unknown = [s for s in stale_sources if s not in sources]
+    if unknown:
+        raise PgxInputError(f"--stale-source {', '.join(unknown)} is not one of the --source folders; give it as "
+                            "--source too")
     written = build_knowledge_base(list(sources), out_dir, fda_associations=fda_associations,
-                                   grch37_chain=grch37_chain or None)
+                                   grch37_chain=grch37_chain or None, stale=[s in stale_sources for s in sources])
     for name, path in written.items():
         click.echo(f"{name}: {path}")
 

@@ -149,3 +149,26 @@ def test_choice_installs_the_embedded_base_only_for_the_very_files_it_was_built_
     guideline.write_bytes(guideline.read_bytes().replace(b"{", b"{ ", 1))
     changed = choice(PHARMCAT, fallback)
     assert not changed.embedded and changed.paths == [str(PHARMCAT), str(fallback)]
+
+
+def test_a_folder_the_config_declares_stale_is_built_as_stale(tmp_path):
+    """config `stale: true` on a folder whose PROVENANCE.md does not say so (here the current PharmCAT mirror): every
+    row read from it is flagged, and the run builds instead of installing the embedded base, which read it as current."""
+    from click.testing import CliRunner
+
+    from pgx_pipeline.cli import main
+
+    if not (PHARMCAT.is_dir() and FALLBACK.is_dir()):
+        pytest.skip("needs the pinned mirrors of ../shared")
+    choice = choose_knowledge([{"path": str(PHARMCAT), "stale": True}, {"path": str(FALLBACK), "stale": True}],
+                              fda_associations=str(FDA_TABLE), grch37_chain=str(CHAIN_TO_37))
+    assert not choice.embedded and choice.stale == (str(PHARMCAT), str(FALLBACK))
+    out = tmp_path / "kb"
+    args = ["knowledge", "build", "--source", str(PHARMCAT), "--source", str(FALLBACK), "--out", str(out)]
+    refused = CliRunner().invoke(main, [*args, "--stale-source", str(tmp_path)])
+    assert refused.exit_code != 0 and "is not one of the --source folders" in refused.output
+    built = CliRunner().invoke(main, [*args, "--stale-source", str(PHARMCAT)])
+    assert built.exit_code == 0, built.output
+    read = schema.read_table(out / "sources.parquet", TABLE_FILES["sources"])
+    assert read.loc[read["source_root"] == "pharmcat", "stale"].all() and len(read[read["source_root"] == "pharmcat"]) == 42
+    assert read_provenance(out)["stale_files"] != read_provenance(embedded_kb_dir())["stale_files"]

@@ -97,7 +97,7 @@ def _stale_summary(relpaths: list[str]) -> str:
 
 def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
                          fda_associations: str | Path | None = None,
-                         grch37_chain: str | Path | None = None) -> dict[str, Path]:
+                         grch37_chain: str | Path | None = None, stale: list[bool] | None = None) -> dict[str, Path]:
     """Read the mirrors (first folder wins per file) and write all knowledge tables atomically.  `fda_associations`:
     the FDA Table of Pharmacogenetic Associations (JSON); without it the fda_associations table is empty.
     `grch37_chain`: the GRCh38->GRCh37 liftOver chain; without it the build_map table is empty (no GRCh37 input)."""
@@ -105,7 +105,7 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
     from .phenotype_sources import load_phenotypes
 
     out_dir = Path(out_dir)
-    sources = SourceSet.from_paths(list(source_dirs))
+    sources = SourceSet.from_paths(list(source_dirs), stale)
     genes, positions, alleles = load_definitions(sources)
     allele_functions, diplotype_phenotypes = load_phenotypes(sources)
     guidance = load_guidance(sources)
@@ -149,7 +149,8 @@ def build_knowledge_base(source_dirs: list[str | Path], out_dir: str | Path,
     }
     from .embedded import sources_sha256
 
-    digest = sources_sha256([r.path for r in sources.roots], fda_associations, grch37_chain)
+    digest = sources_sha256([r.path for r in sources.roots], fda_associations, grch37_chain,
+                            stale=[r.stale for r in sources.roots])
     _write_json_atomic(out_dir / PROVENANCE_FILE, provenance(meta, read) | {"sources_sha256": digest})
     return written
 

@@ -60,6 +60,8 @@ class KnowledgeChoice:
 
     paths: list[str]
     note: str
+    # The folders among `paths` the config declares stale (`stale: true`): every row read from them is flagged.
+    stale: tuple[str, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -67,14 +69,17 @@ class KnowledgeChoice:
 
 
 def sources_sha256(folders: list[str | Path], fda_associations: str | Path | None = None,
-                   grch37_chain: str | Path | None = None) -> str:
-    """SHA-256 over everything a build reads: every file of each mirror folder in priority order (its path inside the
-    folder and its own SHA-256; the folder's name, never where it sits on this machine), then the FDA table and the
-    chain. Equal digests: a build reads the same bytes in the same order."""
+                   grch37_chain: str | Path | None = None, stale: list[bool] | None = None) -> str:
+    """SHA-256 over everything a build reads: each mirror folder in priority order (its name, never where it sits
+    on this machine; whether it is read as stale, declared or by its PROVENANCE.md; every file's path inside it and
+    SHA-256), then the FDA table and the chain. Equal digests: a build reads the same bytes the same way."""
+    from .sources import declares_stale
+
     digest = hashlib.sha256()
     for i, folder in enumerate(folders):
         folder = Path(folder)
-        digest.update(f"mirror {i} {folder.resolve().name}\n".encode())
+        read_as_stale = bool(stale and stale[i]) or declares_stale(folder)
+        digest.update(f"mirror {i} {folder.resolve().name} stale={read_as_stale}\n".encode())
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             digest.update(f"{path.relative_to(folder).as_posix()} {file_sha256(path)}\n".encode())
     for label, path in (("fda_associations", fda_associations), ("grch37_chain", grch37_chain)):
@@ -101,9 +106,11 @@ def choose_knowledge(sources: list[dict] | None, base: str | Path = ".", *,
             "folder or none (none: the embedded knowledge base is used)")
     at = [Path(base) / p for p in present]
     extra = [Path(base) / p if p else None for p in (fda_associations, grch37_chain)]
+    declared = [bool(s.get("stale")) for s in sources]
     embedded = json.loads((embedded_kb_dir() / "provenance.json").read_text(encoding="utf-8"))
-    if embedded.get("sources_sha256") == sources_sha256(at, *extra):
+    if embedded.get("sources_sha256") == sources_sha256(at, *extra, stale=declared):
         return KnowledgeChoice([], f"the knowledge sources ({', '.join(present)}, the FDA table and the liftOver "
                                    "chain) are byte for byte those the embedded knowledge base "
                                    f"{embedded['data_version']} was built from: using it instead of building it again")
-    return KnowledgeChoice(present, "building the knowledge base from " + ", ".join(present))
+    return KnowledgeChoice(present, "building the knowledge base from " + ", ".join(present),
+                           tuple(p for p, d in zip(present, declared) if d))

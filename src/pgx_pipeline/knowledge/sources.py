@@ -61,7 +61,7 @@ class SourceSet:
             path = Path(p).expanduser().resolve()
             if not path.is_dir():
                 raise PgxInputError("knowledge source folder does not exist; check knowledge.sources / --knowledge", path=p)
-            roots.append(SourceRoot(path, i, s or _declares_stale(path), read_manifest(path)))
+            roots.append(SourceRoot(path, i, s or declares_stale(path), read_manifest(path)))
         return cls(roots)
 
     def find(self, relpath: str, *, required: bool = True) -> SourceFile | None:
@@ -128,7 +128,7 @@ def read_manifest(path: Path) -> dict[str, dict[str, str]]:
     return {r["file"]: r for r in rows}
 
 
-def _declares_stale(path: Path) -> bool:
+def declares_stale(path: Path) -> bool:
     """A mirror whose PROVENANCE.md says it is stale is treated as stale even if the config forgets to."""
     prov = path / "PROVENANCE.md"
     if not prov.is_file():

@@ -153,7 +153,8 @@ def _gene_sites(kb_positions: pd.DataFrame, contigs: ContigMap) -> list[GeneSite
         defining = kb_positions[kb_positions["position_index"] >= 0]
         for gene, rows in defining.groupby("gene", sort=True):
             rows = rows.sort_values("position_index").reset_index(drop=True)
-            sites = [DefinitionSite(int(r.position), r.ref, tuple(r.alts)) for r in rows.itertuples()]
+            sites = [DefinitionSite(int(pos), ref, tuple(alts))
+                     for pos, ref, alts in zip(rows["position"].tolist(), rows["ref"].tolist(), rows["alts"].tolist())]
             out.append(GeneSites(gene, rows["chromosome"].iloc[0], None, rows, sites))
         _SITES_CACHE.update(key=key, table=kb_positions, sites=out)
     return [dataclasses.replace(g, vcf_contig=contigs.vcf_name(g.kb_contig)) for g in _SITES_CACHE["sites"]]

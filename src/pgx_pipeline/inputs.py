@@ -212,12 +212,16 @@ def read_sample_sheet(path: str | Path) -> list[dict]:
     return rows
 
 
+def row_applies_to_input(row_vcfs: list[str] | tuple[str, ...], input_vcfs: list[str]) -> bool:
+    """Whether a row of a sample sheet or an outside-call table describes its sample id in the input made of
+    `input_vcfs`: a row naming no VCF applies to that sample id in every input; a row naming VCFs only to the input
+    made of them (an input whose files are not known gets none of them)."""
+    return not row_vcfs or {str(Path(v).resolve()) for v in row_vcfs} <= {str(Path(v).resolve()) for v in input_vcfs}
+
+
 def sheet_rows_for_input(rows: list[dict], input_vcfs: list[str]) -> dict[str, dict]:
-    """sample_id -> sheet row, for the rows that apply to this input: rows naming no VCF apply to that sample id
-    in every input; a row naming VCFs applies only to the input made of them."""
-    mine = {str(Path(v).resolve()) for v in input_vcfs}
-    return {r["sample_id"]: r for r in rows
-            if not r.get("vcfs") or {str(Path(v).resolve()) for v in r["vcfs"]} <= mine}
+    """sample_id -> sheet row, for the rows that apply to this input (`row_applies_to_input`)."""
+    return {r["sample_id"]: r for r in rows if row_applies_to_input(r.get("vcfs") or [], input_vcfs)}
 
 
 def check_sheet_rows_owned(rows: list[dict], input_samples: dict[str, list[str]], sheet: str | Path) -> None:

@@ -150,9 +150,9 @@ def table_owners(path: Path, table: list[OutsideCall], input_samples: dict[str, 
         owners.add(owner)
     for i in sorted(owners):
         mine = [oc for oc in table if row_applies_to_input(oc.vcfs, input_vcfs[i])]
-        for k, why in _repeats(mine).items():
+        for k, (why, _) in _repeats(mine).items():
             if mine[k].sample_id in input_samples.get(i, []):
-                raise PgxInputError(f"line {_line(mine[k])}: {why}", path=path)
+                raise PgxInputError(why, path=path)
     return sorted(owners)
 
 
@@ -208,26 +208,25 @@ def _read_cohort_table(path: Path, lines: list[str]) -> list[OutsideCall]:
 
 def calls_for_input(calls: list[OutsideCall], input_vcfs: list[str]) -> list[OutsideCall]:
     """The calls that describe patients of the input made of `input_vcfs` (the sample sheet's rule,
-    `inputs.row_applies_to_input`). Two rows giving one gene for the same patient both fail that gene: neither is
-    applied, since nothing says which is right."""
+    `inputs.row_applies_to_input`). Rows giving one gene for the same patient fail that gene: none is applied (one
+    not-called row says why), since nothing says which is right."""
     mine = [oc for oc in calls if row_applies_to_input(oc.vcfs, input_vcfs)]
     repeated = _repeats(mine)
-    return [replace(oc, diplotype=None, phenotype=None, activity_score=None, error=f"{oc.source}: {repeated[k]}")
-            if k in repeated else oc for k, oc in enumerate(mine)]
+    dropped = {k for _, others in repeated.values() for k in others}
+    return [replace(oc, diplotype=None, phenotype=None, activity_score=None, error=f"{oc.source}: {repeated[k][0]}")
+            if k in repeated else oc for k, oc in enumerate(mine) if k not in dropped]
 
 
-def _repeats(calls: list[OutsideCall]) -> dict[int, str]:
-    """Index -> why, for the calls that give a (sample, gene) another call of the same list gives too."""
-    first: dict[tuple[str, str], int] = {}
-    why: dict[int, str] = {}
+def _repeats(calls: list[OutsideCall]) -> dict[int, tuple[str, list[int]]]:
+    """For each (sample, gene) that several calls of the list give: index of the first -> (why, the others)."""
+    by_key: dict[tuple[str, str], list[int]] = {}
     for k, oc in enumerate(calls):
-        j = first.setdefault((oc.sample_id, oc.gene), k)
-        if j != k:
-            for this, other in ((k, j), (j, k)):
-                why[this] = (f"{oc.gene} of sample {oc.sample_id} is also given on line {_line(calls[other])} for the "
-                             "same patient; keep one row per gene and patient (when two inputs hold this sample id, "
-                             "name each row's file in the vcf column)")
-    return why
+        by_key.setdefault((oc.sample_id, oc.gene), []).append(k)
+    # file:line of each: the calls may come from several files given to the same input
+    return {ks[0]: (f"{calls[ks[0]].gene} of sample {calls[ks[0]].sample_id} is given by "
+                    f"{', '.join(calls[k].source for k in ks)} for the same patient; keep one row per gene and "
+                    "patient (when two inputs hold this sample id, name each row's file in the vcf column)", ks[1:])
+            for ks in by_key.values() if len(ks) > 1}
 
 
 def _line(oc: OutsideCall) -> str:

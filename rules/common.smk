@@ -65,7 +65,7 @@ SHEET_ROWS = read_sample_sheet(SAMPLE_SHEET) if SAMPLE_SHEET else []
 _outside = any(s.outside_calls for s in INPUTS.values()) or any(
     r.get("outside_calls") for r in SHEET_ROWS
 )
-if len(INPUTS) > 1 and SHEET_ROWS or _outside:
+if (len(INPUTS) > 1 and SHEET_ROWS) or _outside:
     _held = {i: header_samples(spec.vcfs[0]) or [] for i, spec in INPUTS.items()}
     # A row naming no VCF must not fit two patients (inputs holding the same sample id).
     check_sheet_rows_owned(SHEET_ROWS, _held, SAMPLE_SHEET)

@@ -72,7 +72,8 @@ def test_a_row_naming_one_input_goes_to_that_input_only(tmp_path):
 
 @pytest.mark.parametrize(("cell", "message"), [
     ("p3/sample.vcf", "line 3: the vcf cell names {tmp}/p3/sample.vcf, which is no input of this run"),
-    ("other.vcf", "line 3: input p2 ({tmp}/other.vcf) holds no sample 'SAMPLE'; fix the row's sample_id or its vcf"),
+    ("other.vcf", "line 3: input p2 ({tmp}/other.vcf) holds no sample 'SAMPLE' (its samples: NA12878); fix the "
+                  "row's sample_id or its vcf cell"),
 ])
 def test_a_vcf_cell_that_is_no_patients_input_stops_with_its_line(tmp_path, cell, message):
     one, two = _lab(tmp_path)

@@ -141,8 +141,9 @@ def table_owners(path: Path, table: list[OutsideCall], input_samples: dict[str, 
                                 "relative to this table's folder)", path=path)
         owner = hits[0]
         if oc.sample_id not in input_samples.get(owner, []):
-            raise PgxInputError(f"line {line}: input {owner} ({named}) holds no sample {oc.sample_id!r}; fix the row's "
-                                "sample_id or its vcf cell", path=path)
+            held = ", ".join(input_samples.get(owner, [])[:5]) or "none: its header could not be read"
+            raise PgxInputError(f"line {line}: input {owner} ({named}) holds no sample {oc.sample_id!r} (its samples: "
+                                f"{held}); fix the row's sample_id or its vcf cell", path=path)
         if owner not in scope:
             raise PgxInputError(f"line {line}: the row is for input {owner} ({named}), but this table is given to "
                                 f"input(s) {', '.join(scope)} only; give the table to input {owner} too, or give it "

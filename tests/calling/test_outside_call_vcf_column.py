@@ -108,6 +108,21 @@ def test_a_table_given_to_one_input_may_not_describe_another(tmp_path):
     check_run_tables(specs, [], {"p1": ["SAMPLE"], "p2": ["SAMPLE"]})
 
 
+def test_a_table_a_sheet_row_gives_to_one_input_may_not_describe_another(tmp_path):
+    # The sample sheet's outside_calls cell gives the table to the input its row describes (p1's SAMPLE).
+    from pgx_pipeline.inputs import read_sample_sheet
+
+    one, two = _lab(tmp_path)
+    _per_file_table(tmp_path)
+    specs = [InputSpec("p1", [str(one)]), InputSpec("p2", [str(two)])]
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text("sample_id\tvcf\toutside_calls\nSAMPLE\tp1/sample.vcf\tcyp2d6.tsv\n")
+    with pytest.raises(PgxInputError, match=r"cyp2d6.tsv: line 3: the row is for input p2 .* given to input\(s\) p1 only"):
+        check_run_tables(specs, read_sample_sheet(sheet), {"p1": ["SAMPLE"], "p2": ["SAMPLE"]})
+    sheet.write_text(sheet.read_text() + "SAMPLE\tp2/sample.vcf\tcyp2d6.tsv\n")
+    check_run_tables(specs, read_sample_sheet(sheet), {"p1": ["SAMPLE"], "p2": ["SAMPLE"]})
+
+
 def test_the_run_stops_before_any_job_on_a_vcf_cell_that_is_no_input(tmp_path):
     one, two = _lab(tmp_path)
     table = _table(tmp_path / "t.tsv", [f"SAMPLE\tCYP2D6\t{P1_CALL}\t\t\tp3/sample.vcf"])

@@ -12,6 +12,7 @@ from pgx_pipeline.inputs import (
     stale_folders_error,
     stale_input_folders,
 )
+from pgx_pipeline.calling.outside import check_run_tables
 from pgx_pipeline.knowledge.embedded import choose_knowledge, embedded_kb_dir
 from pgx_pipeline.model.embedded import choose_model, embedded_model_dir
 from pgx_pipeline.provenance import code_fingerprint
@@ -60,13 +61,16 @@ if SAMPLE_SHEET:
         pd.read_csv(SAMPLE_SHEET, sep="\t", dtype=str, keep_default_na=False),
         schema="../config/schemas/samples.schema.yaml",
     )
-    if len(INPUTS) > 1:
-        # A row naming no VCF must not fit two patients (inputs holding the same sample id).
-        check_sheet_rows_owned(
-            read_sample_sheet(SAMPLE_SHEET),
-            {i: header_samples(spec.vcfs[0]) or [] for i, spec in INPUTS.items()},
-            SAMPLE_SHEET,
-        )
+SHEET_ROWS = read_sample_sheet(SAMPLE_SHEET) if SAMPLE_SHEET else []
+_outside = any(s.outside_calls for s in INPUTS.values()) or any(
+    r.get("outside_calls") for r in SHEET_ROWS
+)
+if (len(INPUTS) > 1 and SHEET_ROWS) or _outside:
+    _held = {i: header_samples(spec.vcfs[0]) or [] for i, spec in INPUTS.items()}
+    # A row naming no VCF must not fit two patients (inputs holding the same sample id).
+    check_sheet_rows_owned(SHEET_ROWS, _held, SAMPLE_SHEET)
+    # Outside-call table rows must each be for a patient of an input the table is given to.
+    check_run_tables(list(INPUTS.values()), SHEET_ROWS, _held)
 
 KB_TABLES = [
     "genes",

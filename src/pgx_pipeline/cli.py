@@ -11,7 +11,7 @@ import click
 import yaml
 
 from . import __version__, schema
-from .calling.outside import assign_outside_calls
+from .calling.outside import assign_outside_calls, check_run_tables
 from .cli_model import member_option, members_vcfs, model
 from .errors import PgxInputError, user_errors
 from .inputs import (
@@ -59,9 +59,10 @@ def main() -> None:
                    "Default: the config's knowledge.sources, or the embedded knowledge base when none exists.")
 @click.option("--sample-sheet", type=click.Path(dir_okay=False), help="TSV: sample_id, sex, age, height_cm, weight_kg, race, ...")
 @click.option("--outside-calls", multiple=True, type=click.Path(dir_okay=False),
-              help="Outside-call TSV (PharmCAT format, or a table with a sample_id column); repeatable. With several "
-                   "inputs each file must name its patients unambiguously (a per-sample file one sample of the run "
-                   "in its name; a table sample ids held by one input only), else the run stops naming them.")
+              help="Outside-call TSV (PharmCAT format, or a table with a sample_id column and an optional vcf column "
+                   "naming the row's input file(s), as in the sample sheet); repeatable. With several inputs each file "
+                   "must name its patients unambiguously (a per-sample file one sample of the run in its name; a table "
+                   "row its vcf, or a sample id held by one input only), else the run stops naming them.")
 @click.option("--absent-is-reference", is_flag=True, help="Positions absent from the VCFs are reference (variant-only files).")
 @build_option
 @click.option("--cores", default=1, show_default=True, type=int, help="Cores for Snakemake.")
@@ -103,15 +104,17 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
                               split_groups=[[str(Path(f).resolve()) for f in g] for g in groups if g],
                               absent_is_reference=absent_is_reference)
     # Outside calls and sheet rows name patients by sample id: with several inputs they must say whose they are.
-    held = {s.input_id: header_samples(s.vcfs[0]) or [] for s in specs} if len(specs) > 1 else {}
+    # (one input: its sample ids are only needed to check outside-call table rows that name its file)
+    held = {s.input_id: header_samples(s.vcfs[0]) or [] for s in specs} if len(specs) > 1 or outside_calls else {}
     if outside_calls:
-        owners = assign_outside_calls([str(Path(o).resolve()) for o in outside_calls],
-                                      held or {specs[0].input_id: []})
+        owners = assign_outside_calls([str(Path(o).resolve()) for o in outside_calls], held,
+                                      {s.input_id: s.vcfs for s in specs})
         for s in specs:
             s.outside_calls = owners[s.input_id]
+    rows = read_sample_sheet(sample_sheet) if sample_sheet else []
     if sample_sheet:
         # fail now, with the line number, rather than inside a job
-        check_sheet_rows_owned(read_sample_sheet(sample_sheet), held, sample_sheet)
+        check_sheet_rows_owned(rows, held, sample_sheet)
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
     config["results"] = str(out)
     config["inputs"] = [s.as_config() for s in specs]
@@ -142,6 +145,8 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
         sharding_cfg["files_per_batch"] = files_per_batch
     # Every input of the run (the sample sheet may add some): an earlier run's inputs must not mix with them.
     every = inputs_from_config(config)
+    if any(r.get("outside_calls") for r in rows):
+        check_run_tables(every, rows, {s.input_id: held.get(s.input_id) or header_samples(s.vcfs[0]) or [] for s in every})
     units = plan_run_units(every, sharding_cfg)
     stale = stale_input_folders(out, [s.input_id for s in every], [u.name for u in units])
     if stale:
@@ -371,7 +376,8 @@ def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet, 
             by_id = sheet_rows_for_input(rows, vcfs_of.get(input_id, [])) if vcfs_of.get(input_id) else {
                 r["sample_id"]: r for r in rows}
             files += [r["outside_calls"] for sid, r in by_id.items() if r.get("outside_calls") and sid in sample_ids]
-        for f in files:
+        # Several sheet rows may point at one cohort table: read once, or each of its calls would be given twice.
+        for f in dict.fromkeys(str(Path(f).resolve()) for f in files):
             # Read against this input's samples, as when each input had its own job (a per-sample file is matched
             # by the sample names of the input it is given to).
             key = (f, tuple(sample_ids))
@@ -382,7 +388,7 @@ def call_cmd(genotypes, samples, kb_dir, out_path, outside_calls, sample_sheet, 
                     cache[key] = []
                     click.echo(f"pgx-pipeline: error: {exc} (outside calls from this file ignored)", err=True)
             by_input.setdefault(str(input_id), []).extend(cache[key])
-    calls = call_input(list(genotypes), list(samples), kb_dir, out_path, outside_calls=by_input)
+    calls = call_input(list(genotypes), list(samples), kb_dir, out_path, outside_calls=by_input, input_vcfs=vcfs_of)
     click.echo(f"{calls[['input_id', 'sample_id']].drop_duplicates().shape[0]} patients, {len(calls)} call rows", err=True)
 
 

@@ -12,7 +12,8 @@ import pandas as pd
 from .. import patients, schema, sharding
 from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
 from .matcher import PARTIAL, UNPHASED_BLOCK_BASE, GeneModel, MatchResult, Pattern, match_pattern
-from .outside import OutsideCall, apply_outside_calls
+from ..errors import PgxInputError
+from .outside import OutsideCall, apply_outside_calls, calls_for_input
 from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
 
 MATCH_COLUMNS = [
@@ -45,13 +46,15 @@ def call_input(
     out_path: str | os.PathLike,
     *,
     outside_calls: list[OutsideCall] | dict[str, list[OutsideCall]] | None = None,
+    input_vcfs: dict[str, list[str]] | None = None,
 ) -> pd.DataFrame:
     """Call every gene for every patient of one work unit (an input's part, or a batch of small inputs) and write the
     calls table atomically.
 
     Lists of paths are the gene groups of one part (see `sharding`): their genotypes are concatenated. Patients are
     (input, sample): `outside_calls` as a list apply to the sample of that name in every input of the unit, as a dict
-    only to the input named by the key.
+    only to the input named by the key; either way a call from a table row naming VCF files applies only to the input
+    made of them (`input_vcfs`: input id -> its files).
     """
     geno_paths = genotypes_path if isinstance(genotypes_path, list) else [genotypes_path]
     sample_paths = samples_path if isinstance(samples_path, list) else [samples_path]
@@ -63,7 +66,7 @@ def call_input(
     # Grouped by patient key (pgx_pipeline.patients): two inputs' samples of the same name stay two patients.
     genotypes, samples = patients.keyed(genotypes), patients.keyed(samples)
     calls = call_genotypes(genotypes, samples, models, functions)
-    calls = apply_outside_calls(calls, _keyed_outside(outside_calls, sorted(set(samples["input_id"]))),
+    calls = apply_outside_calls(calls, _keyed_outside(outside_calls, sorted(set(samples["input_id"])), input_vcfs or {}),
                                 set(samples["sample_id"]))
     calls = patients.unkeyed(calls)
     inputs = sorted(set(samples["input_id"]))
@@ -71,10 +74,17 @@ def call_input(
     return calls
 
 
-def _keyed_outside(outside: list[OutsideCall] | dict[str, list[OutsideCall]] | None,
-                   input_ids: list[str]) -> list[OutsideCall]:
+def _keyed_outside(outside: list[OutsideCall] | dict[str, list[OutsideCall]] | None, input_ids: list[str],
+                   input_vcfs: dict[str, list[str]]) -> list[OutsideCall]:
     by_input = outside if isinstance(outside, dict) else {i: list(outside or []) for i in input_ids}
-    return [replace(oc, sample_id=patients.key(i, oc.sample_id)) for i, ocs in by_input.items() for oc in ocs]
+    for i, ocs in by_input.items():
+        named = next((oc for oc in ocs if oc.vcfs), None)
+        if named is not None and not input_vcfs.get(i):
+            # Without its files the row cannot be matched to a patient; guessing would risk another patient's call.
+            raise PgxInputError(f"{named.source}: the row names VCF file(s) in its vcf column, but the files of input "
+                                f"{i} were not given; pass them (pgx-pipeline call --vcf / --member)")
+    return [replace(oc, sample_id=patients.key(i, oc.sample_id))
+            for i, ocs in by_input.items() for oc in calls_for_input(ocs, input_vcfs.get(i, []))]
 
 
 def call_genotypes(

@@ -187,7 +187,7 @@ def test_sheet_rows_pointing_at_one_table_give_each_call_once(tmp_path, defs_dir
     from pgx_pipeline.cli import main
 
     vcf = write_vcf(tmp_path / "duo.vcf", ["A", "B"], [f"{STAR2} 0/1 0/0"])
-    table = _table(tmp_path / "t.tsv", [f"A\tCYP2D6\t{P1_CALL}\t\t\tduo.vcf", f"B\tCYP2D6\t{P2_CALL}\t\t\t"])
+    _table(tmp_path / "t.tsv", [f"A\tCYP2D6\t{P1_CALL}\t\t\tduo.vcf", f"B\tCYP2D6\t{P2_CALL}\t\t\t"])
     sheet = tmp_path / "sheet.tsv"
     sheet.write_text("sample_id\tvcf\toutside_calls\nA\tduo.vcf\tt.tsv\nB\tduo.vcf\tt.tsv\n")
     res = _ingest(vcf, defs_dir, tmp_path / "ingest", "duo")

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from .. import patients, schema, sharding
+from ..errors import PgxInputError
 from .gene_rules import NOT_ASSESSED_NOTES, apply_gene_rules
 from .matcher import PARTIAL, UNPHASED_BLOCK_BASE, GeneModel, MatchResult, Pattern, match_pattern
-from ..errors import PgxInputError
 from .outside import OutsideCall, apply_outside_calls, calls_for_input
 from .variant_list import VARIANT_LIST_GENES, function_ranks, match_variant_list
 

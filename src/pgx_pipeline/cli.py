@@ -220,12 +220,14 @@ def knowledge_build(sources, out_dir, fda_associations, grch37_chain, stale_sour
     """Read mirror folders (first wins per file) and write the knowledge Parquet tables."""
     from .knowledge.build import build_knowledge_base
 
-    unknown = [s for s in stale_sources if s not in sources]
+    declared = {Path(s).resolve() for s in stale_sources}
+    unknown = sorted(str(s) for s in declared - {Path(s).resolve() for s in sources})
     if unknown:
         raise PgxInputError(f"--stale-source {', '.join(unknown)} is not one of the --source folders; give it as "
                             "--source too")
     written = build_knowledge_base(list(sources), out_dir, fda_associations=fda_associations,
-                                   grch37_chain=grch37_chain or None, stale=[s in stale_sources for s in sources])
+                                   grch37_chain=grch37_chain or None,
+                                   stale=[Path(s).resolve() in declared for s in sources])
     for name, path in written.items():
         click.echo(f"{name}: {path}")
 

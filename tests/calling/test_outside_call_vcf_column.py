@@ -211,3 +211,11 @@ def test_run_end_to_end_each_SAMPLE_reports_its_own_rows_call(tmp_path):
         report = json.loads((out / "reports" / input_id / "SAMPLE.json").read_text())
         cyp = [g for g in report["genes"] if g["gene"] == "CYP2D6"]
         assert [(g["diplotype"], g["status"]) for g in cyp] == [(want, "outside_call")], input_id
+
+
+def test_table_errors_name_the_line_an_editor_shows(tmp_path):
+    """Comments and blank lines count: the bad row is line 5 of the file, not the 2nd row of data."""
+    table = tmp_path / "t.tsv"
+    table.write_text("# CNV caller export\nsample_id\tgene\tdiplotype\n\n# batch 2\nS1\tcyp 2d6\t*1/*2\n")
+    (call,) = read_outside_calls(table, ["S1"])
+    assert call.source == "t.tsv:5" and call.error.startswith("t.tsv:5: 'cyp 2d6' is not a gene symbol")

@@ -193,10 +193,11 @@ def _sample_from_name(path: Path, known: list[str]) -> str:
 
 
 def _read_cohort_table(path: Path, lines: list[str]) -> list[OutsideCall]:
-    rows = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
-    cols = [c.strip() for c in rows[0].split("\t")]
+    # (file line number, text): an error names the line as an editor shows it, comments and blank lines counted
+    rows = [(n, ln) for n, ln in enumerate(lines, start=1) if ln.strip() and not ln.startswith("#")]
+    cols = [c.strip() for c in rows[0][1].split("\t")]
     calls = []
-    for n, line in enumerate(rows[1:], start=2):
+    for n, line in rows[1:]:
         fields = line.split("\t")
         rec = dict(zip(cols, fields))
         sample = rec.get("sample_id", "").strip()

@@ -67,9 +67,10 @@ def _names_sample(path: Path, sample: str) -> bool:
     return re.search(rf"(^|[^A-Za-z0-9]){re.escape(sample)}([^A-Za-z0-9]|$)", path.name) is not None
 
 
-PER_INPUT_HINT = ("name the patient's file in the table's vcf column, or give the file for one input: config "
-                  "inputs[].outside_calls, or the sample sheet's outside_calls column on the row that names the "
-                  "sample's vcf")
+# How a file is given to one input; a table's rows can also name their patient's file.
+FOR_ONE_INPUT = ("config inputs[].outside_calls, or the sample sheet's outside_calls column on the row that names "
+                 "the sample's vcf")
+PER_INPUT_HINT = f"name the patient's file in the table's vcf column, or give the file for one input: {FOR_ONE_INPUT}"
 
 
 def assign_outside_calls(files: list[str], input_samples: dict[str, list[str]],
@@ -104,8 +105,7 @@ def assign_outside_calls(files: list[str], input_samples: dict[str, list[str]],
             found = "; ".join(f"{s} in input {i}" for i, s in hits) or "no sample of this run"
             raise PgxInputError(f"a per-sample outside-call file must name exactly one patient of the run in its "
                                 f"file name, and this run has {len(input_samples)} inputs (it names: {found}); give "
-                                "it for one input instead: config inputs[].outside_calls, or the sample sheet's "
-                                "outside_calls column on the row that names the sample's vcf", path=path)
+                                f"it for one input instead: {FOR_ONE_INPUT}", path=path)
         out[hits[0][0]].append(f)
     return out
 

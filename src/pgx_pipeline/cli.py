@@ -106,11 +106,6 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
     # Outside calls and sheet rows name patients by sample id: with several inputs they must say whose they are.
     # (one input: its sample ids are only needed to check outside-call table rows that name its file)
     held = {s.input_id: header_samples(s.vcfs[0]) or [] for s in specs} if len(specs) > 1 or outside_calls else {}
-    if outside_calls:
-        owners = assign_outside_calls([str(Path(o).resolve()) for o in outside_calls], held,
-                                      {s.input_id: s.vcfs for s in specs})
-        for s in specs:
-            s.outside_calls = owners[s.input_id]
     rows = read_sample_sheet(sample_sheet) if sample_sheet else []
     if sample_sheet:
         # fail now, with the line number, rather than inside a job
@@ -145,8 +140,18 @@ def run(vcfs, split_groups, out_dir, knowledge, sample_sheet, outside_calls, abs
         sharding_cfg["files_per_batch"] = files_per_batch
     # Every input of the run (the sample sheet may add some): an earlier run's inputs must not mix with them.
     every = inputs_from_config(config)
+    if outside_calls or any(r.get("outside_calls") for r in rows):
+        held = {s.input_id: held.get(s.input_id) or header_samples(s.vcfs[0]) or [] for s in every}
+    if outside_calls:
+        # Assigned over every input, the sheet's too: a table row may name a file only the sheet makes an input.
+        owners = assign_outside_calls([str(Path(o).resolve()) for o in outside_calls], held,
+                                      {s.input_id: s.vcfs for s in every})
+        for s in every:
+            s.outside_calls = owners[s.input_id]
+        # The workflow reads each input's files from the config, so the sheet's inputs are listed there as well.
+        config["inputs"] = [s.as_config() for s in every]
     if any(r.get("outside_calls") for r in rows):
-        check_run_tables(every, rows, {s.input_id: held.get(s.input_id) or header_samples(s.vcfs[0]) or [] for s in every})
+        check_run_tables(every, rows, held)
     units = plan_run_units(every, sharding_cfg)
     stale = stale_input_folders(out, [s.input_id for s in every], [u.name for u in units])
     if stale:

@@ -219,3 +219,25 @@ def test_table_errors_name_the_line_an_editor_shows(tmp_path):
     table.write_text("# CNV caller export\nsample_id\tgene\tdiplotype\n\n# batch 2\nS1\tcyp 2d6\t*1/*2\n")
     (call,) = read_outside_calls(table, ["S1"])
     assert call.source == "t.tsv:5" and call.error.startswith("t.tsv:5: 'cyp 2d6' is not a gene symbol")
+
+
+def test_run_outside_calls_reach_an_input_only_the_sample_sheet_adds(tmp_path):
+    """`run p1/sample.vcf --sample-sheet` whose row adds p2/sample.vcf: the --outside-calls table's row naming p2's
+    file is for that input (it was refused as "no input of this run"), and each SAMPLE gets its own row's call."""
+    one, two = _lab(tmp_path)
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text("sample_id\tvcf\nSAMPLE\tp2/sample.vcf\n")
+    out = tmp_path / "results"
+    proc = subprocess.run([EXE, "run", str(one), "--sample-sheet", str(sheet), "--out", str(out), "--outside-calls",
+                           str(_per_file_table(tmp_path)), "--formats", "html,json", "--cores", "2"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = [line.split("\t") for line in (out / "inputs_manifest.tsv").read_text().splitlines()[1:]]
+    input_of = {Path(vcfs).parent.name: input_id for input_id, _, _, vcfs in manifest}
+    want = {input_of["p1"]: P1_CALL, input_of["p2"]: P2_CALL}
+    assert len(want) == 2
+    calls = sorted(row for f in (out / "calls").glob("*/*.parquet") for row in _cyp2d6(f))
+    assert calls == sorted((i, "SAMPLE", call, "outside_call") for i, call in want.items())
+    for input_id, call in want.items():
+        report = json.loads((out / "reports" / input_id / "SAMPLE.json").read_text())
+        assert [(g["diplotype"], g["status"]) for g in report["genes"] if g["gene"] == "CYP2D6"] == [(call, "outside_call")]

@@ -54,7 +54,7 @@ def train(training_file, out_dir, seed, heldout_file, drug, no_validation):
 @click.option("--sample-sheet", type=click.Path(dir_okay=False),
               help="TSV with sample_id, age, height_cm, weight_kg, race, amiodarone, enzyme_inducer.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Predictions Parquet to write.")
-@click.option("--vcf", "vcfs", multiple=True, help="The input's VCF(s): sample-sheet rows naming other VCFs do not apply.")
+@click.option("--vcf", "vcfs", multiple=True, help="The input's VCF(s): sample-sheet rows naming other VCFs do not apply; without it, no row naming a VCF applies.")
 @member_option
 @user_errors
 def predict(model_paths, cohort_file, phenotypes, sample_sheet, out, vcfs, members):

@@ -102,3 +102,7 @@ def test_sheet_row_naming_another_vcf_does_not_lend_its_covariates(dose_model, t
     assert mine.loc[0, "status"] == "predicted"
     assert other.loc[0, "status"] == "not_predicted"
     assert any("sample sheet row" in r for r in other.loc[0, "reasons"])
+    # An input whose files are not given (`model predict` without --vcf) is no file the row names: not lent either,
+    # as the sample sheet's and outside-call tables' rule says (inputs.row_applies_to_input).
+    unknown = predict_pipeline_files([dose_model], phen_path, sheet_path, tmp_path / "c.parquet")
+    assert unknown.loc[0, "status"] == "not_predicted"

@@ -176,17 +176,16 @@ def predict_pipeline_files(models: list[DoseModel], phenotypes_path: str | Path,
 
 
 def _keyed_sheet(sheet: pd.DataFrame, base: Path, vcfs_of: dict[str, list[str]]) -> pd.DataFrame:
-    """The sheet indexed by patient key: each input gets the rows that apply to it (a row naming no VCF applies to its
-    sample id in every input; a row naming VCFs only to the input made of them)."""
-    from ..inputs import split_group_paths
+    """The sheet indexed by patient key: each input gets the rows that apply to it (`inputs.row_applies_to_input`,
+    the rule of the sample sheet and outside-call tables: a row naming VCFs applies only to the input made of them,
+    and to no input whose files are not known)."""
+    from ..inputs import row_applies_to_input, split_group_paths
 
     cells = sheet["vcf"] if "vcf" in sheet.columns else pd.Series("", index=sheet.index)
-    named = [{str(Path(f).resolve()) for f in split_group_paths(c, base=base)} if c.strip() else set() for c in cells]
+    named = [split_group_paths(c, base=base) if c.strip() else [] for c in cells]
     frames = []
     for input_id, vcfs in vcfs_of.items():
-        mine = {str(Path(v).resolve()) for v in vcfs}
-        applies = [not files or not mine or files <= mine for files in named]
-        rows = sheet[applies]
+        rows = sheet[[row_applies_to_input(files, vcfs) for files in named]]
         frames.append(rows.set_axis([patients.key(input_id, s) for s in rows.index], axis=0))
     return pd.concat(frames) if frames else sheet.iloc[0:0]
 

@@ -7,7 +7,8 @@ C tool, which says how fast the machine is at that moment), then `pgx-pipeline r
 --absent-is-reference --cores 2 --report-date 2026-01-01 --formats ...` into DIR, timed with wall, user and system
 CPU of the whole process tree; the results folder is removed before the next run so every run writes to the same
 disk state. Prints one TSV row per run with the ratio run / reference, the machine's speed varying by ~25% within an
-hour here.
+hour here, and a second floor: the bytes of the run's reports copied with `cp -r` (wall and CPU), what writing them
+alone costs on this disk at that moment.
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ def reference(files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
+def write_floor(reports: Path, scratch: Path) -> tuple[float, float, float]:
+    """The run's report files copied with `cp -r` (read from the page cache, written anew): what writing those bytes
+    alone costs on this disk at this moment. Returns (GB, wall s, user + system CPU s); the copy is removed."""
+    gb = sum(f.stat().st_size for f in reports.rglob("*") if f.is_file()) / 1e9
+    shutil.rmtree(scratch, ignore_errors=True)
+    wall, user, sys_s = _timed(["sh", "-c", f"cp -r '{reports}' '{scratch}' && sync"])
+    shutil.rmtree(scratch, ignore_errors=True)
+    return gb, wall, user + sys_s
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scratch", required=True, type=Path, help="folder for the results (removed after each run)")
@@ -56,7 +67,8 @@ def main() -> None:
     if missing:
         sys.exit(f"panel files missing (../shared): {missing[0]}")
     args.scratch.mkdir(parents=True, exist_ok=True)
-    print("round\tformats\treference_s\trun_wall_s\tuser_s\tsys_s\trun/reference\tload_at_start", flush=True)
+    print("round\tformats\treference_s\trun_wall_s\tuser_s\tsys_s\trun/reference\tload_at_start"
+          "\treports_gb\tcopy_wall_s\tcopy_cpu_s", flush=True)
     for r in range(1, args.rounds + 1):
         for formats in args.formats or DEFAULT_FORMATS:
             ref = reference(files)
@@ -66,9 +78,10 @@ def main() -> None:
             cmd = ["pgx-pipeline", "run", "--split-group", ",".join(map(str, files)), "--absent-is-reference",
                    "--cores", "2", "--report-date", "2026-01-01", "--formats", formats, "--out", str(out)]
             wall, user, sys_s = _timed(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            gb, copy_wall, copy_cpu = write_floor(out / "reports", args.scratch / "floor_copy")
             shutil.rmtree(out, ignore_errors=True)
-            print(f"{r}\t{formats}\t{ref:.2f}\t{wall:.1f}\t{user:.1f}\t{sys_s:.1f}\t{wall / ref:.1f}\t{load:.2f}",
-                  flush=True)
+            print(f"{r}\t{formats}\t{ref:.2f}\t{wall:.1f}\t{user:.1f}\t{sys_s:.1f}\t{wall / ref:.1f}\t{load:.2f}"
+                  f"\t{gb:.2f}\t{copy_wall:.1f}\t{copy_cpu:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -350,8 +350,10 @@ def _row_codes(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         if span * k >= 2**62:  # renumbered densely before the combined number could overflow
             codes = pd.factorize(codes)[0]
             span = int(codes.max(initial=0)) + 1
-        # (row so far, this column) as one number
-        codes, span = codes * k + col, span * k
+        # (row so far, this column) as one number, in place: a part's genotypes are ~1.9 M rows
+        codes *= k
+        codes += col
+        span *= k
     return _first_seen(codes)
 
 
@@ -376,7 +378,7 @@ def _column_codes(col: pa.ChunkedArray) -> np.ndarray:
     col = col.unify_dictionaries()  # each chunk of a Parquet read comes with its own dictionary
     null = len(col.chunk(0).dictionary)  # a null row: the code after every value's
     indices = pa.chunked_array([c.indices for c in col.chunks], type=col.type.index_type)
-    return pc.fill_null(indices, null).to_numpy().astype(np.int64)
+    return pc.fill_null(indices, null).to_numpy()
 
 
 def _list_keys(col: pa.ChunkedArray) -> pa.Array:
@@ -384,7 +386,7 @@ def _list_keys(col: pa.ChunkedArray) -> pa.Array:
     two different lists can (a null list stays null, [] is b"", and no separator can occur in an item)."""
     lists = col.combine_chunks()
     # `offsets` are the (sliced) array's own, and they point into the whole of `values`.
-    items = _column_codes(pa.chunked_array([lists.values])).astype(np.int32)
+    items = _column_codes(pa.chunked_array([lists.values])).astype(np.int32, copy=False)
     offsets = lists.offsets.to_numpy().astype(np.int64) * items.itemsize
     keys = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(lists),
                                             [None, pa.py_buffer(offsets), pa.py_buffer(items)])

@@ -184,7 +184,7 @@ def test_a_unit_of_two_inputs_gives_each_input_its_own_rows(tmp_path):
     both inputs keeps each input's own rows, exactly as when each input is read from its own results folder."""
     import json
 
-    from pgx_pipeline import schema, sharding
+    from pgx_pipeline import schema
     from pgx_pipeline.report.context import load_input_tables, load_unit_tables, sample_contexts
     from tests.report.conftest import write_results
 

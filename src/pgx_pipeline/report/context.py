@@ -375,7 +375,9 @@ def _column_codes(col: pa.ChunkedArray) -> np.ndarray:
         col = _list_keys(col)
     if not pa.types.is_dictionary(col.type):  # a dictionary-encoded read already has its codes
         col = pc.dictionary_encode(col)
-    col = col.unify_dictionaries()  # each chunk of a Parquet read comes with its own dictionary
+    # Each chunk of a Parquet read comes with its own dictionary.  Were a value ever listed twice in one, its rows
+    # would get two codes: kept apart (two equal records), never merged.
+    col = col.unify_dictionaries()
     null = len(col.chunk(0).dictionary)  # a null row: the code after every value's
     indices = pa.chunked_array([c.indices for c in col.chunks], type=col.type.index_type)
     return pc.fill_null(indices, null).to_numpy()

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import schema
 from .errors import PgxInputError
@@ -234,6 +235,18 @@ def rows_by_input(df: pd.DataFrame, unit: str) -> dict[str, pd.DataFrame]:
     return {str(k): df.take(v) for k, v in ids.groupby(ids, sort=False).indices.items()}
 
 
+def table_rows_by_input(table: pa.Table, unit: str) -> dict[str, pa.Table]:
+    """`rows_by_input` for an Arrow table."""
+    if "input_id" not in table.column_names:
+        return {unit: table}
+    ids = table["input_id"]
+    if pa.types.is_dictionary(ids.type):  # a categorical read
+        ids = ids.cast(ids.type.value_type)
+    coded = pc.dictionary_encode(pc.fill_null(ids, unit)).combine_chunks()
+    index = coded.indices.to_numpy()
+    return {str(k): table.take(np.flatnonzero(index == i)) for i, k in enumerate(coded.dictionary.to_pylist())}
+
+
 def read_input_stage(results: str | Path, stage: str, input_id: str) -> pd.DataFrame:
     """One input's rows of a stage (calls, phenotypes, guidance, predictions) wherever its work unit put them: its
     own folder, or a batch's (rows are told apart by their input_id column)."""
@@ -317,8 +330,17 @@ def read_genotypes(paths: list[str | Path], columns: list[str] | None = None,
     categories across the groups."""
     if not paths:
         return pd.DataFrame({c: [] for c in (columns or schema.GENOTYPES.column_names)})
+    return read_genotype_table(paths, columns, categorical).to_pandas()
+
+
+def read_genotype_table(paths: list[str | Path], columns: list[str] | None = None,
+                        categorical: list[str] | None = None) -> pa.Table:
+    """`read_genotypes` as one Arrow table (`categorical` columns dictionary-encoded, one dictionary)."""
+    if not paths:
+        empty = schema.GENOTYPES.arrow_schema.empty_table()
+        return empty.select(columns) if columns else empty
     tables = [schema.read_arrow(p, schema.GENOTYPES, columns=columns, categorical=categorical) for p in paths]
-    return pa.concat_tables(tables).unify_dictionaries().to_pandas()
+    return pa.concat_tables(tables).unify_dictionaries()
 
 
 def read_part_samples(results: str | Path, input_id: str, part: str) -> pd.DataFrame:

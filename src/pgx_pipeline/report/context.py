@@ -17,6 +17,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import __version__, schema, sharding
 from ..calling.variant_list import VARIANT_LIST_GENES
@@ -233,10 +235,11 @@ class SampleRows:
     1000 Genomes samples, over the rule's declared mem_mb.
     """
 
-    def __init__(self, df: pd.DataFrame) -> None:
+    def __init__(self, table: pa.Table | pd.DataFrame) -> None:
         # One stable sort by sample, then each sample is a slice: a view, neither a copy nor a gather per report.
-        order, self._slices = _sample_slices(df)
-        self.frame = df.take(order).reset_index(drop=True)
+        table = _arrow(table)
+        order, self._slices = _sample_slices(table["sample_id"])
+        self.frame = table.take(order).to_pandas()
 
     def records(self, sample_id: str) -> list[dict]:
         """The sample's rows as plain records (nulls as None), in table order."""
@@ -248,9 +251,15 @@ class SampleRows:
         return _records(self.frame)
 
 
-def _sample_slices(df: pd.DataFrame) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
+def _arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
+    """A stage table as read; a pandas frame (as tests build them) goes through Arrow the same way."""
+    return pa.Table.from_pandas(table, preserve_index=False) if isinstance(table, pd.DataFrame) else table
+
+
+def _sample_slices(sample_ids: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
     """The rows' order grouped by sample (stable), and each sample's slice of it."""
-    codes, names = pd.factorize(df["sample_id"])
+    codes, first = _first_seen(_column_codes(sample_ids))
+    names = sample_ids.take(first).to_pylist()
     counts = np.bincount(codes, minlength=len(names))
     slices = {str(n): (int(e - c), int(e)) for n, e, c in zip(names, np.cumsum(counts), counts)}
     return np.argsort(codes, kind="stable"), slices
@@ -267,12 +276,15 @@ class DistinctRows:
     change them.
     """
 
-    def __init__(self, df: pd.DataFrame, derive=None) -> None:
-        order, self._slices = _sample_slices(df)
-        content = [c for c in df.columns if c != "sample_id"]
-        codes, first = _row_codes(df, content)
+    def __init__(self, table: pa.Table | pd.DataFrame, derive=None) -> None:
+        # The stage tables stay in Arrow: rows are coded from Arrow's dictionaries and offsets, and only the
+        # distinct rows (~1,700 of ~1.9 M genotype rows in a part) become pandas objects.
+        table = _arrow(table)
+        order, self._slices = _sample_slices(table["sample_id"])
+        content = table.drop_columns(["sample_id"])
+        codes, first = _row_codes(content)
         self._codes = codes[order]
-        self._distinct = _records(df.take(first)[content]) if len(df) else []
+        self._distinct = _records(_rows_as_pandas(content, first)) if table.num_rows else []
         self._derive = derive
         self._derived: dict[int, Any] = {}
         # Forms a caller makes from a distinct row and the patient's context, keyed by (row code, ...): kept here,
@@ -312,8 +324,8 @@ class GenotypeRows(DistinctRows):
     patient's ~1,400 rows are ordered and cut per gene by numpy, and a gene's block of rows, alike across most of a
     cohort, becomes one shared form (`_matching`)."""
 
-    def __init__(self, df: pd.DataFrame) -> None:
-        super().__init__(df)
+    def __init__(self, table: pa.Table | pd.DataFrame) -> None:
+        super().__init__(table)
         rows = self._distinct
         # Gene ranks in name order, so (rank, position) sorts as (gene, position) does.
         self.gene_names = sorted({r["gene"] for r in rows})
@@ -328,58 +340,78 @@ def _is_unphased_het(r: dict) -> bool:
             and r["allele1"] != r["allele2"])
 
 
-def _row_codes(df: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """An integer per row, equal for rows equal in `columns` (lists compared by value, nulls equal), and the
-    first row of each code."""
-    codes, span = np.zeros(len(df), dtype=np.int64), 1
-    for c in columns:
-        col = _column_codes(df[c])
+def _row_codes(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """An integer per row, equal for rows equal in every column (lists compared by value, nulls equal), numbered
+    in order of first appearance, and the first row of each code."""
+    codes, span = np.zeros(table.num_rows, dtype=np.int64), 1
+    for column in table.columns:
+        col = _column_codes(column)
         k = int(col.max(initial=0)) + 1
         if span * k >= 2**62:  # renumbered densely before the combined number could overflow
             codes = pd.factorize(codes)[0]
             span = int(codes.max(initial=0)) + 1
-        # (row so far, this column) as one number
-        codes, span = codes * k + col, span * k
+        # (row so far, this column) as one number, in place: a part's genotypes are ~1.9 M rows
+        codes *= k
+        codes += col
+        span *= k
+    return _first_seen(codes)
+
+
+def _first_seen(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`codes` renumbered 0, 1, ... in order of first appearance, and the row where each number first appears."""
     codes = pd.factorize(codes)[0]
-    first = np.full(int(codes.max(initial=-1)) + 1, len(codes), dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(len(codes)))
-    return codes, first
+    if not len(codes):
+        return codes, codes
+    # Numbered by first appearance, a row is a code's first exactly where the running maximum grows.
+    running = np.maximum.accumulate(codes)
+    return codes, np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
 
 
-_SEP = "\x1f"
+def _column_codes(col: pa.ChunkedArray) -> np.ndarray:
+    """An integer per row, equal for equal values: nulls equal each other, lists are equal item by item."""
+    if not len(col) or pa.types.is_null(col.type):
+        return np.zeros(len(col), dtype=np.int64)
+    if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+        col = _list_keys(col)
+    if not pa.types.is_dictionary(col.type):  # a dictionary-encoded read already has its codes
+        col = pc.dictionary_encode(col)
+    # Each chunk of a Parquet read comes with its own dictionary.  Were a value ever listed twice in one, its rows
+    # would get two codes: kept apart (two equal records), never merged.
+    col = col.unify_dictionaries()
+    null = len(col.chunk(0).dictionary)  # a null row: the code after every value's
+    indices = pa.chunked_array([c.indices for c in col.chunks], type=col.type.index_type)
+    return pc.fill_null(indices, null).to_numpy()
 
 
-def _column_codes(s: pd.Series) -> np.ndarray:
-    if s.dtype != object:
-        return s.factorize(use_na_sentinel=False)[0]
-    values = s.to_numpy()
-    try:
-        return pd.factorize(values, use_na_sentinel=False)[0]
-    except TypeError:  # a list column: cells are arrays
-        pass
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        arr = pa.array(values)
-        if pa.types.is_list(arr.type) and (pa.types.is_integer(arr.type.value_type)
-                                           or pa.types.is_string(arr.type.value_type)):
-            arr = arr.cast(pa.list_(pa.string()))  # integers print one way each
-            items = pc.list_flatten(arr)
-            if not items.null_count and not pc.any(pc.match_substring(items, _SEP)).as_py():
-                joined = pc.binary_join(arr, _SEP)  # a null list stays null, [] becomes ""
-                return pd.Series(pd.arrays.ArrowExtensionArray(joined)).factorize(use_na_sentinel=False)[0]
-    except pa.ArrowException:
-        pass
-    # Anything else, or a joined text that could stand for two lists: the cells as tuples (slower, never wrong).
-    return pd.factorize(pd.array([v if v is None else tuple(v) for v in values], dtype=object),
-                        use_na_sentinel=False)[0]
+def _list_keys(col: pa.ChunkedArray) -> pa.Array:
+    """Each list as one binary value made of its items' codes (4 bytes each): equal lists give equal values, and no
+    two different lists can (a null list stays null, [] is b"", and no separator can occur in an item)."""
+    lists = col.combine_chunks()
+    # `offsets` are the (sliced) array's own, and they point into the whole of `values`.
+    items = _column_codes(pa.chunked_array([lists.values])).astype(np.int32, copy=False)
+    offsets = lists.offsets.to_numpy().astype(np.int64) * items.itemsize
+    keys = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(lists),
+                                            [None, pa.py_buffer(offsets), pa.py_buffer(items)])
+    return pa.chunked_array([pc.if_else(lists.is_null(), pa.scalar(None, pa.large_binary()), keys)])
 
 
-def _required(path: Path, table: schema.Table, categories: list[str] | None = None) -> pd.DataFrame:
+def _rows_as_pandas(table: pa.Table, rows: np.ndarray) -> pd.DataFrame:
+    """Some rows of a table as pandas makes them when it converts the whole table: integers with a null anywhere in
+    the column (or, in a list column, in any list) come out as floats, 3.0 and NaN, in every row."""
+    part = table.take(rows)
+    for i, col in enumerate(table.columns):
+        t = col.type
+        if pa.types.is_integer(t) and col.null_count:
+            part = part.set_column(i, table.field(i).name, part.column(i).cast(pa.float64()))
+        elif pa.types.is_list(t) and pa.types.is_integer(t.value_type) and pc.list_flatten(col).null_count:
+            part = part.set_column(i, table.field(i).name, part.column(i).cast(pa.list_(pa.float64())))
+    return part.to_pandas()
+
+
+def _required(path: Path, table: schema.Table, categories: list[str] | None = None) -> pa.Table:
     if not path.is_file():
         raise PgxInputError(f"{table.name} table not found; run the stage that makes it before the report", path=path)
-    return schema.read_table(path, table, categorical=categories)
+    return schema.read_arrow(path, table, categorical=categories)
 
 
 # The guidance table's texts repeat for every patient with the same result (~270 rows a patient, 438,625 in a part
@@ -473,13 +505,13 @@ def load_unit_tables(results_dir: str | os.PathLike, unit: str, part: str = "par
         raise PgxInputError(f"no ingested samples for unit {unit!r} {part}; run the earlier stages first",
                             path=sharding.ingest_dir(root, unit))
     samples = sharding.read_samples(sample_files)
-    genotypes = sharding.read_genotypes(sharding.group_files(root, unit, part, "genotypes"),
-                                        [*GENOTYPE_COLUMNS, "input_id"], categorical=GENOTYPE_TEXTS)
+    genotypes = sharding.read_genotype_table(sharding.group_files(root, unit, part, "genotypes"),
+                                             [*GENOTYPE_COLUMNS, "input_id"], categorical=GENOTYPE_TEXTS)
     calls = _required(sharding.stage_file(root, "calls", unit, part), schema.CALLS)
     phenotypes = _required(sharding.stage_file(root, "phenotypes", unit, part), schema.PHENOTYPES)
     guidance = _required(sharding.stage_file(root, "guidance", unit, part), schema.GUIDANCE, GUIDANCE_TEXTS)
     pred_path = sharding.stage_file(root, "predictions", unit, part)
-    predictions = schema.read_table(pred_path, schema.PREDICTIONS) if pred_path.is_file() else None
+    predictions = schema.read_arrow(pred_path, schema.PREDICTIONS) if pred_path.is_file() else None
     rsids: dict[tuple[str, int], str] = {}
     pos_path = root / "knowledge" / "positions.parquet"
     if pos_path.is_file():
@@ -508,13 +540,17 @@ def load_unit_tables(results_dir: str | os.PathLike, unit: str, part: str = "par
     }
 
 
-def _split_by_input(input_ids: list[str], unit: str, **frames: pd.DataFrame | None) -> dict[str, dict]:
-    """Each frame's rows per input (a frame of a one-input unit is all that input's)."""
+def _split_by_input(input_ids: list[str], unit: str, **frames: pd.DataFrame | pa.Table | None) -> dict[str, dict]:
+    """Each frame's (or Arrow table's) rows per input (a frame of a one-input unit is all that input's)."""
     out: dict[str, dict] = {i: {} for i in input_ids}
     for name, df in frames.items():
-        split = ({input_ids[0]: df} if df is None or len(input_ids) == 1 else sharding.rows_by_input(df, unit))
+        arrow = isinstance(df, pa.Table)
+        if df is None or len(input_ids) == 1:
+            split = {input_ids[0]: df}
+        else:
+            split = sharding.table_rows_by_input(df, unit) if arrow else sharding.rows_by_input(df, unit)
         for i in input_ids:
-            out[i][name] = None if df is None else split.get(i, df.iloc[0:0])
+            out[i][name] = None if df is None else split.get(i, df.slice(0, 0) if arrow else df.iloc[0:0])
     return out
 
 

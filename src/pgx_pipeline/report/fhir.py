@@ -163,14 +163,16 @@ class _Ids:
 
 def _uuid5_text(prefix_sha1: Any, key: str) -> str:
     """`str(uuid.uuid5(NAMESPACE, prefix + key))` from the SHA-1 of NAMESPACE.bytes + prefix: ~1 µs instead of ~3 µs
-    (a bundle asks for ~360). The UUID is the digest's first 16 bytes with version 5 and the RFC 4122 variant."""
+    (a bundle asks for ~360). The UUID is the digest's first 16 bytes with version 5 (its 13th hex digit) and the
+    RFC 4122 variant (the 17th's top two bits)."""
     sha1 = prefix_sha1.copy()
     sha1.update(key.encode("utf-8"))
-    b = bytearray(sha1.digest()[:16])
-    b[6] = b[6] & 0x0F | 0x50
-    b[8] = b[8] & 0x3F | 0x80
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = sha1.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_RFC4122_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+# The first hex digit of a UUID's 9th byte with the variant bits (10xx) set, by the digest's digit.
+_RFC4122_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 
 def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None) -> dict[str, Any]:
@@ -204,56 +206,48 @@ def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
     }))
 
     genes = {g["gene"]: g for g in ctx["genes"]}
-    gene_keys: dict[str, str] = {}  # gene -> key of the observation that states its result (or its absence)
+    stated: set[str] = set()  # genes with an observation (`_genotype_key`) that states their result or its absence
     form_of: dict[str, tuple] = {}
     rows = _SharedRows(ids, patient, known)
     for g in ctx["genes"]:
-        key, resources = _gene_entries(g, ids, base, rows, form_of)
-        gene_keys[g["gene"]] = key
+        resources = _gene_entries(g, ids, base, rows, form_of)
+        stated.add(g["gene"])
         for k, res, display in resources:
             entries.append((k, res))
             results.append(ids.ref(k, display))
     # Genes the report lists as not assessed that have no row of their own (HLA typing never supplied).
     for na in ctx["not_assessed"]:
         gene = na["gene"]
-        if gene in genes or gene.endswith(" structural variants") or gene in gene_keys:
+        if gene in genes or gene.endswith(" structural variants") or gene in stated:
             continue
-        key = f"genotype/{gene}"
-        gene_keys[gene] = key
+        key = _genotype_key(gene)
+        stated.add(gene)
         entries.append((key, _absent(gene, "not_assessed", [na["what"]], ids, base, drugs=na["drugs"])))
         results.append(ids.ref(key, f"{gene}: not assessed"))
 
-    # A guideline gene with no result anywhere in the report still gets an explicit statement to derive from.
+    # A guideline gene with no result anywhere in the report still gets an explicit statement to derive from: from
+    # here on every guideline gene is stated (`_guideline_entries`).
     for d in ctx["drugs"]:
         for gl in d["guidelines"]:
             for gene in gl["genes"]:
-                if gene not in gene_keys:
-                    key = gene_keys[gene] = f"genotype/{gene}"
+                if gene not in stated:
+                    key = _genotype_key(gene)
+                    stated.add(gene)
                     entries.append((key, _absent(gene, "no_result", [f"{gene} has no result in this report."],
                                                  ids, base)))
                     results.append(ids.ref(key, f"{gene}: no result"))
 
     tasks: list[dict] = []
     for d in ctx["drugs"]:
-        drug = d["drug"]
+        block = rows.block(d, date)
+        if block is not None:  # every row a shared form validated before: the drug's entries from one template
+            block.fill(entries, form_of, results, tasks, ids, rows.patient_text())
+            continue
         for i, gl in enumerate(d["guidelines"]):
-            key = f"implication/{drug}/{gl['source']}/{i}"
-            derived = tuple((gene_keys[g], g) for g in gl["genes"] if g in gene_keys)
-            shared = type(gl) is SharedForm
-            # The rest of an implication is the row's, the date and how many genes it derives from.
-            made_of = form_of[key] = ("implication", gl.serial, date, len(derived)) if shared else None
-            entries.append((key, rows.resource(
-                key, made_of, derived,
-                lambda ids, patient: _implication(drug, gl, ids, {"subject": patient, "effectiveDateTime": date},
-                                                  derived))))
-            results.append(ids.ref(key, f"{drug} ({gl['source']}): {gl['priority_label']}"))
-            if gl["shows_advice"] and gl["priority"] in ACTIONABLE:
-                tkey = f"recommendation/{drug}/{gl['source']}/{i}"
-                made_of = form_of[tkey] = ("recommendation", gl.serial, date) if shared else None
-                entries.append((tkey, rows.resource(
-                    tkey, made_of, key, lambda ids, patient: _recommendation(drug, gl, ids, key, patient, date))))
-                tasks.append({"url": EXT_RECOMMENDED_ACTION,
-                              "valueReference": ids.ref(tkey, f"{drug}: {gl['priority_label']}")})
+            for key, made_of, refs, make, (is_task, display) in _guideline_entries(d["drug"], i, gl, date):
+                form_of[key] = made_of
+                entries.append((key, rows.resource(key, made_of, refs, make)))
+                _refer(key, display, is_task, ids, results, tasks)
 
     entries.insert(1, ("report", _report(ctx, ids, patient, results, tasks)))
     texts: dict[int, str] = {}
@@ -274,6 +268,42 @@ def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
     }, texts
 
 
+def _genotype_key(gene: str) -> str:
+    """The key of the observation stating a gene's result, or its absence."""
+    return f"genotype/{gene}"
+
+
+# An entry made of a guideline row: (key, form or None, what it refers to, its maker, how the report refers to it).
+_RowEntry = tuple[str, "tuple | None", Any, Callable[[Any, Any], dict], tuple[bool, str]]
+
+
+def _guideline_entries(drug: str, i: int, gl: dict, date: str) -> list[_RowEntry]:
+    """The entries of a drug's i-th guideline row: its implication (a result of the report) and, for advice that
+    changes prescribing, its recommendation (a task of the report). Every gene of the row is stated by then."""
+    key = f"implication/{drug}/{gl['source']}/{i}"
+    derived = tuple((_genotype_key(g), g) for g in gl["genes"])
+    shared = type(gl) is SharedForm
+    # The rest of an implication is the row's, the date and how many genes it derives from.
+    out: list[_RowEntry] = [(
+        key, ("implication", gl.serial, date, len(derived)) if shared else None, derived,
+        lambda ids, patient: _implication(drug, gl, ids, {"subject": patient, "effectiveDateTime": date}, derived),
+        (False, f"{drug} ({gl['source']}): {gl['priority_label']}"))]
+    if gl["shows_advice"] and gl["priority"] in ACTIONABLE:
+        out.append((
+            f"recommendation/{drug}/{gl['source']}/{i}", ("recommendation", gl.serial, date) if shared else None, key,
+            lambda ids, patient: _recommendation(drug, gl, ids, key, patient, date),
+            (True, f"{drug}: {gl['priority_label']}")))
+    return out
+
+
+def _refer(key: str, display: str, is_task: bool, ids: _Ids, results: list[dict], tasks: list[dict]) -> None:
+    """The report's reference to a guideline row's entry: a result, or a recommended action."""
+    if is_task:
+        tasks.append({"url": EXT_RECOMMENDED_ACTION, "valueReference": ids.ref(key, display)})
+    else:
+        results.append(ids.ref(key, display))
+
+
 class _SharedRows:
     """One bundle's resources made of shared guideline rows: as a dict, or, when their form was validated before,
     as text filled in from the row's template."""
@@ -288,20 +318,36 @@ class _SharedRows:
         """Whether every one of these forms was validated before (so each is written from its template)."""
         return self._known is not None and all(self._known(f) for f in forms)
 
+    def patient_text(self) -> str:
+        if self._patient_text is None:
+            self._patient_text = _dumps(self._patient)
+        return self._patient_text
+
     def resource(self, key: str, made_of: tuple | None, refs: Any,
                  make: Callable[[Any, Any], dict]) -> dict | str:
         """`make(ids, patient)`, or its JSON with `{"id": ...}` first; `refs`: the keys it refers to besides the
         patient (with the form, what its template is made of)."""
         if made_of is None or self._known is None or not self._known(made_of):
             return make(self._ids, self._patient)
-        template = _ROW_TEMPLATES.get((made_of, refs))
+        template = _ROW_TEMPLATES.get((made_of, refs), make)
         if template is None:
-            template = _ROW_TEMPLATES.make((made_of, refs), make)
-            if template is None:
-                return make(self._ids, self._patient)
-        if self._patient_text is None:
-            self._patient_text = _dumps(self._patient)
-        return template.fill(self._ids, key, self._patient_text)
+            return make(self._ids, self._patient)
+        return template.fill(self._ids, key, self.patient_text())
+
+    def block(self, d: dict, date: str) -> _DrugBlock | None:
+        """A drug's entries as one template (`_DrugBlock`) when its rows are all shared forms whose every entry
+        was validated before; None otherwise (then each row is made on its own)."""
+        if self._known is None or not all(type(gl) is SharedForm for gl in d["guidelines"]):
+            return None
+        # A row's entries are a function of the drug, the row, its place and the date (`_guideline_entries`).
+        key = (d["drug"], date, *(gl.serial for gl in d["guidelines"]))
+        block = _DRUG_BLOCKS.get(key, _MISSING)
+        if block is _MISSING:
+            made = [e for i, gl in enumerate(d["guidelines"]) for e in _guideline_entries(d["drug"], i, gl, date)]
+            if not self.known_all([made_of for _, made_of, *_ in made]):
+                return None
+            block = _DRUG_BLOCKS.put(key, _DrugBlock.of(made))
+        return block if block is not None and self.known_all(block.forms) else None
 
 
 _SELF, _PATIENT = object(), object()  # what a template's slots hold besides keys: the resource's own id, the patient
@@ -361,24 +407,74 @@ class _RowTemplate:
         return "".join(out)
 
 
-class _RowTemplates:
-    """Templates by (form, what the resource refers to); bounded, as a miss only costs time."""
+    @classmethod
+    def joined(cls, templates: list[tuple[_RowTemplate, str]]) -> _RowTemplate:
+        """One template of several resources' texts, each `(template, its key)`, separated by NUL (which JSON text
+        never holds raw); filled with any key, it gives their texts joined."""
+        pieces, slots = [""], []
+        for n, (t, key) in enumerate(templates):
+            pieces[-1] += ("\x00" if n else "") + t._pieces[0]
+            pieces += t._pieces[1:]
+            slots += [key if what is _SELF else what for what in t._slots]
+        return cls(pieces, slots)
 
-    def __init__(self, limit: int = 20_000) -> None:  # ~3 KB each: ~60 MB at most
-        self._by_key: dict[tuple, _RowTemplate | None] = {}
+
+class _DrugBlock:
+    """A drug's guideline rows' entries, every row a shared form (the same rows as other patients'), as one
+    template: the entries' keys, forms and references from the report, made once; per patient only the ids."""
+
+    def __init__(self, made: list[_RowEntry], template: _RowTemplate) -> None:
+        self._keys = [key for key, *_ in made]
+        self._form_of = {key: made_of for key, made_of, *_ in made}
+        self.forms = list(self._form_of.values())
+        self._refers = [(key, display, is_task) for key, _, _, _, (is_task, display) in made]
+        self._template = template
+
+    @classmethod
+    def of(cls, made: list[_RowEntry]) -> _DrugBlock | None:
+        """None when a row has no template (`_RowTemplate.of`)."""
+        templates = [(_ROW_TEMPLATES.get((made_of, refs), make), key) for key, made_of, refs, make, _ in made]
+        if any(t is None for t, _ in templates):
+            return None
+        return cls(made, _RowTemplate.joined(templates))
+
+    def fill(self, entries: list, form_of: dict[str, tuple], results: list[dict], tasks: list[dict], ids: _Ids,
+             patient_text: str) -> None:
+        entries += zip(self._keys, self._template.fill(ids, "", patient_text).split("\x00"))
+        form_of.update(self._form_of)
+        for key, display, is_task in self._refers:
+            _refer(key, display, is_task, ids, results, tasks)
+
+
+class _Bounded:
+    """What was made of a key, bounded (cleared when full), as a miss only costs time."""
+
+    def __init__(self, limit: int) -> None:
+        self._by_key: dict[tuple, Any] = {}
         self._limit = limit
 
-    def get(self, key: tuple) -> _RowTemplate | None:
-        return self._by_key.get(key)
-
-    def make(self, key: tuple, make: Callable[[Any, Any], dict]) -> _RowTemplate | None:
+    def put(self, key: tuple, value: Any) -> Any:
         if len(self._by_key) >= self._limit:
             self._by_key.clear()
-        template = self._by_key[key] = _RowTemplate.of(make)
-        return template
+        self._by_key[key] = value
+        return value
+
+    def get(self, key: tuple, default: Any = None) -> Any:
+        return self._by_key.get(key, default)
 
 
-_ROW_TEMPLATES = _RowTemplates()
+class _RowTemplates(_Bounded):
+    """Templates by (form, what the resource refers to); None for a form that has none."""
+
+    def get(self, key: tuple, make: Callable[[Any, Any], dict]) -> _RowTemplate | None:
+        template = super().get(key, _MISSING)
+        return self.put(key, _RowTemplate.of(make)) if template is _MISSING else template
+
+
+_MISSING = object()
+_ROW_TEMPLATES = _RowTemplates(20_000)  # ~3 KB each: ~60 MB at most
+# Drug blocks by (drug, date, its rows' serials): ~100 a patient, shared by the patients with the same rows.
+_DRUG_BLOCKS = _Bounded(20_000)
 
 
 def _report(ctx: dict, ids: _Ids, patient: dict, results: list[dict], tasks: list[dict]) -> dict:
@@ -445,7 +541,7 @@ _GENE_LAYOUTS: dict[tuple, list[tuple[str, str | None]]] = {}
 
 
 def _gene_entries(g: dict, ids: _Ids, base: dict, rows: _SharedRows,
-                  form_of: dict[str, tuple]) -> tuple[str, list[tuple[str, dict | str, str | None]]]:
+                  form_of: dict[str, tuple]) -> list[tuple[str, dict | str, str | None]]:
     """`_gene_resources` as (key, resource, display of the references to it). A resource is made of the gene's
     whole report entry (its JSON: every field, used or not, so two entries alike in it make the same resource but
     for ids and the patient) and the date; once a resource of that make was validated, later patients' are written
@@ -457,30 +553,30 @@ def _gene_entries(g: dict, ids: _Ids, base: dict, rows: _SharedRows,
         for k, display in layout:
             form_of[k] = made + (k,)
             out.append((k, rows.resource(k, made + (k,), None, _one_gene_resource(g, base, k)), display))
-        return f"genotype/{g['gene']}", out
-    key, resources = _gene_resources(g, ids, base)
+        return out
+    resources = _gene_resources(g, ids, base)
     if len(_GENE_LAYOUTS) >= 20_000:
         _GENE_LAYOUTS.clear()
     _GENE_LAYOUTS[made] = [(k, res.get("_display")) for k, res in resources]
     for k, _ in resources:
         form_of[k] = made + (k,)
-    return key, [(k, res, res.get("_display")) for k, res in resources]
+    return [(k, res, res.get("_display")) for k, res in resources]
 
 
 def _one_gene_resource(g: dict, base: dict, k: str) -> Callable[[Any, Any], dict]:
     def make(ids: Any, patient: Any) -> dict:
-        res = dict(_gene_resources(g, ids, {**base, "subject": patient}, only=k)[1])[k]
+        res = dict(_gene_resources(g, ids, {**base, "subject": patient}, only=k))[k]
         return {name: v for name, v in res.items() if name != "_display"}
     return make
 
 
-def _gene_resources(g: dict, ids: _Ids, base: dict, only: str | None = None) -> tuple[str, list[tuple[str, dict]]]:
+def _gene_resources(g: dict, ids: _Ids, base: dict, only: str | None = None) -> list[tuple[str, dict]]:
     """The genotype observation of one gene (or its absence) and its phenotype observation(s); with `only` the
     phenotype observations but that one are left out (a template asks ids only of the resource it is made of)."""
     gene, status = g["gene"], g["status"]
-    key = f"genotype/{gene}"
+    key = _genotype_key(gene)
     if status in ("not_called", "not_assessed"):
-        return key, [(key, _absent(gene, status, g["notes"], ids, base))]
+        return [(key, _absent(gene, status, g["notes"], ids, base))]
     if status == "ambiguous":
         value = " or ".join(c["diplotype"] for c in g["candidates"])
     else:
@@ -542,7 +638,7 @@ def _gene_resources(g: dict, ids: _Ids, base: dict, only: str | None = None) -> 
         )
         obs["_display"] = f"{gene}: {pheno}" + (f" (if {dip})" if caveat else "")
         out.append((pkey, obs))
-    return key, out
+    return out
 
 
 def _absent(gene: str, status: str, notes: list[str], ids: _Ids, base: dict, drugs: list[str] | None = None) -> dict:
@@ -665,11 +761,12 @@ _ID = re.compile(r'^\{"id":"' + _UUID + '"')  # entries are written id first
 
 # Elements the R4B models type as FHIR `string` or `markdown` wherever these names occur in the resources this module
 # writes (CodeableConcept.text, Coding.display, Annotation.text, RelatedArtifact.label/display, Task.description,
-# DiagnosticReport.conclusion, valueString), when their value holds a raw non-whitespace character (an escape such as
-# \u000b is read whole, never as its letters): fhir_core's string pattern is searched, so such a value is valid as
-# "x" is.
+# DiagnosticReport.conclusion, valueString, and Identifier.value: the one element named `value` here, the Patient's
+# sample id, an R4B `string` with no pattern or terminology of its own), when their value holds a raw non-whitespace
+# character (an escape such as \u000b is read whole, never as its letters): fhir_core's string pattern is searched,
+# so such a value is valid as "x" is. (A numeric `value`, as Quantity's, is not a JSON string: never matched.)
 _FREE_TEXT = re.compile(
-    r'"(text|display|valueString|description|conclusion|label)":"(?:\s|\\u[0-9a-fA-F]{4}|\\["\\/bfnrt])*[^"\\\s]'
+    r'"(text|display|valueString|description|conclusion|label|value)":"(?:\s|\\u[0-9a-fA-F]{4}|\\["\\/bfnrt])*[^"\\\s]'
     r'[^"\\]*(?:\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])[^"\\]*)*"')
 # Surrogates are the one kind of character whose validity we do not argue about; a text with one keeps its texts.
 _ESCAPED_SURROGATE = re.compile(r'\\u[dD][89abAB]')

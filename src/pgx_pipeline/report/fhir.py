@@ -139,20 +139,20 @@ def _local(code: str, value: str) -> dict:
 _NAMESPACE_SHA1 = hashlib.sha1(NAMESPACE.bytes)
 
 
-class _Ids:
-    """Deterministic ids: the same (input, sample, key) always gives the same UUID."""
+class _Ids(dict):
+    """Deterministic ids: the same (input, sample, key) always gives the same UUID. `ids(key)`, ~1,400 times a
+    bundle, is a dict lookup (each id is made once, by `__missing__`)."""
 
     def __init__(self, input_id: str, sample_id: str) -> None:
-        self._prefix = f"{input_id}\x1f{sample_id}\x1f"
+        super().__init__()
         self._sha1 = _NAMESPACE_SHA1.copy()
-        self._sha1.update(self._prefix.encode("utf-8"))  # strict, as uuid5: a lone surrogate raises
-        self._done: dict[str, str] = {}
+        self._sha1.update(f"{input_id}\x1f{sample_id}\x1f".encode("utf-8"))  # strict, as uuid5: a lone surrogate raises
 
-    def __call__(self, key: str) -> str:
-        done = self._done.get(key)
-        if done is None:
-            done = self._done[key] = _uuid5_text(self._sha1, key)
+    def __missing__(self, key: str) -> str:
+        done = self[key] = _uuid5_text(self._sha1, key)
         return done
+
+    __call__ = dict.__getitem__
 
     def ref(self, key: str, display: str | None = None) -> dict:
         r = {"reference": f"urn:uuid:{self(key)}"}
@@ -178,8 +178,10 @@ _RFC4122_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None) -> dict[str, Any]:
     """The report context of one sample as a FHIR R4 Bundle (type collection), as a plain dict (not validated).
 
-    `forms`, when given, receives for each entry made from a shared guideline row (memo.SharedForm) a key that is
-    equal for two entries only if they are equal but for ids and references (`Validator`'s `known`)."""
+    `forms`, when given, receives for each entry made from a shared guideline row (memo.SharedForm) or a gene's
+    report entry, and for the report, a key that is equal for two entries only if their canonical forms are
+    (`_canonical`: equal but for ids, references, runs of references and free texts) when their texts are under
+    1 MiB (`Validator`'s `known`)."""
     return _build(ctx, forms)[0]
 
 
@@ -206,50 +208,66 @@ def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
     }))
 
     genes = {g["gene"]: g for g in ctx["genes"]}
-    stated: set[str] = set()  # genes with an observation (`_genotype_key`) that states their result or its absence
+    gene_keys: dict[str, str] = {}  # gene -> key of the observation that states its result (or its absence)
     form_of: dict[str, tuple] = {}
     rows = _SharedRows(ids, patient, known)
     for g in ctx["genes"]:
-        resources = _gene_entries(g, ids, base, rows, form_of)
-        stated.add(g["gene"])
+        key, resources = _gene_entries(g, ids, base, rows, form_of)
+        gene_keys[g["gene"]] = key
         for k, res, display in resources:
             entries.append((k, res))
             results.append(ids.ref(k, display))
     # Genes the report lists as not assessed that have no row of their own (HLA typing never supplied).
     for na in ctx["not_assessed"]:
         gene = na["gene"]
-        if gene in genes or gene.endswith(" structural variants") or gene in stated:
+        if gene in genes or gene.endswith(" structural variants") or gene in gene_keys:
             continue
-        key = _genotype_key(gene)
-        stated.add(gene)
+        key = f"genotype/{gene}"
+        gene_keys[gene] = key
         entries.append((key, _absent(gene, "not_assessed", [na["what"]], ids, base, drugs=na["drugs"])))
         results.append(ids.ref(key, f"{gene}: not assessed"))
 
-    # A guideline gene with no result anywhere in the report still gets an explicit statement to derive from: from
-    # here on every guideline gene is stated (`_guideline_entries`).
+    # A guideline gene with no result anywhere in the report still gets an explicit statement to derive from.
     for d in ctx["drugs"]:
         for gl in d["guidelines"]:
             for gene in gl["genes"]:
-                if gene not in stated:
-                    key = _genotype_key(gene)
-                    stated.add(gene)
+                if gene not in gene_keys:
+                    key = gene_keys[gene] = f"genotype/{gene}"
                     entries.append((key, _absent(gene, "no_result", [f"{gene} has no result in this report."],
                                                  ids, base)))
                     results.append(ids.ref(key, f"{gene}: no result"))
 
     tasks: list[dict] = []
     for d in ctx["drugs"]:
-        block = rows.block(d, date)
-        if block is not None:  # every row a shared form validated before: the drug's entries from one template
-            block.fill(entries, form_of, results, tasks, ids, rows.patient_text())
-            continue
+        drug = d["drug"]
         for i, gl in enumerate(d["guidelines"]):
-            for key, made_of, refs, make, (is_task, display) in _guideline_entries(d["drug"], i, gl, date):
-                form_of[key] = made_of
-                entries.append((key, rows.resource(key, made_of, refs, make)))
-                _refer(key, display, is_task, ids, results, tasks)
+            key = f"implication/{drug}/{gl['source']}/{i}"
+            derived = tuple((gene_keys[g], g) for g in gl["genes"] if g in gene_keys)
+            shared = type(gl) is SharedForm
+            # The rest of an implication is the row's, the date and how many genes it derives from.
+            made_of = form_of[key] = ("implication", gl.serial, date, len(derived)) if shared else None
+            entries.append((key, rows.resource(
+                key, made_of, derived,
+                lambda ids, patient: _implication(drug, gl, ids, {"subject": patient, "effectiveDateTime": date},
+                                                  derived))))
+            results.append(ids.ref(key, f"{drug} ({gl['source']}): {gl['priority_label']}"))
+            if gl["shows_advice"] and gl["priority"] in ACTIONABLE:
+                tkey = f"recommendation/{drug}/{gl['source']}/{i}"
+                made_of = form_of[tkey] = ("recommendation", gl.serial, date) if shared else None
+                entries.append((tkey, rows.resource(
+                    tkey, made_of, key, lambda ids, patient: _recommendation(drug, gl, ids, key, patient, date))))
+                tasks.append({"url": EXT_RECOMMENDED_ACTION,
+                              "valueReference": ids.ref(tkey, f"{drug}: {gl['priority_label']}")})
 
-    entries.insert(1, ("report", _report(ctx, ids, patient, results, tasks)))
+    report = _report(ctx, ids, patient, results, tasks)
+    entries.insert(1, ("report", report))
+    if forms is not None:
+        # Every result and recommended action (the first extensions) is a reference (`ids.ref`), and a run of them
+        # is one in the canonical form: the report's is that of the report with one of each, read in a few KB, not
+        # ~50 KB.
+        short = {**report, "extension": report["extension"][max(len(tasks) - 1, 0):],
+                 **({"result": results[:1]} if results else {})}
+        form_of["report"] = ("report", _digest(_canonical({"id": ids("report"), **short})))
     texts: dict[int, str] = {}
     for i, (k, res) in enumerate(entries):
         if type(res) is str:
@@ -268,42 +286,6 @@ def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
     }, texts
 
 
-def _genotype_key(gene: str) -> str:
-    """The key of the observation stating a gene's result, or its absence."""
-    return f"genotype/{gene}"
-
-
-# An entry made of a guideline row: (key, form or None, what it refers to, its maker, how the report refers to it).
-_RowEntry = tuple[str, "tuple | None", Any, Callable[[Any, Any], dict], tuple[bool, str]]
-
-
-def _guideline_entries(drug: str, i: int, gl: dict, date: str) -> list[_RowEntry]:
-    """The entries of a drug's i-th guideline row: its implication (a result of the report) and, for advice that
-    changes prescribing, its recommendation (a task of the report). Every gene of the row is stated by then."""
-    key = f"implication/{drug}/{gl['source']}/{i}"
-    derived = tuple((_genotype_key(g), g) for g in gl["genes"])
-    shared = type(gl) is SharedForm
-    # The rest of an implication is the row's, the date and how many genes it derives from.
-    out: list[_RowEntry] = [(
-        key, ("implication", gl.serial, date, len(derived)) if shared else None, derived,
-        lambda ids, patient: _implication(drug, gl, ids, {"subject": patient, "effectiveDateTime": date}, derived),
-        (False, f"{drug} ({gl['source']}): {gl['priority_label']}"))]
-    if gl["shows_advice"] and gl["priority"] in ACTIONABLE:
-        out.append((
-            f"recommendation/{drug}/{gl['source']}/{i}", ("recommendation", gl.serial, date) if shared else None, key,
-            lambda ids, patient: _recommendation(drug, gl, ids, key, patient, date),
-            (True, f"{drug}: {gl['priority_label']}")))
-    return out
-
-
-def _refer(key: str, display: str, is_task: bool, ids: _Ids, results: list[dict], tasks: list[dict]) -> None:
-    """The report's reference to a guideline row's entry: a result, or a recommended action."""
-    if is_task:
-        tasks.append({"url": EXT_RECOMMENDED_ACTION, "valueReference": ids.ref(key, display)})
-    else:
-        results.append(ids.ref(key, display))
-
-
 class _SharedRows:
     """One bundle's resources made of shared guideline rows: as a dict, or, when their form was validated before,
     as text filled in from the row's template."""
@@ -318,36 +300,20 @@ class _SharedRows:
         """Whether every one of these forms was validated before (so each is written from its template)."""
         return self._known is not None and all(self._known(f) for f in forms)
 
-    def patient_text(self) -> str:
-        if self._patient_text is None:
-            self._patient_text = _dumps(self._patient)
-        return self._patient_text
-
     def resource(self, key: str, made_of: tuple | None, refs: Any,
                  make: Callable[[Any, Any], dict]) -> dict | str:
         """`make(ids, patient)`, or its JSON with `{"id": ...}` first; `refs`: the keys it refers to besides the
         patient (with the form, what its template is made of)."""
         if made_of is None or self._known is None or not self._known(made_of):
             return make(self._ids, self._patient)
-        template = _ROW_TEMPLATES.get((made_of, refs), make)
+        template = _ROW_TEMPLATES.get((made_of, refs))
         if template is None:
-            return make(self._ids, self._patient)
-        return template.fill(self._ids, key, self.patient_text())
-
-    def block(self, d: dict, date: str) -> _DrugBlock | None:
-        """A drug's entries as one template (`_DrugBlock`) when its rows are all shared forms whose every entry
-        was validated before; None otherwise (then each row is made on its own)."""
-        if self._known is None or not all(type(gl) is SharedForm for gl in d["guidelines"]):
-            return None
-        # A row's entries are a function of the drug, the row, its place and the date (`_guideline_entries`).
-        key = (d["drug"], date, *(gl.serial for gl in d["guidelines"]))
-        block = _DRUG_BLOCKS.get(key, _MISSING)
-        if block is _MISSING:
-            made = [e for i, gl in enumerate(d["guidelines"]) for e in _guideline_entries(d["drug"], i, gl, date)]
-            if not self.known_all([made_of for _, made_of, *_ in made]):
-                return None
-            block = _DRUG_BLOCKS.put(key, _DrugBlock.of(made))
-        return block if block is not None and self.known_all(block.forms) else None
+            template = _ROW_TEMPLATES.make((made_of, refs), make)
+            if template is None:
+                return make(self._ids, self._patient)
+        if self._patient_text is None:
+            self._patient_text = _dumps(self._patient)
+        return template.fill(self._ids, key, self._patient_text)
 
 
 _SELF, _PATIENT = object(), object()  # what a template's slots hold besides keys: the resource's own id, the patient
@@ -407,74 +373,24 @@ class _RowTemplate:
         return "".join(out)
 
 
-    @classmethod
-    def joined(cls, templates: list[tuple[_RowTemplate, str]]) -> _RowTemplate:
-        """One template of several resources' texts, each `(template, its key)`, separated by NUL (which JSON text
-        never holds raw); filled with any key, it gives their texts joined."""
-        pieces, slots = [""], []
-        for n, (t, key) in enumerate(templates):
-            pieces[-1] += ("\x00" if n else "") + t._pieces[0]
-            pieces += t._pieces[1:]
-            slots += [key if what is _SELF else what for what in t._slots]
-        return cls(pieces, slots)
+class _RowTemplates:
+    """Templates by (form, what the resource refers to); bounded, as a miss only costs time."""
 
-
-class _DrugBlock:
-    """A drug's guideline rows' entries, every row a shared form (the same rows as other patients'), as one
-    template: the entries' keys, forms and references from the report, made once; per patient only the ids."""
-
-    def __init__(self, made: list[_RowEntry], template: _RowTemplate) -> None:
-        self._keys = [key for key, *_ in made]
-        self._form_of = {key: made_of for key, made_of, *_ in made}
-        self.forms = list(self._form_of.values())
-        self._refers = [(key, display, is_task) for key, _, _, _, (is_task, display) in made]
-        self._template = template
-
-    @classmethod
-    def of(cls, made: list[_RowEntry]) -> _DrugBlock | None:
-        """None when a row has no template (`_RowTemplate.of`)."""
-        templates = [(_ROW_TEMPLATES.get((made_of, refs), make), key) for key, made_of, refs, make, _ in made]
-        if any(t is None for t, _ in templates):
-            return None
-        return cls(made, _RowTemplate.joined(templates))
-
-    def fill(self, entries: list, form_of: dict[str, tuple], results: list[dict], tasks: list[dict], ids: _Ids,
-             patient_text: str) -> None:
-        entries += zip(self._keys, self._template.fill(ids, "", patient_text).split("\x00"))
-        form_of.update(self._form_of)
-        for key, display, is_task in self._refers:
-            _refer(key, display, is_task, ids, results, tasks)
-
-
-class _Bounded:
-    """What was made of a key, bounded (cleared when full), as a miss only costs time."""
-
-    def __init__(self, limit: int) -> None:
-        self._by_key: dict[tuple, Any] = {}
+    def __init__(self, limit: int = 20_000) -> None:  # ~3 KB each: ~60 MB at most
+        self._by_key: dict[tuple, _RowTemplate | None] = {}
         self._limit = limit
 
-    def put(self, key: tuple, value: Any) -> Any:
+    def get(self, key: tuple) -> _RowTemplate | None:
+        return self._by_key.get(key)
+
+    def make(self, key: tuple, make: Callable[[Any, Any], dict]) -> _RowTemplate | None:
         if len(self._by_key) >= self._limit:
             self._by_key.clear()
-        self._by_key[key] = value
-        return value
-
-    def get(self, key: tuple, default: Any = None) -> Any:
-        return self._by_key.get(key, default)
+        template = self._by_key[key] = _RowTemplate.of(make)
+        return template
 
 
-class _RowTemplates(_Bounded):
-    """Templates by (form, what the resource refers to); None for a form that has none."""
-
-    def get(self, key: tuple, make: Callable[[Any, Any], dict]) -> _RowTemplate | None:
-        template = super().get(key, _MISSING)
-        return self.put(key, _RowTemplate.of(make)) if template is _MISSING else template
-
-
-_MISSING = object()
-_ROW_TEMPLATES = _RowTemplates(20_000)  # ~3 KB each: ~60 MB at most
-# Drug blocks by (drug, date, its rows' serials): ~100 a patient, shared by the patients with the same rows.
-_DRUG_BLOCKS = _Bounded(20_000)
+_ROW_TEMPLATES = _RowTemplates()
 
 
 def _report(ctx: dict, ids: _Ids, patient: dict, results: list[dict], tasks: list[dict]) -> dict:
@@ -541,7 +457,7 @@ _GENE_LAYOUTS: dict[tuple, list[tuple[str, str | None]]] = {}
 
 
 def _gene_entries(g: dict, ids: _Ids, base: dict, rows: _SharedRows,
-                  form_of: dict[str, tuple]) -> list[tuple[str, dict | str, str | None]]:
+                  form_of: dict[str, tuple]) -> tuple[str, list[tuple[str, dict | str, str | None]]]:
     """`_gene_resources` as (key, resource, display of the references to it). A resource is made of the gene's
     whole report entry (its JSON: every field, used or not, so two entries alike in it make the same resource but
     for ids and the patient) and the date; once a resource of that make was validated, later patients' are written
@@ -553,30 +469,30 @@ def _gene_entries(g: dict, ids: _Ids, base: dict, rows: _SharedRows,
         for k, display in layout:
             form_of[k] = made + (k,)
             out.append((k, rows.resource(k, made + (k,), None, _one_gene_resource(g, base, k)), display))
-        return out
-    resources = _gene_resources(g, ids, base)
+        return f"genotype/{g['gene']}", out
+    key, resources = _gene_resources(g, ids, base)
     if len(_GENE_LAYOUTS) >= 20_000:
         _GENE_LAYOUTS.clear()
     _GENE_LAYOUTS[made] = [(k, res.get("_display")) for k, res in resources]
     for k, _ in resources:
         form_of[k] = made + (k,)
-    return [(k, res, res.get("_display")) for k, res in resources]
+    return key, [(k, res, res.get("_display")) for k, res in resources]
 
 
 def _one_gene_resource(g: dict, base: dict, k: str) -> Callable[[Any, Any], dict]:
     def make(ids: Any, patient: Any) -> dict:
-        res = dict(_gene_resources(g, ids, {**base, "subject": patient}, only=k))[k]
+        res = dict(_gene_resources(g, ids, {**base, "subject": patient}, only=k)[1])[k]
         return {name: v for name, v in res.items() if name != "_display"}
     return make
 
 
-def _gene_resources(g: dict, ids: _Ids, base: dict, only: str | None = None) -> list[tuple[str, dict]]:
+def _gene_resources(g: dict, ids: _Ids, base: dict, only: str | None = None) -> tuple[str, list[tuple[str, dict]]]:
     """The genotype observation of one gene (or its absence) and its phenotype observation(s); with `only` the
     phenotype observations but that one are left out (a template asks ids only of the resource it is made of)."""
     gene, status = g["gene"], g["status"]
-    key = _genotype_key(gene)
+    key = f"genotype/{gene}"
     if status in ("not_called", "not_assessed"):
-        return [(key, _absent(gene, status, g["notes"], ids, base))]
+        return key, [(key, _absent(gene, status, g["notes"], ids, base))]
     if status == "ambiguous":
         value = " or ".join(c["diplotype"] for c in g["candidates"])
     else:
@@ -638,7 +554,7 @@ def _gene_resources(g: dict, ids: _Ids, base: dict, only: str | None = None) -> 
         )
         obs["_display"] = f"{gene}: {pheno}" + (f" (if {dip})" if caveat else "")
         out.append((pkey, obs))
-    return out
+    return key, out
 
 
 def _absent(gene: str, status: str, notes: list[str], ids: _Ids, base: dict, drugs: list[str] | None = None) -> dict:
@@ -889,7 +805,8 @@ class Validator:
     validates a few hundred resources in all. The bundle's own elements (id, identifier, type, fullUrls) are
     validated once per form too: the bundle id, its identifier and every fullUrl are UUIDs (`urn:uuid:` URIs).
     Forms are kept as 16-byte BLAKE2 digests; a resource whose text (ids aside) was seen before skips the masking,
-    and one made of a shared guideline row that made a valid resource before (`known`) skips even reading its text.
+    and one made of what made a valid resource before (`known`: a shared guideline row, a gene's entry, the report's
+    canonical form read from a short copy) skips even reading its text.
     """
 
     def __init__(self) -> None:
@@ -901,13 +818,13 @@ class Validator:
                  known: dict[int, tuple] | None = None) -> None:
         """Raise pydantic.ValidationError unless the bundle is valid; `resource_texts` are its entries' resources
         as JSON (`_dumps`), when the caller has them already; `known` keys entries by what they are made of
-        (`build_bundle_dict`'s `forms`): an entry whose key a valid entry had before is not looked at again (and
-        may come without its resource dict: `bundle_json` writes it from a template)."""
+        (`build_bundle_dict`'s `forms`): an entry under 1 MiB whose key a valid entry had before is not looked at
+        again (and may come without its resource dict: `bundle_json` writes it from a template)."""
         texts = resource_texts if resource_texts is not None else [_dumps(e["resource"]) for e in bundle["entry"]]
         known = known or {}
         for i, (e, text) in enumerate(zip(bundle["entry"], texts)):
             made_of = known.get(i)
-            if made_of is not None and made_of in self._made_of:
+            if made_of is not None and made_of in self._made_of and len(text) < _MAX_STRING:
                 continue
             self._check(e, text)
             if made_of is not None:

@@ -179,9 +179,8 @@ def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None
     """The report context of one sample as a FHIR R4 Bundle (type collection), as a plain dict (not validated).
 
     `forms`, when given, receives for each entry made from a shared guideline row (memo.SharedForm) or a gene's
-    report entry, and for the report, a key that is equal for two entries only if their canonical forms are
-    (`_canonical`: equal but for ids, references, runs of references and free texts) when their texts are under
-    1 MiB (`Validator`'s `known`)."""
+    report entry, and for the report, a key that is equal for two entries only if they are equal but for ids and
+    references (the report: but for what its canonical form replaces, `_canonical`) (`Validator`'s `known`)."""
     return _build(ctx, forms)[0]
 
 
@@ -264,7 +263,8 @@ def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
     if forms is not None:
         # Every result and recommended action (the first extensions) is a reference (`ids.ref`), and a run of them
         # is one in the canonical form: the report's is that of the report with one of each, read in a few KB, not
-        # ~50 KB.
+        # ~50 KB. The copy holds every free text of the report, so where it masks them (a text under 1 MiB) each
+        # is under 1 MiB in the report too: two reports with this key are valid or invalid together.
         short = {**report, "extension": report["extension"][max(len(tasks) - 1, 0):],
                  **({"result": results[:1]} if results else {})}
         form_of["report"] = ("report", _digest(_canonical({"id": ids("report"), **short})))
@@ -818,13 +818,13 @@ class Validator:
                  known: dict[int, tuple] | None = None) -> None:
         """Raise pydantic.ValidationError unless the bundle is valid; `resource_texts` are its entries' resources
         as JSON (`_dumps`), when the caller has them already; `known` keys entries by what they are made of
-        (`build_bundle_dict`'s `forms`): an entry under 1 MiB whose key a valid entry had before is not looked at
-        again (and may come without its resource dict: `bundle_json` writes it from a template)."""
+        (`build_bundle_dict`'s `forms`): an entry whose key a valid entry had before is not looked at again (and
+        may come without its resource dict: `bundle_json` writes it from a template)."""
         texts = resource_texts if resource_texts is not None else [_dumps(e["resource"]) for e in bundle["entry"]]
         known = known or {}
         for i, (e, text) in enumerate(zip(bundle["entry"], texts)):
             made_of = known.get(i)
-            if made_of is not None and made_of in self._made_of and len(text) < _MAX_STRING:
+            if made_of is not None and made_of in self._made_of:
                 continue
             self._check(e, text)
             if made_of is not None:

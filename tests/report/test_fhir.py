@@ -286,12 +286,17 @@ def test_the_validator_rejects_what_the_models_reject_even_after_a_valid_lookali
     bad["entry"][-1]["fullUrl"] = 5  # not a URI: each entry's fullUrl is checked, not only those of UUID form
     with pytest.raises(ValidationError):
         validator(bad)
-    # Free texts are validated once per form (masked as "x"): a text the models reject is never masked away.
+    # Free texts are validated once per form (masked as "x"): a text the models reject is never masked away, nor
+    # is a sample id (the Patient's identifier value) the models reject.
     for bad_text in ("", "\x0b", "\u00a0\u2003"):
         bad = json.loads(json.dumps(b))
         geno = next(e["resource"] for e in bad["entry"]
                     if e["resource"].get("code", {}).get("coding", [{}])[0].get("code") == "84413-4")
         geno["code"]["coding"][0]["display"] = bad_text
+        with pytest.raises(ValidationError):
+            validator(bad)
+        bad = json.loads(json.dumps(b))
+        bad["entry"][0]["resource"]["identifier"][0]["value"] = bad_text
         with pytest.raises(ValidationError):
             validator(bad)
     assert validator.validated < 2 * len(a["entry"])  # b came from the cache
@@ -339,13 +344,32 @@ def test_patients_sharing_guideline_rows_are_validated_once_and_a_bad_row_is_sti
     fhir.bundle_json(a, validator)
     after_a = validator.validated
     fhir.bundle_json(b, validator)
-    assert after_a > 0 and validator.validated == after_a + 1  # B's own Patient: its identifier is its sample id
+    # B's resources are A's but for ids, references and texts: its Patient (the sample id is a free text) and its
+    # report (the same notes, one result per entry) are not validated again.
+    assert after_a > 0 and validator.validated == after_a
 
     root = write_results(tmp_path / "bad", {"A": "pgx01"})
     (ctx,) = sample_contexts(load_input_tables(root, "batch1"), report_date=DATE)
     ctx["drugs"][0]["guidelines"][0]["status"] = "matched  twice"  # a FHIR code has no double space
     with pytest.raises(ValidationError):
         fhir.bundle_json(ctx, validator)
+
+
+def test_the_report_form_read_from_a_short_copy_is_the_whole_reports(tmp_path):
+    """The report's key for the validator is its canonical form read from a copy with one result and one
+    recommended action: the same as the whole report's, with and without actions, the hostile id among them."""
+    root = write_results(tmp_path / "results", {"A": "pgx01", HOSTILE: "pgx01", "C": "normal"})
+    most = 0
+    for ctx in sample_contexts(load_input_tables(root, "batch1"), report_date=DATE):
+        forms: dict[int, tuple] = {}
+        bundle = fhir.build_bundle_dict(ctx, forms)
+        (i,) = [i for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == "DiagnosticReport"]
+        report = bundle["entry"][i]["resource"]
+        actions = [x for x in report["extension"] if x["url"] == fhir.EXT_RECOMMENDED_ACTION]
+        most = max(most, len(actions))
+        assert len(report["result"]) > 1
+        assert forms[i] == ("report", fhir._digest(fhir._canonical(report)))
+    assert most > 1  # runs of actions too
 
 
 def test_fast_ids_are_uuid5_of_input_sample_and_key():
@@ -377,7 +401,8 @@ def test_shared_rows_written_from_templates_are_their_dicts_dumped(tmp_path):
             assert text == json.dumps(fhir.build_bundle_dict(ctx), ensure_ascii=False, separators=(",", ":")) + "\n"
     forms: dict[int, tuple] = {}
     bundle, from_templates = fhir._build(contexts[1], forms, validator.knows)
-    assert from_templates and set(from_templates) == set(forms)
+    assert bundle["entry"][1]["resource"]["resourceType"] == "DiagnosticReport"  # keyed by its form, made fresh
+    assert from_templates and set(from_templates) == set(forms) - {1}
     assert all(bundle["entry"][i]["resource"] is None for i in from_templates)
 
 

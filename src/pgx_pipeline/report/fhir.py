@@ -139,20 +139,20 @@ def _local(code: str, value: str) -> dict:
 _NAMESPACE_SHA1 = hashlib.sha1(NAMESPACE.bytes)
 
 
-class _Ids:
-    """Deterministic ids: the same (input, sample, key) always gives the same UUID."""
+class _Ids(dict):
+    """Deterministic ids: the same (input, sample, key) always gives the same UUID. `ids(key)`, ~1,400 times a
+    bundle, is a dict lookup (each id is made once, by `__missing__`)."""
 
     def __init__(self, input_id: str, sample_id: str) -> None:
-        self._prefix = f"{input_id}\x1f{sample_id}\x1f"
+        super().__init__()
         self._sha1 = _NAMESPACE_SHA1.copy()
-        self._sha1.update(self._prefix.encode("utf-8"))  # strict, as uuid5: a lone surrogate raises
-        self._done: dict[str, str] = {}
+        self._sha1.update(f"{input_id}\x1f{sample_id}\x1f".encode("utf-8"))  # strict, as uuid5: a lone surrogate raises
 
-    def __call__(self, key: str) -> str:
-        done = self._done.get(key)
-        if done is None:
-            done = self._done[key] = _uuid5_text(self._sha1, key)
+    def __missing__(self, key: str) -> str:
+        done = self[key] = _uuid5_text(self._sha1, key)
         return done
+
+    __call__ = dict.__getitem__
 
     def ref(self, key: str, display: str | None = None) -> dict:
         r = {"reference": f"urn:uuid:{self(key)}"}
@@ -163,21 +163,24 @@ class _Ids:
 
 def _uuid5_text(prefix_sha1: Any, key: str) -> str:
     """`str(uuid.uuid5(NAMESPACE, prefix + key))` from the SHA-1 of NAMESPACE.bytes + prefix: ~1 µs instead of ~3 µs
-    (a bundle asks for ~360). The UUID is the digest's first 16 bytes with version 5 and the RFC 4122 variant."""
+    (a bundle asks for ~360). The UUID is the digest's first 16 bytes with version 5 (its 13th hex digit) and the
+    RFC 4122 variant (the 17th's top two bits)."""
     sha1 = prefix_sha1.copy()
     sha1.update(key.encode("utf-8"))
-    b = bytearray(sha1.digest()[:16])
-    b[6] = b[6] & 0x0F | 0x50
-    b[8] = b[8] & 0x3F | 0x80
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = sha1.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_RFC4122_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+# The first hex digit of a UUID's 9th byte with the variant bits (10xx) set, by the digest's digit.
+_RFC4122_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 
 def build_bundle_dict(ctx: dict[str, Any], forms: dict[int, tuple] | None = None) -> dict[str, Any]:
     """The report context of one sample as a FHIR R4 Bundle (type collection), as a plain dict (not validated).
 
-    `forms`, when given, receives for each entry made from a shared guideline row (memo.SharedForm) a key that is
-    equal for two entries only if they are equal but for ids and references (`Validator`'s `known`)."""
+    `forms`, when given, receives for each entry made from a shared guideline row (memo.SharedForm) or a gene's
+    report entry, and for the report, a key that is equal for two entries only if they are equal but for ids and
+    references (the report: but for what its canonical form replaces, `_canonical`) (`Validator`'s `known`)."""
     return _build(ctx, forms)[0]
 
 
@@ -255,7 +258,16 @@ def _build(ctx: dict[str, Any], forms: dict[int, tuple] | None = None,
                 tasks.append({"url": EXT_RECOMMENDED_ACTION,
                               "valueReference": ids.ref(tkey, f"{drug}: {gl['priority_label']}")})
 
-    entries.insert(1, ("report", _report(ctx, ids, patient, results, tasks)))
+    report = _report(ctx, ids, patient, results, tasks)
+    entries.insert(1, ("report", report))
+    if forms is not None:
+        # Every result and recommended action (the first extensions) is a reference (`ids.ref`), and a run of them
+        # is one in the canonical form: the report's is that of the report with one of each, read in a few KB, not
+        # ~50 KB. The copy holds every free text of the report, so where it masks them (a text under 1 MiB) each
+        # is under 1 MiB in the report too: two reports with this key are valid or invalid together.
+        short = {**report, "extension": report["extension"][max(len(tasks) - 1, 0):],
+                 **({"result": results[:1]} if results else {})}
+        form_of["report"] = ("report", _digest(_canonical({"id": ids("report"), **short})))
     texts: dict[int, str] = {}
     for i, (k, res) in enumerate(entries):
         if type(res) is str:
@@ -665,11 +677,12 @@ _ID = re.compile(r'^\{"id":"' + _UUID + '"')  # entries are written id first
 
 # Elements the R4B models type as FHIR `string` or `markdown` wherever these names occur in the resources this module
 # writes (CodeableConcept.text, Coding.display, Annotation.text, RelatedArtifact.label/display, Task.description,
-# DiagnosticReport.conclusion, valueString), when their value holds a raw non-whitespace character (an escape such as
-# \u000b is read whole, never as its letters): fhir_core's string pattern is searched, so such a value is valid as
-# "x" is.
+# DiagnosticReport.conclusion, valueString, and Identifier.value: the one element named `value` here, the Patient's
+# sample id, an R4B `string` with no pattern or terminology of its own), when their value holds a raw non-whitespace
+# character (an escape such as \u000b is read whole, never as its letters): fhir_core's string pattern is searched,
+# so such a value is valid as "x" is. (A numeric `value`, as Quantity's, is not a JSON string: never matched.)
 _FREE_TEXT = re.compile(
-    r'"(text|display|valueString|description|conclusion|label)":"(?:\s|\\u[0-9a-fA-F]{4}|\\["\\/bfnrt])*[^"\\\s]'
+    r'"(text|display|valueString|description|conclusion|label|value)":"(?:\s|\\u[0-9a-fA-F]{4}|\\["\\/bfnrt])*[^"\\\s]'
     r'[^"\\]*(?:\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])[^"\\]*)*"')
 # Surrogates are the one kind of character whose validity we do not argue about; a text with one keeps its texts.
 _ESCAPED_SURROGATE = re.compile(r'\\u[dD][89abAB]')
@@ -792,7 +805,8 @@ class Validator:
     validates a few hundred resources in all. The bundle's own elements (id, identifier, type, fullUrls) are
     validated once per form too: the bundle id, its identifier and every fullUrl are UUIDs (`urn:uuid:` URIs).
     Forms are kept as 16-byte BLAKE2 digests; a resource whose text (ids aside) was seen before skips the masking,
-    and one made of a shared guideline row that made a valid resource before (`known`) skips even reading its text.
+    and one made of what made a valid resource before (`known`: a shared guideline row, a gene's entry, the report's
+    canonical form read from a short copy) skips even reading its text.
     """
 
     def __init__(self) -> None:
